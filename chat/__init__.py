@@ -1,0 +1,3 @@
+"""Parley: a terminal chatbot for local LLMs with a safety layer."""
+
+__version__ = "0.1.0"

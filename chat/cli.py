@@ -1,0 +1,113 @@
+"""The `parley` command line.
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chat import __version__
+from chat.config import find_config, load_config
+from chat.errors import ParleyError, UsageError
+from chat.models import format_models, load_engine
+from chat.runner import Runner
+from chat.script import Step, read_script
+from chat.session import Session
+from chat.transcript import Transcript
+
+SUBCOMMANDS = ("chat", "ask", "run", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", metavar="PATH", help="models.toml to use (default: $PARLEY_CONFIG, "
+                        "the user config dir, then the one shipped with Parley)")
+    common = argparse.ArgumentParser(add_help=False, parents=[config])
+    common.add_argument("--model", "-m", metavar="NAME", help="model from models.toml (default: its `default`)")
+    common.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="settings",
+                        help="sampling parameter, e.g. --set temperature=0.2 (repeatable)")
+    common.add_argument("--system", metavar="TEXT", help="system prompt text")
+    common.add_argument("--prompt", metavar="NAME", help="system-prompt preset (see /prompts)")
+    common.add_argument("--seed", type=int, metavar="N", help="random seed (with temperature 0: reproducible)")
+    common.add_argument("--json", action="store_true", help="print JSON Lines events instead of text")
+    common.add_argument("--transcript", metavar="PATH", type=Path, help="append every event to this JSONL file")
+
+    parser = argparse.ArgumentParser(prog="parley", description="Chat with a local LLM through llama.cpp.")
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.add_parser("chat", parents=[common], help="chat in the terminal (the default command)")
+    ask = sub.add_parser("ask", parents=[common], help="ask one question; piped stdin is appended")
+    ask.add_argument("question", nargs="*")
+    run = sub.add_parser("run", parents=[common], help="run a conversation script (text or JSON Lines)")
+    run.add_argument("script", type=Path)
+    sub.add_parser("models", parents=[config], help="list the models in models.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["chat", *argv]
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except ParleyError as err:
+        print(f"parley: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("parley: interrupted", file=sys.stderr)
+        return 130
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    config = load_config(find_config(args.config))
+    if args.cmd == "models":
+        print(format_models(config))
+        return 0
+    steps = _steps(args)  # read the input before loading the model: usage errors come first
+    session = Session(config, load_engine, args.model)
+    transcript = Transcript(args.transcript) if args.transcript else None
+    try:
+        _apply_options(session, args)
+        runner = Runner(session, json_mode=args.json, transcript=transcript)
+        runner.start()
+        if steps is None:
+            from chat.linechat import line_chat
+
+            return line_chat(runner, interactive=sys.stdin.isatty())
+        return runner.run(steps)
+    finally:
+        if transcript is not None:
+            transcript.close()
+        session.close()
+
+
+def _steps(args: argparse.Namespace) -> list[Step] | None:
+    """The scripted steps of `ask` and `run`; None for an interactive or piped chat."""
+    if args.cmd == "run":
+        return read_script(args.script)
+    if args.cmd != "ask":
+        return None
+    question = " ".join(args.question).strip()
+    if not sys.stdin.isatty():
+        piped = sys.stdin.read().strip()
+        question = f"{question}\n\n{piped}".strip() if piped else question
+    if not question:
+        raise UsageError("ask needs a question (as arguments or on stdin)")
+    return [Step("user", question, 1)]
+
+
+def _apply_options(session: Session, args: argparse.Namespace) -> None:
+    if args.prompt:
+        session.use_prompt(args.prompt)
+    if args.system:
+        session.set_system(args.system)
+    settings = [*args.settings, *([f"seed={args.seed}"] if args.seed is not None else [])]
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects NAME=VALUE (got {setting!r})")
+        session.params = session.params.with_value(name.strip(), value)

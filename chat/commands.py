@@ -1,0 +1,235 @@
+"""Slash commands: one definition each gives the parser, the behaviour and the help text.
+
+Used by the line chat, the headless runner and the TUI. A command that fails raises
+CommandError before it changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import platformdirs
+
+from chat import conversation as conv_file
+from chat import export
+from chat.config import APP_NAME
+from chat.errors import CommandError, ParleyError, did_you_mean
+from chat.models import format_models
+from chat.sampling import Sampling, describe
+from chat.session import Session
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str = ""
+    quit: bool = False
+    generate: str | None = None  # a user message the front-end should send next (/retry)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+    run: Callable[[Session, str], Outcome]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, usage: str, help: str) -> Callable[[Callable[[Session, str], Outcome]], Callable]:
+    def register(run: Callable[[Session, str], Outcome]) -> Callable[[Session, str], Outcome]:
+        COMMANDS[name] = Command(name, usage, help, run)
+        return run
+
+    return register
+
+
+def is_command(line: str) -> bool:
+    return line.startswith("/")
+
+
+def execute(session: Session, line: str) -> Outcome:
+    name, _, arg = line.strip().removeprefix("/").partition(" ")
+    if name not in COMMANDS:
+        raise CommandError(f"unknown command '/{name}'{_hint(name)}; /help lists commands")
+    try:
+        return COMMANDS[name].run(session, arg.strip())
+    except CommandError:
+        raise
+    except ParleyError as err:  # e.g. a file that cannot be read: still a one-line command error
+        raise CommandError(str(err)) from None
+
+
+def _hint(name: str) -> str:
+    return did_you_mean(name, COMMANDS).replace("mean '", "mean '/")
+
+
+def _need(arg: str, usage: str) -> str:
+    if not arg:
+        raise CommandError(f"usage: {usage}")
+    return arg
+
+
+# --- help and sampling ----------------------------------------------------------------------
+
+
+@command("help", "/help [COMMAND]", "list commands, or show one command's help")
+def _help(session: Session, arg: str) -> Outcome:
+    if arg:
+        name = arg.removeprefix("/")
+        if name not in COMMANDS:
+            raise CommandError(f"unknown command '/{name}'{_hint(name)}")
+        cmd = COMMANDS[name]
+        text = f"{cmd.usage}\n  {cmd.help}"
+        if name == "set":
+            text += "\n" + _param_table()
+        return Outcome(text)
+    width = max(len(c.usage) for c in COMMANDS.values())
+    return Outcome("\n".join(f"{c.usage.ljust(width)}  {c.help}" for c in COMMANDS.values()))
+
+
+def _param_table() -> str:
+    rows = describe()
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {name.ljust(width)}  {rng:<22} {desc}" for name, rng, desc in rows)
+
+
+def _set_param(session: Session, name: str, raw: str) -> Outcome:
+    session.params = session.params.with_value(name, raw)
+    return Outcome(f"{name} = {getattr(session.params, name)!r}")
+
+
+@command("set", "/set NAME VALUE", "set a sampling parameter (/help set lists them)")
+def _set(session: Session, arg: str) -> Outcome:
+    name, _, value = arg.partition(" ")
+    if not value.strip():
+        raise CommandError("usage: /set NAME VALUE; parameters: " + ", ".join(Sampling.model_fields))
+    return _set_param(session, name, value)
+
+
+def _shortcut(name: str, field: str) -> None:
+    info = Sampling.model_fields[field].description
+    command(name, f"/{name} VALUE", f"same as /set {field} VALUE ({info})")(
+        lambda session, arg: _set_param(session, field, _need(arg, f"/{name} VALUE"))
+    )
+
+
+for _name, _field in (("temp", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
+                      ("max_tokens", "max_tokens"), ("seed", "seed")):
+    _shortcut(_name, _field)
+
+
+@command("params", "/params", "show the current sampling parameters")
+def _params(session: Session, arg: str) -> Outcome:
+    values = session.params.model_dump()
+    width = max(map(len, values))
+    return Outcome("\n".join(f"{k.ljust(width)}  {v!r}" for k, v in values.items()))
+
+
+@command("reset", "/reset", "restore the model's default sampling parameters")
+def _reset(session: Session, arg: str) -> Outcome:
+    session.params = session.model_config.sampling
+    return Outcome("sampling reset: " + session.params.summary())
+
+
+# --- system prompt, model -------------------------------------------------------------------
+
+
+@command("system", "/system TEXT", "replace the system prompt")
+def _system(session: Session, arg: str) -> Outcome:
+    session.set_system(_need(arg, "/system TEXT"))
+    return Outcome("system prompt set")
+
+
+@command("prompt", "/prompt NAME", "use a system-prompt preset (/prompts lists them)")
+def _prompt(session: Session, arg: str) -> Outcome:
+    session.use_prompt(_need(arg, "/prompt NAME"))
+    return Outcome(f"system prompt: preset '{arg}'")
+
+
+@command("prompts", "/prompts", "list the system-prompt presets")
+def _prompts(session: Session, arg: str) -> Outcome:
+    current = session.conversation.prompt_name
+    width = max(map(len, session.presets))
+    return Outcome("\n".join(
+        f"{'*' if name == current else ' '} {name.ljust(width)}  {preset.description}"
+        for name, preset in sorted(session.presets.items())
+    ))
+
+
+@command("model", "/model NAME", "switch to another model from models.toml")
+def _model(session: Session, arg: str) -> Outcome:
+    session.switch_model(_need(arg, "/model NAME"))
+    info = session.engine.info
+    return Outcome(f"model: {session.model_name} (n_ctx {info.n_ctx}); sampling: {session.params.summary()}")
+
+
+@command("models", "/models", "list the models in models.toml")
+def _models(session: Session, arg: str) -> Outcome:
+    return Outcome(format_models(session.config))
+
+
+@command("context", "/context", "show how the context window is used")
+def _context(session: Session, arg: str) -> Outcome:
+    return Outcome(session.context_report().format())
+
+
+# --- the conversation -----------------------------------------------------------------------
+
+
+@command("clear", "/clear", "start a new conversation (the system prompt stays)")
+def _clear(session: Session, arg: str) -> Outcome:
+    session.conversation.turns.clear()
+    return Outcome("conversation cleared")
+
+
+@command("undo", "/undo", "remove the last turn")
+def _undo(session: Session, arg: str) -> Outcome:
+    turn = session.pop_last_turn()
+    return Outcome(f"removed: {turn.user[:60]!r}")
+
+
+@command("retry", "/retry", "generate the last reply again")
+def _retry(session: Session, arg: str) -> Outcome:
+    turn = session.pop_last_turn()
+    return Outcome("retrying", generate=turn.user)
+
+
+def default_save_path() -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "conversations" / f"{stamp}.json"
+
+
+@command("save", "/save [PATH]", "save the conversation as JSON (default: the data folder)")
+def _save(session: Session, arg: str) -> Outcome:
+    path = Path(arg).expanduser() if arg else default_save_path()
+    try:
+        conv_file.save(path, session.conversation, session.model_name, session.params)
+    except OSError as err:
+        raise CommandError(f"cannot write {path}: {err.strerror}") from None
+    return Outcome(f"saved to {path}")
+
+
+@command("load", "/load PATH", "load a conversation saved with /save")
+def _load(session: Session, arg: str) -> Outcome:
+    saved = conv_file.load(Path(_need(arg, "/load PATH")).expanduser())
+    session.conversation = saved.conversation
+    session.params = saved.params
+    note = "" if saved.model == session.model_name else f" (saved with model '{saved.model}')"
+    return Outcome(f"loaded {len(saved.conversation.turns)} turn(s){note}")
+
+
+@command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")
+def _export(session: Session, arg: str) -> Outcome:
+    path = Path(_need(arg, "/export PATH")).expanduser()
+    export.export(path, session.conversation, session.model_name)
+    return Outcome(f"exported to {path}")
+
+
+@command("quit", "/quit", "leave Parley")
+def _quit(session: Session, arg: str) -> Outcome:
+    return Outcome(quit=True)

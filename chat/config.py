@@ -1,0 +1,215 @@
+"""models.toml: where it is found, what it may contain, and errors that name the key.
+
+Lookup order: --config PATH, then $PARLEY_CONFIG, then the user config dir, then the
+models.toml shipped with Parley. Relative paths inside a file are relative to that file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from chat.errors import ConfigError, did_you_mean
+from chat.sampling import Sampling
+
+APP_NAME = "parley"
+CONFIG_ENV = "PARLEY_CONFIG"
+
+Strict = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Expand ~ and make a relative path relative to the config file's folder."""
+    if value is None:
+        return None
+    value = value.expanduser()
+    base = (info.context or {}).get("base")
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+class ModelConfig(BaseModel):
+    """One model. Exactly one source: `path`, `package` + `resource`, or `repo` + `file`."""
+
+    model_config = Strict
+
+    description: str = ""
+    path: Path | None = Field(None, description="a local GGUF file")
+    package: str | None = Field(None, description="a Python package that ships the GGUF")
+    resource: str | None = Field(None, description="the GGUF's file name inside `package`")
+    repo: str | None = Field(None, description="a Hugging Face repo id, e.g. 'org/name-GGUF'")
+    file: str | None = Field(None, description="the GGUF's file name inside `repo`")
+    revision: str | None = Field(None, description="branch, tag or commit of `repo`")
+    n_ctx: int = Field(2048, ge=64, le=1_048_576, description="context window in tokens")
+    n_gpu_layers: int = Field(0, ge=-1, description="layers offloaded to the GPU; 0 = CPU, -1 = all")
+    n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; none = llama.cpp's choice")
+    chat_template: str | None = Field(
+        None, description="a Jinja chat template file, or the name of a template in the GGUF; none = its default"
+    )
+    lora_path: Path | None = Field(None, description="a LoRA adapter (GGUF) applied at load")
+    prompt: str = Field("default", description="the system-prompt preset used at start")
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    _resolve_paths = field_validator("path", "lora_path")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        sources = [name for name in ("path", "package", "repo") if getattr(self, name) is not None]
+        if len(sources) != 1:
+            found = " and ".join(sources) if sources else "none"
+            raise ValueError(f"a model needs exactly one source (path, package or repo); found {found}")
+        if self.package is not None and self.resource is None:
+            raise ValueError("`package` needs `resource`, the GGUF's file name inside the package")
+        if self.repo is not None and self.file is None:
+            raise ValueError("`repo` needs `file`, the GGUF's file name inside the repo")
+        if self.resource is not None and self.package is None:
+            raise ValueError("`resource` is only valid with `package`")
+        if (self.file is not None or self.revision is not None) and self.repo is None:
+            raise ValueError("`file` and `revision` are only valid with `repo`")
+        return self
+
+    @property
+    def source(self) -> str:
+        if self.path is not None:
+            return f"path {self.path}"
+        if self.package is not None:
+            return f"package {self.package}/{self.resource}"
+        return f"hf {self.repo}/{self.file}"
+
+
+class ModerationConfig(BaseModel):
+    """Filled by the moderation issue; declared now so files written today stay valid."""
+
+    model_config = Strict
+
+
+class ActionsConfig(BaseModel):
+    """Filled by the action-guard issue; declared now so files written today stay valid."""
+
+    model_config = Strict
+
+
+class Config(BaseModel):
+    model_config = Strict
+
+    default: str = Field(description="name of the model used when --model is not given")
+    overflow: Literal["truncate", "error"] = Field(
+        "truncate", description="when the context is full: drop the oldest turns, or refuse"
+    )
+    prompts_dir: Path | None = Field(None, description="extra folder of system-prompt presets")
+    models: dict[str, ModelConfig] = Field(min_length=1)
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+
+    _origin: Path | None = PrivateAttr(None)
+    _resolve_paths = field_validator("prompts_dir")(_resolve)
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> Config:
+        if self.default not in self.models:
+            raise ValueError(
+                f"default: '{self.default}' is not declared under [models]"
+                f"{did_you_mean(self.default, self.models)}"
+            )
+        return self
+
+    @property
+    def origin(self) -> Path | None:
+        return self._origin
+
+    def model(self, name: str | None) -> tuple[str, ModelConfig]:
+        name = name or self.default
+        if name not in self.models:
+            known = ", ".join(self.models)
+            raise ConfigError(f"unknown model '{name}'{did_you_mean(name, self.models)} (known: {known})")
+        return name, self.models[name]
+
+
+def shipped_config_path() -> Path:
+    """The models.toml that ships with Parley (inside the package when installed as a wheel)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models.toml", here.parent / "models.toml"):
+        if candidate.is_file():
+            return candidate
+    return here.parent / "models.toml"
+
+
+def user_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "models.toml"
+
+
+def find_config(cli_path: str | None = None, env: dict[str, str] | None = None) -> Path:
+    """Apply the lookup order. A path the user named explicitly must exist."""
+    env = dict(os.environ) if env is None else env
+    for explicit, what in ((cli_path, "--config"), (env.get(CONFIG_ENV), f"${CONFIG_ENV}")):
+        if explicit:
+            path = Path(explicit).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"config file not found: {path} (from {what})")
+            return path
+    user = user_config_path()
+    return user if user.is_file() else shipped_config_path()
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate one models.toml; every problem becomes a ConfigError paragraph."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read config {path}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid config {path}: not valid TOML: {err}") from None
+    try:
+        config = Config.model_validate(data, context={"base": path.parent})
+    except ValidationError as err:
+        problems = "; ".join(_describe(e) for e in err.errors())
+        raise ConfigError(f"invalid config {path}: {problems}.") from None
+    config._origin = path
+    return config
+
+
+def _describe(error: Any) -> str:
+    """One validation error as 'key path: what was expected (got X)'."""
+    loc = tuple(str(part) for part in error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        hint = did_you_mean(loc[-1], _keys_at(loc[:-1]))
+        return f"unknown key '{'.'.join(loc)}'{hint}"
+    if error["type"] == "missing":
+        return f"missing key '{'.'.join(loc)}'"
+    where = ".".join(loc)
+    got = f" (got {error['input']!r})" if not isinstance(error.get("input"), dict) else ""
+    return f"{where}: {msg[0].lower()}{msg[1:]}{got}" if where else msg
+
+
+def _keys_at(loc: tuple[str, ...]) -> list[str]:
+    """The valid keys of the table at `loc`, found by walking the pydantic models."""
+    annotation: Any = Config
+    for part in loc:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []

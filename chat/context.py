@@ -1,0 +1,102 @@
+"""Exact context-window accounting and the overflow policy.
+
+Every count is the chat-templated prompt tokenized by the model's own tokenizer. Before a
+generation, prompt tokens + max_tokens must fit n_ctx.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat.conversation import Conversation
+from chat.engine import Engine
+from chat.errors import ContextOverflowError
+
+
+@dataclass(frozen=True)
+class TurnUsage:
+    index: int  # 1-based turn number, as shown to the user
+    tokens: int
+    in_context: bool
+
+
+@dataclass(frozen=True)
+class ContextReport:
+    n_ctx: int
+    system_tokens: int
+    turns: list[TurnUsage]
+    used: int  # the templated prompt of the in-context turns, with the assistant header
+    reserved: int  # max_tokens, kept free for the reply
+
+    @property
+    def free(self) -> int:
+        return max(0, self.n_ctx - self.used - self.reserved)
+
+    def format(self) -> str:
+        lines = [f"system prompt    {self.system_tokens:>7}"]
+        for t in self.turns:
+            mark = "" if t.in_context else "  (out of context)"
+            lines.append(f"turn {t.index:<11} {t.tokens:>7}{mark}")
+        lines += [
+            f"in context       {self.used:>7}",
+            f"reserved (reply) {self.reserved:>7}",
+            f"free             {self.free:>7}",
+            f"n_ctx            {self.n_ctx:>7}",
+        ]
+        dropped = [str(t.index) for t in self.turns if not t.in_context]
+        if dropped:
+            lines.append(f"out of context: turn(s) {', '.join(dropped)}")
+        return "\n".join(lines)
+
+
+def report(engine: Engine, conversation: Conversation, max_tokens: int) -> ContextReport:
+    """Per-part token counts. A turn's size is the growth of the templated prefix it causes."""
+    prefix = conversation.system_messages()
+    system_tokens = engine.count_tokens(prefix, add_generation_prompt=False) if prefix else 0
+    before = system_tokens
+    turns = []
+    for number, turn in enumerate(conversation.turns, start=1):
+        if turn.in_context:
+            prefix = prefix + turn.messages()
+            after = engine.count_tokens(prefix, add_generation_prompt=False)
+            tokens, before = after - before, after
+        else:
+            tokens = engine.count_tokens(turn.messages(), add_generation_prompt=False)
+        turns.append(TurnUsage(number, tokens, turn.in_context))
+    used = engine.count_tokens(conversation.context_messages(), add_generation_prompt=True)
+    return ContextReport(engine.info.n_ctx, system_tokens, turns, used, max_tokens)
+
+
+def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, policy: str) -> tuple[int, list[int]]:
+    """Make the next prompt fit; return (prompt tokens, 1-based numbers of turns dropped now).
+
+    `truncate` drops the oldest whole turns, never the system prompt or the new message. It
+    drops until a quarter of the window is free beyond the reply reserve, so that the next
+    turns append to an unchanged prefix and the KV cache keeps being reused.
+    """
+    n_ctx = engine.info.n_ctx
+    needed = engine.count_tokens(conversation.context_messages(user)) + max_tokens
+    if needed <= n_ctx:
+        return needed - max_tokens, []
+    alone = engine.count_tokens(conversation.system_messages() + [{"role": "user", "content": user}])
+    if alone + max_tokens > n_ctx:
+        raise ContextOverflowError(
+            f"message too long: with the system prompt it is {alone} tokens, plus {max_tokens} reserved "
+            f"for the reply that is {alone + max_tokens - n_ctx} over the {n_ctx}-token window "
+            "(shorten it, or lower /max_tokens)"
+        )
+    if policy == "error":
+        raise ContextOverflowError(
+            f"context full: the prompt needs {needed - max_tokens} tokens plus {max_tokens} reserved, "
+            f"{needed - n_ctx} over the {n_ctx}-token window (use /clear, or overflow = \"truncate\")"
+        )
+    target = n_ctx - n_ctx // 4
+    dropped = []
+    for number, turn in enumerate(conversation.turns, start=1):
+        if needed <= target:
+            break
+        if turn.in_context:
+            turn.in_context = False
+            dropped.append(number)
+            needed = engine.count_tokens(conversation.context_messages(user)) + max_tokens
+    return needed - max_tokens, dropped

@@ -1,0 +1,105 @@
+"""The conversation: a system prompt plus turns, and its versioned JSON file format."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from chat.engine import Message
+from chat.errors import ParleyError
+from chat.sampling import Sampling
+
+SCHEMA = "parley.conversation"
+SCHEMA_VERSION = 1
+
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reply(BaseModel):
+    content: str
+    model: str
+    params: Sampling  # the exact parameters this reply was generated with
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    evaluated_prompt_tokens: int
+    ttft_s: float | None = None
+    duration_s: float = 0.0
+    created: datetime = Field(default_factory=now)
+
+
+class Turn(BaseModel):
+    user: str
+    created: datetime = Field(default_factory=now)
+    reply: Reply | None = None
+    in_context: bool = True  # False once the overflow policy dropped it from the window
+
+    def messages(self) -> list[Message]:
+        out: list[Message] = [{"role": "user", "content": self.user}]
+        if self.reply is not None:
+            out.append({"role": "assistant", "content": self.reply.content})
+        return out
+
+
+class Conversation(BaseModel):
+    system: str = ""
+    prompt_name: str | None = None
+    turns: list[Turn] = Field(default_factory=list)
+
+    def system_messages(self) -> list[Message]:
+        return [{"role": "system", "content": self.system}] if self.system else []
+
+    def context_messages(self, pending_user: str | None = None) -> list[Message]:
+        """What the model sees: system prompt, in-context turns, then the new user message."""
+        messages = self.system_messages()
+        for turn in self.turns:
+            if turn.in_context:
+                messages.extend(turn.messages())
+        if pending_user is not None:
+            messages.append({"role": "user", "content": pending_user})
+        return messages
+
+
+class SavedConversation(BaseModel):
+    schema_: Literal["parley.conversation"] = Field(SCHEMA, alias="schema")
+    version: Literal[1] = SCHEMA_VERSION
+    saved_at: datetime = Field(default_factory=now)
+    model: str
+    params: Sampling
+    conversation: Conversation
+
+
+def save(path: Path, conversation: Conversation, model: str, params: Sampling) -> None:
+    """Write atomically: a crash mid-save never leaves a half-written file in place."""
+    doc = SavedConversation(model=model, params=params, conversation=conversation)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(doc.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load(path: Path) -> SavedConversation:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParleyError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ParleyError(f"cannot read conversation {path}: {err}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ParleyError(f"{path} is not a Parley conversation file (no \"schema\": \"{SCHEMA}\")")
+    if data.get("version") != SCHEMA_VERSION:
+        raise ParleyError(f"{path}: unsupported version {data.get('version')!r} (this Parley reads {SCHEMA_VERSION})")
+    try:
+        return SavedConversation.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ParleyError(f"{path}: invalid conversation file at {where}: {first['msg']}") from None

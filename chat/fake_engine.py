@@ -1,0 +1,110 @@
+"""A scripted engine for unit tests and benchmarks: replays queued replies and records calls.
+
+It implements the whole protocol honestly (a word-level tokenizer, a ChatML-like template,
+max_tokens, cancellation, KV-prefix bookkeeping), so the code above it is exercised for real.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from chat.engine import Message, ModelInfo, StreamEnd, StreamEvent, TextDelta
+from chat.sampling import Sampling
+
+_PIECE = re.compile(r"\s*\S+|\s+")
+
+
+@dataclass
+class Call:
+    messages: list[Message]
+    params: Sampling
+
+
+@dataclass
+class FakeEngine:
+    n_ctx: int = 2048
+    name: str = "fake"
+    token_delay: float = 0.0  # seconds per streamed token, to imitate a real model's pace
+    block: threading.Event | None = None  # when set to an Event, streaming waits for it (or cancel)
+    fail_after: int | None = None  # raise RuntimeError after this many streamed tokens
+    calls: list[Call] = field(default_factory=list)
+    _replies: deque[str] = field(default_factory=deque)
+    _vocab: dict[str, int] = field(default_factory=dict)
+    _pieces: list[str] = field(default_factory=list)
+    _cached: list[int] = field(default_factory=list)
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(name=self.name, path="(fake)", n_ctx=self.n_ctx, chat_format="fake chatml")
+
+    def enqueue(self, *replies: str) -> None:
+        self._replies.extend(replies)
+
+    def tokenize(self, text: str) -> list[int]:
+        ids = []
+        for piece in _PIECE.findall(text):
+            if piece not in self._vocab:
+                self._vocab[piece] = len(self._pieces)
+                self._pieces.append(piece)
+            ids.append(self._vocab[piece])
+        return ids
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return "".join(self._pieces[t] for t in tokens)
+
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+    def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
+        return len(self.tokenize(self.render(messages, add_generation_prompt)))
+
+    def stream(
+        self, messages: Sequence[Message], params: Sampling, cancel: threading.Event
+    ) -> Iterator[StreamEvent]:
+        self.calls.append(Call(list(messages), params))
+        prompt = self.tokenize(self.render(messages))
+        if len(prompt) + params.max_tokens > self.n_ctx:
+            raise ValueError(f"fake engine: {len(prompt)} + {params.max_tokens} tokens exceed n_ctx {self.n_ctx}")
+        reused = _common_prefix(self._cached, prompt)
+        self._cached = list(prompt)
+        reply = self._replies.popleft() if self._replies else f"You said: {messages[-1]['content']}"
+        tokens = self.tokenize(reply)
+        finish = "stop"
+        sent = 0
+        for token in tokens:
+            if self.block is not None:
+                while not self.block.wait(0.01):
+                    if cancel.is_set():
+                        break
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            if sent == params.max_tokens:
+                finish = "length"
+                break
+            if self.fail_after is not None and sent >= self.fail_after:
+                raise RuntimeError("fake engine failure")
+            if self.token_delay:
+                time.sleep(self.token_delay)
+            sent += 1
+            self._cached.append(token)
+            yield TextDelta(self.detokenize([token]))
+        yield StreamEnd(finish, len(prompt), sent, len(prompt) - reused)
+
+    def close(self) -> None:
+        self._cached = []
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

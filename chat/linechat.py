@@ -1,0 +1,55 @@
+"""The line-mode chat: a prompt, streamed replies, slash commands (Ctrl+C stops a reply)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from chat.runner import Runner
+from chat.script import Step
+
+MULTILINE = '"""'
+
+
+def read_interactive() -> Iterator[Step]:
+    """Lines typed at a prompt; a line of three quotes starts and ends a multi-line message."""
+    import readline  # noqa: F401  (line editing and history for input())
+
+    number = 0
+    while True:
+        try:
+            line = input("> ")
+            if line.strip() == MULTILINE:
+                lines = []
+                while (more := input(". ")).strip() != MULTILINE:
+                    lines.append(more)
+                line = "\n".join(lines)
+        except EOFError:
+            print()
+            return
+        except KeyboardInterrupt:
+            print()
+            continue
+        number += 1
+        if line.strip():
+            yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+
+
+def read_piped(stream: TextIO) -> Iterator[Step]:
+    """Each non-empty line of a pipe is a user message or a command."""
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+
+
+def line_chat(runner: Runner, interactive: bool) -> int:
+    if interactive:
+        info = runner.session.engine.info
+        runner.notice(
+            f"Parley - {runner.session.model_name} (n_ctx {info.n_ctx}). "
+            'Type /help for commands, """ for multi-line input, Ctrl+C to stop a reply, /quit or Ctrl+D to leave.'
+        )
+    steps = read_interactive() if interactive else read_piped(sys.stdin)
+    code = runner.run(steps, keep_going=True)
+    return 0 if interactive else code

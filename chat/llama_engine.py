@@ -1,0 +1,184 @@
+"""The llama.cpp engine. This is the only module that imports llama_cpp.
+
+The prompt is rendered here with the model's own chat template and tokenized with its own
+tokenizer, so the count that the context accounting sees is exactly what is evaluated.
+Generation goes through `Llama.generate`, which reuses the longest common prefix of the KV
+cache: as long as the rendered history does not change, turn N evaluates only new tokens.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from chat.config import ModelConfig
+from chat.engine import Message, ModelInfo, StreamEnd, StreamEvent, TextDelta
+from chat.errors import ConfigError, ModelLoadError
+from chat.sampling import Sampling
+from chat.stops import StopScanner
+
+_GGUF_MAGIC = b"GGUF"
+_log_lines: list[str] = []
+
+
+@llama_cpp.llama_log_callback
+def _quiet_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    """Keep llama.cpp's log off the terminal; remember recent lines to explain load failures."""
+    _log_lines.append(text.decode("utf-8", errors="replace"))
+    del _log_lines[:-50]
+
+
+llama_cpp.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+
+
+def check_gguf(path: Path) -> None:
+    """Fail early, with a clear message, on files llama.cpp would reject obscurely."""
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"model file is empty (0 bytes): {path}")
+    with path.open("rb") as f:
+        if f.read(4) != _GGUF_MAGIC:
+            raise ModelLoadError(f"not a GGUF model file (bad magic bytes): {path}")
+
+
+class LlamaEngine:
+    def __init__(self, name: str, path: Path, config: ModelConfig) -> None:
+        check_gguf(path)
+        _log_lines.clear()
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_gpu_layers=config.n_gpu_layers,
+                n_threads=config.n_threads,
+                lora_path=str(config.lora_path) if config.lora_path else None,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as err:
+            detail = next((line.strip() for line in reversed(_log_lines) if "error" in line.lower()), str(err))
+            raise ModelLoadError(f"cannot load model {path}: {detail}") from None
+        template, template_name = self._template(config.chat_template)
+        eos = self._token_text(self._llm.token_eos())
+        bos = self._token_text(self._llm.token_bos())
+        self._formatters = {
+            add: Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add)
+            for add in (True, False)
+        }
+        self._stops = [eos] if eos else []
+        self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        self._info = ModelInfo(name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers)
+        self._lock = threading.Lock()  # one generation at a time on this context
+
+    def _token_text(self, token: int) -> str:
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
+
+    def _template(self, choice: str | None) -> tuple[str, str]:
+        metadata = self._llm.metadata
+        if choice is None:
+            if "tokenizer.chat_template" not in metadata:
+                raise ModelLoadError(
+                    f"{self._llm.model_path} has no chat template; set chat_template in models.toml"
+                )
+            return metadata["tokenizer.chat_template"], "gguf template"
+        key = f"tokenizer.chat_template.{choice}"
+        if key in metadata:
+            return metadata[key], f"gguf template '{choice}'"
+        path = Path(choice).expanduser()
+        if path.is_file():
+            return path.read_text(encoding="utf-8"), f"template file {path}"
+        raise ConfigError(f"chat_template '{choice}' is neither a file nor a template in the GGUF")
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return self._llm.detokenize(list(tokens)).decode("utf-8", errors="replace")
+
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
+
+    def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
+        return len(self.tokenize(self.render(messages, add_generation_prompt)))
+
+    def stream(
+        self, messages: Sequence[Message], params: Sampling, cancel: threading.Event
+    ) -> Iterator[StreamEvent]:
+        prompt = self.tokenize(self.render(messages))
+        if len(prompt) + params.max_tokens > self._info.n_ctx:
+            raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
+        with self._lock:
+            yield from self._generate(prompt, params, cancel)
+
+    def _generate(self, prompt: list[int], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
+        llm = self._llm
+        # llama-cpp-python derives the seed from the previous one when none is given; we want
+        # "no seed" to mean a fresh random one each time.
+        llm.set_seed(params.seed if params.seed is not None else random.randrange(2**32))
+        llama_cpp.llama_perf_context_reset(llm.ctx)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = StopScanner([*self._stops, *params.stop])
+        generated: list[int] = []
+        evaluated = 0
+        finish = "length"
+        tokens = llm.generate(
+            prompt,
+            temp=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k,
+            min_p=params.min_p,
+            repeat_penalty=params.repeat_penalty,
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+        )
+        try:
+            for token in tokens:
+                if not generated:  # the whole prompt has been evaluated before the first sample
+                    evaluated = _evaluated_tokens(llm.ctx)
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    finish = "stop"
+                    break
+                generated.append(token)
+                piece = llm.detokenize([token], prev_tokens=prompt + generated[:-1])
+                text, stopped = scanner.feed(decoder.decode(piece))
+                if text:
+                    yield TextDelta(text)
+                if stopped:
+                    finish = "stop"
+                    break
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if len(generated) >= params.max_tokens:
+                    break
+        finally:
+            tokens.close()
+        if finish != "stop":
+            rest = scanner.flush() + decoder.decode(b"", final=True)
+            if rest:
+                yield TextDelta(rest)
+        yield StreamEnd(finish, len(prompt), len(generated), evaluated)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+def _evaluated_tokens(ctx: llama_cpp.llama_context_p) -> int:
+    """Tokens decoded since the last perf reset, as llama.cpp itself counted them.
+
+    llama.cpp reports each counter as max(1, n) to avoid divisions by zero; a counter whose
+    time is zero really counted nothing.
+    """
+    perf = llama_cpp.llama_perf_context(ctx)
+    return (perf.n_p_eval if perf.t_p_eval_ms > 0 else 0) + (perf.n_eval if perf.t_eval_ms > 0 else 0)

@@ -1,0 +1,144 @@
+"""Runs user messages and slash commands against a Session and reports the results.
+
+Shared by the headless modes (`ask`, `run`, piped stdin) and the interactive line chat:
+replies stream to `out`; notices, command output and errors go to `err`. With `json_mode`,
+`out` gets one JSON event a line instead. Every event also goes to the transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from chat import commands, events
+from chat.errors import ParleyError
+from chat.sanitize import clean
+from chat.script import Step
+from chat.session import Session, TurnResult
+from chat.transcript import Transcript
+
+
+class Runner:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        json_mode: bool = False,
+        transcript: Transcript | None = None,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.session = session
+        self.json_mode = json_mode
+        self.transcript = transcript
+        self.out = out or sys.stdout
+        self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.transcript is not None:
+            self.transcript.write(event)
+        if self.json_mode:
+            self.out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            self.out.flush()
+
+    def notice(self, text: str, style: str = "dim") -> None:
+        # Text(...) is never parsed for markup: the text may quote the model or the user.
+        self.console.print(Text(clean(text), style=style))
+
+    def start(self) -> None:
+        self.emit(events.session_start(self.session))
+
+    # --- one step -------------------------------------------------------------------------
+
+    def run(self, steps: Iterable[Step], keep_going: bool = False) -> int:
+        """Run steps in order; return the exit code (the first error's, or 0)."""
+        code = 0
+        for step in steps:
+            try:
+                if not self.step(step):
+                    break
+            except ParleyError as err:
+                self.error(str(err))
+                code = code or err.exit_code
+                if not keep_going:
+                    break
+        return code
+
+    def step(self, step: Step) -> bool:
+        """Run one step; False when the user asked to quit."""
+        if step.kind == "user":
+            self.send(step.text)
+            return True
+        return self.command(step.text)
+
+    def command(self, line: str) -> bool:
+        try:
+            outcome = commands.execute(self.session, line)
+        except ParleyError as err:
+            self.emit(events.command(line, str(err), ok=False))
+            raise
+        self.emit(events.command(line, outcome.text, ok=True))
+        if outcome.text and not self.json_mode:
+            self.notice(outcome.text, style="")
+        if outcome.generate is not None:
+            self.send(outcome.generate)
+        return not outcome.quit
+
+    def error(self, message: str) -> None:
+        self.emit(events.error(message))
+        self.notice(f"error: {message}", style="bold red")
+
+    # --- generation -----------------------------------------------------------------------
+
+    def send(self, text: str) -> TurnResult:
+        """Generate a reply in a worker thread, so Ctrl+C stops it cleanly between tokens."""
+        if self.transcript is not None:
+            self.transcript.write({"type": "user", "time": events.now(), "content": text})
+        cancel = threading.Event()
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self.session.send(text, self._write_delta, cancel)
+            except BaseException as err:  # re-raised in the calling thread below
+                box["error"] = err
+
+        worker = threading.Thread(target=work, name="generate", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)
+        except KeyboardInterrupt:
+            cancel.set()
+            worker.join()
+        if "error" in box:
+            raise box["error"]
+        result: TurnResult = box["result"]
+        self._finish(result)
+        return result
+
+    def _write_delta(self, text: str) -> None:
+        if not self.json_mode:
+            self.out.write(clean(text))
+            self.out.flush()
+
+    def _finish(self, result: TurnResult) -> None:
+        self.emit(events.turn(result))
+        if self.json_mode:
+            return
+        self.out.write("\n")
+        self.out.flush()
+        reply = result.turn.reply
+        if reply is not None and reply.finish_reason == "cancelled":
+            self.notice("[stopped]")
+        elif reply is not None and reply.finish_reason == "length":
+            self.notice(f"[cut at max_tokens = {reply.params.max_tokens}]")
+        if result.dropped:
+            numbers = ", ".join(map(str, result.dropped))
+            self.notice(f"[context full: turn(s) {numbers} moved out of context]")

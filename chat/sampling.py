@@ -1,0 +1,75 @@
+"""Sampling parameters: one pydantic model gives validation, ranges and help text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chat.errors import CommandError, did_you_mean
+
+
+class Sampling(BaseModel):
+    """The parameters a reply is generated with; every reply records a copy."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="randomness; 0 = greedy")
+    top_p: float = Field(0.95, ge=0.0, le=1.0, description="nucleus sampling mass")
+    top_k: int = Field(40, ge=0, le=1000, description="sample from the k likeliest tokens; 0 = all")
+    min_p: float = Field(0.05, ge=0.0, le=1.0, description="drop tokens below min_p x the top probability")
+    repeat_penalty: float = Field(1.1, ge=0.0, le=2.0, description="penalty for repeated tokens; 1 = off")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="penalty for tokens already present")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="penalty by token frequency")
+    max_tokens: int = Field(512, ge=1, le=131072, description="longest reply, in tokens")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="random seed; none = random each time")
+    stop: tuple[str, ...] = Field((), description="extra stop strings (comma-separated)")
+
+    def with_value(self, name: str, raw: str) -> Sampling:
+        """Return a copy with `name` parsed from user text; raise CommandError on a bad value."""
+        if name not in Sampling.model_fields:
+            raise CommandError(f"unknown parameter '{name}'{did_you_mean(name, Sampling.model_fields)}")
+        value: Any = _parse(name, raw)
+        try:
+            return Sampling.model_validate({**self.model_dump(), name: value})
+        except ValidationError as err:
+            raise CommandError(f"{name}: {_range_text(name)} (got {raw!r}: {_first_msg(err)})") from None
+
+    def summary(self) -> str:
+        seed = "random" if self.seed is None else str(self.seed)
+        return (
+            f"temp {self.temperature:g}, top_p {self.top_p:g}, top_k {self.top_k}, "
+            f"max_tokens {self.max_tokens}, seed {seed}"
+        )
+
+
+def _parse(name: str, raw: str) -> Any:
+    raw = raw.strip()
+    if name == "stop":
+        return tuple(s for s in (part.strip() for part in raw.split(",")) if s)
+    if name == "seed" and raw.lower() in ("none", "random", "-1", ""):
+        return None
+    return raw  # pydantic converts numeric strings and rejects the rest
+
+
+def _range_text(name: str) -> str:
+    field = Sampling.model_fields[name]
+    low = high = None
+    for meta in field.metadata:
+        low = getattr(meta, "ge", low)
+        high = getattr(meta, "le", high)
+    if low is not None and high is not None:
+        return f"expected a number from {low:g} to {high:g}"
+    return f"expected {field.description}"
+
+
+def _first_msg(err: ValidationError) -> str:
+    return err.errors()[0]["msg"].lower()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(name, range, description) for every parameter; used by /help and /params."""
+    rows = []
+    for name, field in Sampling.model_fields.items():
+        rows.append((name, _range_text(name).removeprefix("expected "), field.description or ""))
+    return rows

@@ -1,0 +1,87 @@
+"""Conversation scripts for `parley run`.
+
+Two formats:
+- plain text: each paragraph (lines up to a blank line) is one user turn; a line starting
+  with `/` is a command on its own;
+- JSON Lines (a `.jsonl` file, or one whose first line starts with `{`): one object a line,
+  {"role": "user", "content": "..."} or {"command": "/temp 0.2"}.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from chat.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: Literal["user", "command"]
+    text: str
+    line: int  # where it starts in the script, for error messages
+
+
+def read_script(path: Path) -> list[Step]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"script not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read script {path}: {err}") from None
+    is_jsonl = path.suffix == ".jsonl" or text.lstrip().startswith("{")
+    return parse_jsonl(text, str(path)) if is_jsonl else parse_text(text)
+
+
+def parse_text(text: str) -> list[Step]:
+    steps: list[Step] = []
+    paragraph: list[str] = []
+    start = 0
+
+    def flush() -> None:
+        if paragraph:
+            steps.append(Step("user", "\n".join(paragraph).strip(), start))
+            paragraph.clear()
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("/"):
+            flush()
+            steps.append(Step("command", line.strip(), number))
+        elif not line.strip():
+            flush()
+        else:
+            if not paragraph:
+                start = number
+            paragraph.append(line)
+    flush()
+    return steps
+
+
+def parse_jsonl(text: str, name: str = "<script>") -> list[Step]:
+    steps = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UsageError(f"{name}:{number}: not valid JSON: {err.msg}") from None
+        steps.append(_step(obj, name, number))
+    return steps
+
+
+def _step(obj: object, name: str, number: int) -> Step:
+    where = f"{name}:{number}"
+    if isinstance(obj, dict) and set(obj) == {"command"} and isinstance(obj["command"], str):
+        if not obj["command"].startswith("/"):
+            raise UsageError(f"{where}: a command must start with '/' (got {obj['command']!r})")
+        return Step("command", obj["command"].strip(), number)
+    if isinstance(obj, dict) and set(obj) == {"role", "content"}:
+        if obj["role"] != "user":
+            raise UsageError(f"{where}: only role \"user\" can be scripted (got {obj['role']!r})")
+        if not isinstance(obj["content"], str) or not obj["content"].strip():
+            raise UsageError(f"{where}: \"content\" must be a non-empty string")
+        return Step("user", obj["content"], number)
+    raise UsageError(f'{where}: expected {{"role": "user", "content": ...}} or {{"command": "/..."}}')

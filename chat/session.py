@@ -1,0 +1,144 @@
+"""A chat session: the config, the loaded engine, the conversation and the sampling parameters.
+
+Front-ends (line chat, headless runner, TUI) drive a Session; none of them talks to the engine
+directly, so the accounting and the policy live in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from chat import context
+from chat.config import APP_NAME, Config, ModelConfig
+from chat.conversation import Conversation, Reply, Turn
+from chat.engine import Engine, StreamEnd, TextDelta
+from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
+from chat.sampling import Sampling
+from prompts import Preset, PresetError, load_presets
+
+EngineLoader = Callable[[str, ModelConfig], Engine]
+
+
+def user_prompts_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "prompts"
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    turn: Turn
+    dropped: list[int]  # turns that this generation pushed out of the context window
+    context_used: int  # prompt + reply tokens, after the reply
+    n_ctx: int
+
+
+class Session:
+    def __init__(self, config: Config, load_engine: EngineLoader, model: str | None = None) -> None:
+        self.config = config
+        self._load_engine = load_engine
+        self.model_name, self.model_config = config.model(model)
+        self.engine: Engine = load_engine(self.model_name, self.model_config)
+        self.params: Sampling = self.model_config.sampling
+        self.conversation = Conversation()
+        self.presets = self._load_presets()
+        self.use_prompt(self.model_config.prompt)
+
+    def _load_presets(self) -> dict[str, Preset]:
+        extra = [user_prompts_dir()] + ([self.config.prompts_dir] if self.config.prompts_dir else [])
+        try:
+            return load_presets(extra)
+        except PresetError as err:
+            raise ConfigError(str(err)) from None
+
+    # --- settings -------------------------------------------------------------------------
+
+    def use_prompt(self, name: str) -> None:
+        if name not in self.presets:
+            known = ", ".join(sorted(self.presets))
+            raise UsageError(f"unknown prompt preset '{name}'{did_you_mean(name, self.presets)} (known: {known})")
+        self.conversation.system = self.presets[name].text
+        self.conversation.prompt_name = name
+
+    def set_system(self, text: str) -> None:
+        self.conversation.system = text
+        self.conversation.prompt_name = None
+
+    def switch_model(self, name: str) -> None:
+        """Load another model; on failure the current one stays loaded and usable."""
+        new_name, new_config = self.config.model(name)
+        engine = self._load_engine(new_name, new_config)
+        self.engine.close()
+        self.engine, self.model_name, self.model_config = engine, new_name, new_config
+        self.params = new_config.sampling
+
+    def context_report(self) -> context.ContextReport:
+        return context.report(self.engine, self.conversation, self.params.max_tokens)
+
+    # --- generation -------------------------------------------------------------------------
+
+    def send(
+        self,
+        user: str,
+        on_delta: Callable[[str], None] = lambda _: None,
+        cancel: threading.Event | None = None,
+    ) -> TurnResult:
+        """Generate a reply to `user`, streaming text to `on_delta`; record the turn.
+
+        A cancelled or failed generation keeps its partial reply (finish_reason says which),
+        so nothing the user saw is lost.
+        """
+        cancel = cancel or threading.Event()
+        params = self.params
+        prompt_tokens, dropped = context.fit(
+            self.engine, self.conversation, user, params.max_tokens, self.config.overflow
+        )
+        messages = self.conversation.context_messages(user)
+        turn = Turn(user=user)
+        self.conversation.turns.append(turn)
+        parts: list[str] = []
+        start = time.perf_counter()
+        ttft = None
+        end = StreamEnd("error", prompt_tokens, 0, prompt_tokens)  # type: ignore[arg-type]
+        try:
+            for event in self.engine.stream(messages, params, cancel):
+                if isinstance(event, TextDelta):
+                    if ttft is None:
+                        ttft = time.perf_counter() - start
+                    parts.append(event.text)
+                    on_delta(event.text)
+                else:
+                    end = event
+        except Exception as err:
+            turn.reply = self._reply(parts, params, end, ttft, start, "error")
+            raise ParleyError(f"generation failed: {err}") from err
+        turn.reply = self._reply(parts, params, end, ttft, start, end.finish_reason)
+        used = end.prompt_tokens + end.completion_tokens
+        return TurnResult(turn, dropped, used, self.engine.info.n_ctx)
+
+    def _reply(
+        self, parts: list[str], params: Sampling, end: StreamEnd, ttft: float | None, start: float, finish: str
+    ) -> Reply:
+        return Reply(
+            content="".join(parts),
+            model=self.model_name,
+            params=params,
+            finish_reason=finish,  # type: ignore[arg-type]
+            prompt_tokens=end.prompt_tokens,
+            completion_tokens=end.completion_tokens,
+            evaluated_prompt_tokens=end.evaluated_prompt_tokens,
+            ttft_s=ttft,
+            duration_s=time.perf_counter() - start,
+        )
+
+    def pop_last_turn(self) -> Turn:
+        if not self.conversation.turns:
+            raise ParleyError("nothing to undo: the conversation is empty")
+        return self.conversation.turns.pop()
+
+    def close(self) -> None:
+        self.engine.close()

@@ -1,0 +1,1 @@
+"""Moderation filter and action-confirmation guard (see the README's roadmap; not built yet)."""
