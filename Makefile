@@ -37,7 +37,7 @@ integration: setup
 	$(BIN)/pytest -m integration
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/kv_reuse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

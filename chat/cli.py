@@ -23,12 +23,21 @@ SUBCOMMANDS = ("chat", "ask", "run", "models")
 
 def build_parser() -> argparse.ArgumentParser:
     config = argparse.ArgumentParser(add_help=False)
-    config.add_argument("--config", metavar="PATH", help="models.toml to use (default: $PARLEY_CONFIG, "
-                        "the user config dir, then the one shipped with Parley)")
+    config.add_argument(
+        "--config",
+        metavar="PATH",
+        help="models.toml to use (default: $PARLEY_CONFIG, the user config dir, then the one shipped with Parley)",
+    )
     common = argparse.ArgumentParser(add_help=False, parents=[config])
     common.add_argument("--model", "-m", metavar="NAME", help="model from models.toml (default: its `default`)")
-    common.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="settings",
-                        help="sampling parameter, e.g. --set temperature=0.2 (repeatable)")
+    common.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        dest="settings",
+        help="sampling parameter, e.g. --set temperature=0.2 (repeatable)",
+    )
     common.add_argument("--system", metavar="TEXT", help="system prompt text")
     common.add_argument("--prompt", metavar="NAME", help="system-prompt preset (see /prompts)")
     common.add_argument("--seed", type=int, metavar="N", help="random seed (with temperature 0: reproducible)")

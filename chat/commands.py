@@ -118,8 +118,13 @@ def _shortcut(name: str, field: str) -> None:
     )
 
 
-for _name, _field in (("temp", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"),
-                      ("max_tokens", "max_tokens"), ("seed", "seed")):
+for _name, _field in (
+    ("temp", "temperature"),
+    ("top_p", "top_p"),
+    ("top_k", "top_k"),
+    ("max_tokens", "max_tokens"),
+    ("seed", "seed"),
+):
     _shortcut(_name, _field)
 
 
@@ -155,10 +160,12 @@ def _prompt(session: Session, arg: str) -> Outcome:
 def _prompts(session: Session, arg: str) -> Outcome:
     current = session.conversation.prompt_name
     width = max(map(len, session.presets))
-    return Outcome("\n".join(
-        f"{'*' if name == current else ' '} {name.ljust(width)}  {preset.description}"
-        for name, preset in sorted(session.presets.items())
-    ))
+    return Outcome(
+        "\n".join(
+            f"{'*' if name == current else ' '} {name.ljust(width)}  {preset.description}"
+            for name, preset in sorted(session.presets.items())
+        )
+    )
 
 
 @command("model", "/model NAME", "switch to another model from models.toml")

@@ -61,7 +61,7 @@ class ModelConfig(BaseModel):
     )
     lora_path: Path | None = Field(None, description="a LoRA adapter (GGUF) applied at load")
     prompt: str = Field("default", description="the system-prompt preset used at start")
-    sampling: Sampling = Field(default_factory=Sampling)
+    sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 
     _resolve_paths = field_validator("path", "lora_path")(_resolve)
 
@@ -121,8 +121,7 @@ class Config(BaseModel):
     def _default_exists(self) -> Config:
         if self.default not in self.models:
             raise ValueError(
-                f"default: '{self.default}' is not declared under [models]"
-                f"{did_you_mean(self.default, self.models)}"
+                f"default: '{self.default}' is not declared under [models]{did_you_mean(self.default, self.models)}"
             )
         return self
 

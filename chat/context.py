@@ -88,7 +88,7 @@ def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, 
     if policy == "error":
         raise ContextOverflowError(
             f"context full: the prompt needs {needed - max_tokens} tokens plus {max_tokens} reserved, "
-            f"{needed - n_ctx} over the {n_ctx}-token window (use /clear, or overflow = \"truncate\")"
+            f'{needed - n_ctx} over the {n_ctx}-token window (use /clear, or overflow = "truncate")'
         )
     target = n_ctx - n_ctx // 4
     dropped = []

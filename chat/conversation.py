@@ -69,8 +69,8 @@ class Conversation(BaseModel):
 
 
 class SavedConversation(BaseModel):
-    schema_: Literal["parley.conversation"] = Field(SCHEMA, alias="schema")
-    version: Literal[1] = SCHEMA_VERSION
+    schema_: Literal["parley.conversation"] = Field("parley.conversation", alias="schema")
+    version: Literal[1] = 1
     saved_at: datetime = Field(default_factory=now)
     model: str
     params: Sampling
@@ -79,7 +79,9 @@ class SavedConversation(BaseModel):
 
 def save(path: Path, conversation: Conversation, model: str, params: Sampling) -> None:
     """Write atomically: a crash mid-save never leaves a half-written file in place."""
-    doc = SavedConversation(model=model, params=params, conversation=conversation)
+    doc = SavedConversation(
+        schema=SCHEMA, version=SCHEMA_VERSION, model=model, params=params, conversation=conversation
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(doc.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
@@ -94,7 +96,7 @@ def load(path: Path) -> SavedConversation:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ParleyError(f"cannot read conversation {path}: {err}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ParleyError(f"{path} is not a Parley conversation file (no \"schema\": \"{SCHEMA}\")")
+        raise ParleyError(f'{path} is not a Parley conversation file (no "schema": "{SCHEMA}")')
     if data.get("version") != SCHEMA_VERSION:
         raise ParleyError(f"{path}: unsupported version {data.get('version')!r} (this Parley reads {SCHEMA_VERSION})")
     try:

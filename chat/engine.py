@@ -33,11 +33,14 @@ class TextDelta:
     text: str
 
 
+StopReason = Literal["stop", "length", "cancelled"]
+
+
 @dataclass(frozen=True)
 class StreamEnd:
     """The last event of every stream."""
 
-    finish_reason: Literal["stop", "length", "cancelled"]
+    finish_reason: StopReason
     prompt_tokens: int  # the templated prompt, exactly as fed to the model
     completion_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually computed; the rest came from the KV cache
@@ -58,9 +61,7 @@ class Engine(Protocol):
         """Exact token count of the chat-templated prompt for `messages`."""
         ...
 
-    def stream(
-        self, messages: Sequence[Message], params: Sampling, cancel: threading.Event
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
         """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens."""
         ...
 

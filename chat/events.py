@@ -50,7 +50,9 @@ def turn(result: TurnResult) -> dict[str, Any]:
             "ttft_s": reply.ttft_s,
             "total_s": reply.duration_s,
             # the first token is timed by ttft; the rate is over the ones after it
-            "tokens_per_s": (reply.completion_tokens - 1) / gen_s if gen_s > 0 and reply.completion_tokens > 1 else None,
+            "tokens_per_s": (reply.completion_tokens - 1) / gen_s
+            if gen_s > 0 and reply.completion_tokens > 1
+            else None,
         },
         "moderation": None,  # filled once the moderation filter lands
         "guard": None,  # filled once the action-confirmation guard lands

@@ -24,7 +24,7 @@ def to_markdown(conversation: Conversation, model: str) -> str:
 
 
 def to_json(conversation: Conversation, model: str) -> str:
-    messages = [{"role": "system", "content": conversation.system}] if conversation.system else []
+    messages = conversation.system_messages()
     for turn in conversation.turns:
         messages.extend(turn.messages())
     cleaned = [{"role": m["role"], "content": clean(m["content"])} for m in messages]

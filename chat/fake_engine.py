@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from chat.engine import Message, ModelInfo, StreamEnd, StreamEvent, TextDelta
+from chat.engine import Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.sampling import Sampling
 
 # Special tokens, runs of whitespace, and words: like a real tokenizer, the rendered history
@@ -66,9 +66,7 @@ class FakeEngine:
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
-    def stream(
-        self, messages: Sequence[Message], params: Sampling, cancel: threading.Event
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
         self.calls.append(Call(list(messages), params))
         prompt = self.tokenize(self.render(messages))
         if len(prompt) + params.max_tokens > self.n_ctx:
@@ -77,7 +75,7 @@ class FakeEngine:
         self._cached = list(prompt)
         reply = self._replies.popleft() if self._replies else f"You said: {messages[-1]['content']}"
         tokens = self.tokenize(reply)
-        finish = "stop"
+        finish: StopReason = "stop"
         sent = 0
         for token in tokens:
             if self.block is not None:

@@ -19,7 +19,7 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from chat.config import ModelConfig
-from chat.engine import Message, ModelInfo, StreamEnd, StreamEvent, TextDelta
+from chat.engine import Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.errors import ConfigError, ModelLoadError
 from chat.sampling import Sampling
 from chat.stops import StopScanner
@@ -84,9 +84,7 @@ class LlamaEngine:
         metadata = self._llm.metadata
         if choice is None:
             if "tokenizer.chat_template" not in metadata:
-                raise ModelLoadError(
-                    f"{self._llm.model_path} has no chat template; set chat_template in models.toml"
-                )
+                raise ModelLoadError(f"{self._llm.model_path} has no chat template; set chat_template in models.toml")
             return metadata["tokenizer.chat_template"], "gguf template"
         key = f"tokenizer.chat_template.{choice}"
         if key in metadata:
@@ -112,9 +110,7 @@ class LlamaEngine:
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
-    def stream(
-        self, messages: Sequence[Message], params: Sampling, cancel: threading.Event
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
         prompt = self.tokenize(self.render(messages))
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
@@ -131,7 +127,7 @@ class LlamaEngine:
         scanner = StopScanner([*self._stops, *params.stop])
         generated: list[int] = []
         evaluated = 0
-        finish = "length"
+        finish: StopReason = "length"
         tokens = llm.generate(
             prompt,
             temp=params.temperature,
@@ -168,7 +164,7 @@ class LlamaEngine:
             rest = scanner.flush() + decoder.decode(b"", final=True)
             if rest:
                 yield TextDelta(rest)
-        yield StreamEnd(finish, len(prompt), len(generated), evaluated)  # type: ignore[arg-type]
+        yield StreamEnd(finish, len(prompt), len(generated), evaluated)
 
     def close(self) -> None:
         self._llm.close()

@@ -80,8 +80,8 @@ def _step(obj: object, name: str, number: int) -> Step:
         return Step("command", obj["command"].strip(), number)
     if isinstance(obj, dict) and set(obj) == {"role", "content"}:
         if obj["role"] != "user":
-            raise UsageError(f"{where}: only role \"user\" can be scripted (got {obj['role']!r})")
+            raise UsageError(f'{where}: only role "user" can be scripted (got {obj["role"]!r})')
         if not isinstance(obj["content"], str) or not obj["content"].strip():
-            raise UsageError(f"{where}: \"content\" must be a non-empty string")
+            raise UsageError(f'{where}: "content" must be a non-empty string')
         return Step("user", obj["content"], number)
     raise UsageError(f'{where}: expected {{"role": "user", "content": ...}} or {{"command": "/..."}}')

@@ -16,7 +16,7 @@ import platformdirs
 
 from chat import context
 from chat.config import APP_NAME, Config, ModelConfig
-from chat.conversation import Conversation, Reply, Turn
+from chat.conversation import Conversation, FinishReason, Reply, Turn
 from chat.engine import Engine, StreamEnd, TextDelta
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.sampling import Sampling
@@ -103,7 +103,8 @@ class Session:
         parts: list[str] = []
         start = time.perf_counter()
         ttft = None
-        end = StreamEnd("error", prompt_tokens, 0, prompt_tokens)  # type: ignore[arg-type]
+        # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
+        end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
         try:
             for event in self.engine.stream(messages, params, cancel):
                 if isinstance(event, TextDelta):
@@ -114,6 +115,7 @@ class Session:
                 else:
                     end = event
         except Exception as err:
+            end = StreamEnd(end.finish_reason, end.prompt_tokens, len(parts), end.evaluated_prompt_tokens)
             turn.reply = self._reply(parts, params, end, ttft, start, "error")
             raise ParleyError(f"generation failed: {err}") from err
         turn.reply = self._reply(parts, params, end, ttft, start, end.finish_reason)
@@ -121,13 +123,19 @@ class Session:
         return TurnResult(turn, dropped, used, self.engine.info.n_ctx)
 
     def _reply(
-        self, parts: list[str], params: Sampling, end: StreamEnd, ttft: float | None, start: float, finish: str
+        self,
+        parts: list[str],
+        params: Sampling,
+        end: StreamEnd,
+        ttft: float | None,
+        start: float,
+        finish: FinishReason,
     ) -> Reply:
         return Reply(
             content="".join(parts),
             model=self.model_name,
             params=params,
-            finish_reason=finish,  # type: ignore[arg-type]
+            finish_reason=finish,
             prompt_tokens=end.prompt_tokens,
             completion_tokens=end.completion_tokens,
             evaluated_prompt_tokens=end.evaluated_prompt_tokens,

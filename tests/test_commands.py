@@ -16,8 +16,28 @@ from chat.session import Session
 from tests.conftest import FakeLoader
 
 REQUIRED = [
-    "help", "set", "temp", "top_p", "top_k", "max_tokens", "seed", "params", "reset", "system", "prompt",
-    "prompts", "model", "models", "context", "clear", "undo", "retry", "save", "load", "export", "quit",
+    "help",
+    "set",
+    "temp",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "params",
+    "reset",
+    "system",
+    "prompt",
+    "prompts",
+    "model",
+    "models",
+    "context",
+    "clear",
+    "undo",
+    "retry",
+    "save",
+    "load",
+    "export",
+    "quit",
 ]
 
 
@@ -49,7 +69,13 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
     execute(session, "/set repeat_penalty 1.3")
     p = session.params
     assert (p.temperature, p.top_p, p.top_k, p.max_tokens, p.seed, p.min_p, p.repeat_penalty) == (
-        0.25, 0.5, 3, 33, 9, 0.2, 1.3
+        0.25,
+        0.5,
+        3,
+        33,
+        9,
+        0.2,
+        1.3,
     )
     assert re.search(r"^temperature +0.25$", execute(session, "/params").text, re.M)
     execute(session, "/reset")

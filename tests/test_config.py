@@ -40,7 +40,10 @@ MALFORMED = {
         f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemperature = 9\n',
         "models.a.sampling.temperature: input should be less than or equal to 2",
     ),
-    "bad_overflow": (f'default = "a"\noverflow = "drop"\n{GOOD_MODEL}', "overflow: input should be 'truncate' or 'error'"),
+    "bad_overflow": (
+        f'default = "a"\noverflow = "drop"\n{GOOD_MODEL}',
+        "overflow: input should be 'truncate' or 'error'",
+    ),
     "unknown_moderation_key": (f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n', "moderation.backend"),
 }
 

@@ -62,7 +62,9 @@ def test_truncation_keeps_the_kv_prefix_between_truncations(tmp_path: Path) -> N
         session.engine.enqueue(WORDS)  # type: ignore[attr-defined]
         result = session.send(f"q{i} {WORDS}")
         assert result.turn.reply is not None
-        evaluated.append((bool(result.dropped), result.turn.reply.evaluated_prompt_tokens, result.turn.reply.prompt_tokens))
+        evaluated.append(
+            (bool(result.dropped), result.turn.reply.evaluated_prompt_tokens, result.turn.reply.prompt_tokens)
+        )
     reused_turns = [e for d, e, p in evaluated[1:] if not d]
     assert reused_turns and all(e < 60 for e in reused_turns)  # only the new turn is evaluated
 

@@ -1,0 +1,137 @@
+"""The headless modes, in process, with the fake engine in place of llama.cpp."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from chat import cli
+from tests.conftest import FakeLoader, fake_config
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    loader = FakeLoader()
+    monkeypatch.setattr(cli, "load_engine", loader)
+    config = fake_config(tmp_path, max_tokens=20)
+    assert config.origin is not None
+
+    def invoke(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = cli.main([args[0], "--config", str(config.origin), *args[1:]])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    invoke.loader = loader  # type: ignore[attr-defined]
+    return invoke
+
+
+def events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_ask_prints_the_reply(run) -> None:
+    code, out, err = run("ask", "hello", "world")
+    assert code == 0
+    assert out == "You said: hello world\n"
+
+
+def test_ask_appends_piped_stdin(run) -> None:
+    code, out, _ = run("ask", "summarize:", stdin="line one\nline two\n")
+    assert code == 0
+    assert run.loader.engines[0].calls[0].messages[-1]["content"] == "summarize:\n\nline one\nline two"
+
+
+def test_ask_without_a_question_is_a_usage_error(run) -> None:
+    code, out, err = run("ask")
+    assert code == 2 and "ask needs a question" in err
+
+
+def test_json_events_carry_usage_context_timing(run) -> None:
+    code, out, _ = run("ask", "--json", "--set", "temperature=0.1", "--seed", "5", "hi")
+    assert code == 0
+    session, turn = events(out)
+    assert session["type"] == "session" and session["params"]["seed"] == 5
+    assert turn["type"] == "turn" and turn["reply"] == "You said: hi"
+    assert turn["finish_reason"] == "stop"
+    assert turn["params"]["temperature"] == 0.1
+    assert turn["usage"]["prompt_tokens"] > 0 and turn["usage"]["completion_tokens"] == 5
+    assert turn["context"]["n_ctx"] == 2048 and turn["context"]["dropped_turns"] == []
+    assert set(turn["timing"]) == {"ttft_s", "total_s", "tokens_per_s"}
+    assert turn["moderation"] is None and turn["guard"] is None
+
+
+def test_run_text_script(run, tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("First.\n\n/temp 0.2\nSecond\nstill second.\n/context\n")
+    code, out, err = run("run", str(script), "--json")
+    assert code == 0
+    kinds = [e["type"] for e in events(out)]
+    assert kinds == ["session", "turn", "command", "turn", "command"]
+    turns = [e for e in events(out) if e["type"] == "turn"]
+    assert turns[1]["user"] == "Second\nstill second." and turns[1]["params"]["temperature"] == 0.2
+
+
+def test_run_jsonl_script(run, tmp_path: Path) -> None:
+    script = tmp_path / "s.jsonl"
+    script.write_text(
+        '{"role": "user", "content": "a"}\n{"command": "/max_tokens 2"}\n{"role": "user", "content": "b"}\n'
+    )
+    code, out, err = run("run", str(script))
+    assert code == 0
+    assert out.splitlines() == ["You said: a", "You "]  # two tokens: "You", " "
+    assert "[cut at max_tokens = 2]" in err
+
+
+def test_script_stops_at_a_bad_command_with_exit_2(run, tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("one\n/temp 7\ntwo\n")
+    code, out, err = run("run", str(script))
+    assert code == 2
+    assert out.splitlines() == ["You said: one"]
+    assert "temperature: expected a number from 0 to 2" in err
+
+
+def test_piped_chat_keeps_going_after_an_error(run) -> None:
+    code, out, err = run("chat", stdin="hi\n/nope\nbye\n")
+    assert code == 2
+    assert out.splitlines() == ["You said: hi", "You said: bye"]
+    assert "unknown command '/nope'" in err
+
+
+def test_bad_set_and_unknown_prompt_are_usage_errors(run) -> None:
+    assert run("ask", "--set", "temperature", "x")[0] == 2
+    code, _, err = run("ask", "--prompt", "nosuch", "x")
+    assert code == 2 and "unknown prompt preset 'nosuch'" in err
+
+
+def test_system_and_prompt_options(run) -> None:
+    run("ask", "--prompt", "tutor", "x")
+    assert "tokens" in run.loader.engines[-1].calls[0].messages[0]["content"]
+    run("ask", "--system", "Be terse.", "x")
+    assert run.loader.engines[-1].calls[0].messages[0] == {"role": "system", "content": "Be terse."}
+
+
+def test_transcript_appends_every_event(run, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    run("chat", "--transcript", str(path), stdin="one\n/temp 0.5\ntwo\n")
+    first = [json.loads(line)["type"] for line in path.read_text().splitlines()]
+    assert first == ["session", "user", "turn", "command", "user", "turn"]
+    run("ask", "--transcript", str(path), "three")
+    assert len(path.read_text().splitlines()) == len(first) + 3  # appended, never rewritten
+
+
+def test_reply_escape_sequences_never_reach_the_terminal(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = FakeLoader.__call__
+
+    def loader_with_reply(self, name, model):  # type: ignore[no-untyped-def]
+        engine = original(self, name, model)
+        engine.enqueue("\x1b]0;pwned\x07\x1b[2J[red]ok[/red]")
+        return engine
+
+    monkeypatch.setattr(FakeLoader, "__call__", loader_with_reply)
+    code, out, _ = run("ask", "x")
+    assert out == "]0;pwned[2J[red]ok[/red]\n"

@@ -1,0 +1,100 @@
+"""Hub models are fetched through huggingface_hub, tested against a Hub-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EMBEDDED_GGUF, ROOT, write_config
+
+pytestmark = pytest.mark.integration
+
+REPO, FILE = "parley-test/smol-GGUF", "smol.gguf"
+COMMIT = "a" * 40
+
+
+class HubHandler(http.server.BaseHTTPRequestHandler):
+    """Just enough of the Hub's `resolve` endpoint: HEAD for metadata, GET for the bytes."""
+
+    payload = b""
+    requests: list[str] = []
+
+    def _headers(self) -> bool:
+        self.requests.append(f"{self.command} {self.path}")
+        if self.path != f"/{REPO}/resolve/main/{FILE}":
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{hashlib.sha256(self.payload).hexdigest()}"')
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.end_headers()
+        return True
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self._headers():
+            self.wfile.write(self.payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hub() -> Iterator[str]:
+    HubHandler.payload = EMBEDDED_GGUF.read_bytes()
+    HubHandler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def parley(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
+
+
+def test_hub_model_downloads_on_first_use_then_works_offline(tmp_path: Path, hub: str) -> None:
+    config = write_config(
+        tmp_path,
+        f'default = "hub"\n[models.hub]\nrepo = "{REPO}"\nfile = "{FILE}"\nn_ctx = 1024\n'
+        '[models.missing]\nrepo = "parley-test/none"\nfile = "x.gguf"\n',
+    )
+    listing = parley(hub, "models", "--config", str(config))
+    assert " no " in listing.stdout.splitlines()[1] and HubHandler.requests == []  # listing never downloads
+
+    first = parley(hub, "ask", "--config", str(config), "--seed", "1", "--set", "max_tokens=16", "Hello")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip()
+    assert any(r.startswith("GET") for r in HubHandler.requests)
+    cached = next(Path(os.environ["HF_HOME"]).rglob(FILE))
+    assert cached.read_bytes() == HubHandler.payload
+
+    listing = parley(hub, "models", "--config", str(config))
+    assert " yes " in listing.stdout.splitlines()[1] and "98.4 MB" in listing.stdout
+
+    offline = parley("http://127.0.0.1:9", "ask", "--config", str(config), "--set", "max_tokens=8", "Hi")
+    assert offline.returncode == 0, offline.stderr  # served from the HF cache, no server needed
+
+    failed = parley(hub, "ask", "--config", str(config), "--model", "missing", "Hi")
+    assert failed.returncode == 1
+    assert "download of parley-test/none/x.gguf failed" in failed.stderr
+    assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr

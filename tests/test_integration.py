@@ -1,0 +1,191 @@
+"""Integration tests with the real embedded model (SmolLM2-135M-Instruct Q4_1) through llama.cpp.
+
+The model is tiny: these tests assert behaviour and structure, not the quality of the answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from chat.config import ModelConfig
+from chat.engine import StreamEnd, TextDelta
+from chat.sampling import Sampling
+from tests.conftest import EMBEDDED_GGUF, ROOT, write_config
+
+pytestmark = pytest.mark.integration
+
+GREEDY = Sampling(temperature=0.0, seed=1, max_tokens=48)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from chat.llama_engine import LlamaEngine
+
+    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
+    yield engine
+    engine.close()
+
+
+def parley(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *args], capture_output=True, text=True, cwd=ROOT, input=input, timeout=300
+    )
+
+
+def turn_events(stdout: str) -> list[dict]:
+    return [e for e in map(json.loads, stdout.splitlines()) if e["type"] == "turn"]
+
+
+def embedded_config(tmp_path: Path, n_ctx: int, max_tokens: int) -> Path:
+    return write_config(
+        tmp_path,
+        f"""
+default = "smollm2"
+[models.smollm2]
+path = "{EMBEDDED_GGUF}"
+n_ctx = {n_ctx}
+[models.smollm2.sampling]
+temperature = 0.0
+max_tokens = {max_tokens}
+""",
+    )
+
+
+def test_three_turn_headless_conversation(tmp_path: Path) -> None:
+    script = tmp_path / "chat.txt"
+    script.write_text("Hello! What is your name?\n\nName three colours.\n\n/temp 0.5\nThank you. Say goodbye.\n")
+    result = parley("run", str(script), "--json", "--seed", "1", "--set", "max_tokens=40")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # llama.cpp's own log never reaches the terminal
+    turns = turn_events(result.stdout)
+    assert len(turns) == 3
+    assert all(t["reply"].strip() and t["finish_reason"] in ("stop", "length") for t in turns)
+    assert [t["params"]["temperature"] for t in turns] == [0.3, 0.3, 0.5]
+    used = [t["context"]["used"] for t in turns]
+    assert used == sorted(used) and used[-1] <= 2048
+    for t in turns:
+        assert t["context"]["used"] == t["usage"]["prompt_tokens"] + t["usage"]["completion_tokens"]
+
+
+def test_seed_and_temperature_zero_reproduce_the_same_output(tmp_path: Path) -> None:
+    script = tmp_path / "chat.txt"
+    script.write_text("Write one sentence about the sea.\n\nNow one about mountains.\n")
+    runs = [
+        parley("run", str(script), "--seed", "42", "--set", "temperature=0", "--set", "max_tokens=40") for _ in range(2)
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
+
+
+def test_seed_reproduces_sampled_output(engine) -> None:
+    params = Sampling(temperature=1.0, seed=123, max_tokens=30)
+    messages = [{"role": "user", "content": "Tell me a story."}]
+    outputs = [
+        "".join(e.text for e in engine.stream(messages, params, threading.Event()) if isinstance(e, TextDelta))
+        for _ in range(2)
+    ]
+    assert outputs[0] == outputs[1]
+
+
+def test_small_window_overflows_and_keeps_answering(tmp_path: Path) -> None:
+    config = embedded_config(tmp_path, n_ctx=512, max_tokens=64)
+    questions = [
+        f"Question {i}: explain in detail why the number {i} is interesting, with examples." for i in range(12)
+    ]
+    script = tmp_path / "long.txt"
+    script.write_text("\n\n".join(questions) + "\n\n/context\n")
+    result = parley("run", str(script), "--config", str(config), "--json", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    turns = turn_events(result.stdout)
+    assert len(turns) == 12 and all(t["reply"].strip() for t in turns)
+    truncations = [t["context"]["dropped_turns"] for t in turns if t["context"]["dropped_turns"]]
+    assert len(truncations) >= 2  # it overflowed several times
+    dropped = [n for group in truncations for n in group]
+    assert dropped == sorted(dropped) and len(set(dropped)) == len(dropped)  # oldest first, each once
+    assert all(t["context"]["used"] <= 512 for t in turns)
+    context = [e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "command"][-1]["output"]
+    assert "out of context: turn(s) 1" in context
+
+
+def test_token_count_matches_llama_cpp_own_chat_handler(engine) -> None:
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hi there, what's 2+2?"},
+        {"role": "assistant", "content": "4."},
+        {"role": "user", "content": "And 3+3? Ünïcödé ✓"},
+    ]
+    usage = engine._llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0)["usage"]
+    assert engine.count_tokens(messages) == usage["prompt_tokens"]
+
+
+def test_kv_cache_is_reused_across_turns(engine) -> None:
+    history = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Give me a short list of fruits."},
+    ]
+    first = list(engine.stream(history, GREEDY, threading.Event()))
+    reply = "".join(e.text for e in first if isinstance(e, TextDelta))
+    history += [{"role": "assistant", "content": reply}, {"role": "user", "content": "And vegetables?"}]
+    warm = list(engine.stream(history, GREEDY, threading.Event()))[-1]
+    engine._llm.reset()  # forget the KV cache: a cold run of the very same prompt
+    cold = list(engine.stream(history, GREEDY, threading.Event()))[-1]
+    assert isinstance(warm, StreamEnd) and isinstance(cold, StreamEnd)
+    assert warm.prompt_tokens == cold.prompt_tokens
+    assert cold.evaluated_prompt_tokens == cold.prompt_tokens
+    assert warm.evaluated_prompt_tokens < cold.evaluated_prompt_tokens / 3
+
+
+def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine) -> None:
+    cancel = threading.Event()
+    deltas = []
+    for event in engine.stream([{"role": "user", "content": "Count from 1 to 100."}], GREEDY, cancel):
+        if isinstance(event, TextDelta):
+            deltas.append(event.text)
+            if len(deltas) == 3:
+                cancel.set()
+        else:
+            end = event
+    assert end.finish_reason == "cancelled" and end.completion_tokens == 3
+    again = list(engine.stream([{"role": "user", "content": "Hi"}], GREEDY, threading.Event()))
+    assert isinstance(again[-1], StreamEnd) and again[-1].completion_tokens > 0
+
+
+def test_max_tokens_and_stop_strings(engine) -> None:
+    events = list(
+        engine.stream(
+            [{"role": "user", "content": "Count from 1 to 50, comma separated."}],
+            Sampling(temperature=0, seed=1, max_tokens=5),
+            threading.Event(),
+        )
+    )
+    assert events[-1].finish_reason == "length" and events[-1].completion_tokens == 5
+    params = Sampling(temperature=0, seed=1, max_tokens=60, stop=("5",))
+    events = list(
+        engine.stream([{"role": "user", "content": "Count from 1 to 10, comma separated."}], params, threading.Event())
+    )
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert events[-1].finish_reason == "stop" and "5" not in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "model file is empty"),
+        (b"this is not a model\n" * 10, "not a GGUF model file"),
+        (None, "cannot load model"),  # a real GGUF header, cut short
+    ],
+)
+def test_broken_model_files_are_clear_errors(tmp_path: Path, content: bytes | None, message: str) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(EMBEDDED_GGUF.read_bytes()[:200_000] if content is None else content)
+    config = write_config(tmp_path, f'default = "bad"\n[models.bad]\npath = "{bad}"\n')
+    result = parley("ask", "--config", str(config), "hello")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
