@@ -58,7 +58,9 @@ def main() -> None:
     warm, cold = LlamaEngine("warm", gguf, config), LlamaEngine("cold", gguf, config)
     params = Sampling(temperature=0.0, seed=1, max_tokens=96)
     history = [{"role": "system", "content": "You are a patient tutor. Answer in a few sentences."}]
-    print(f"{'turn':>4} {'prompt':>7} {'eval warm':>9} {'eval cold':>9} {'ttft warm':>10} {'ttft cold':>10} {'ratio':>6}")
+    print(
+        f"{'turn':>4} {'prompt':>7} {'eval warm':>9} {'eval cold':>9} {'ttft warm':>10} {'ttft cold':>10} {'ratio':>6}"
+    )
     ratios = []
     for turn, question in enumerate(QUESTIONS[: args.turns], start=1):
         history.append({"role": "user", "content": question})

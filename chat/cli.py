@@ -81,12 +81,13 @@ def dispatch(args: argparse.Namespace) -> int:
     transcript = Transcript(args.transcript) if args.transcript else None
     try:
         _apply_options(session, args)
-        runner = Runner(session, json_mode=args.json, transcript=transcript)
+        interactive = steps is None and sys.stdin.isatty()
+        runner = Runner(session, json_mode=args.json, transcript=transcript, interactive=interactive)
         runner.start()
         if steps is None:
             from chat.linechat import line_chat
 
-            return line_chat(runner, interactive=sys.stdin.isatty())
+            return line_chat(runner, interactive)
         return runner.run(steps)
     finally:
         if transcript is not None:

@@ -33,8 +33,10 @@ class Runner:
         transcript: Transcript | None = None,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        interactive: bool = False,
     ) -> None:
         self.session = session
+        self.interactive = interactive  # Ctrl+C stops the reply only, not the whole run
         self.json_mode = json_mode
         self.transcript = transcript
         self.out = out or sys.stdout
@@ -101,6 +103,7 @@ class Runner:
         if self.transcript is not None:
             self.transcript.write({"type": "user", "time": events.now(), "content": text})
         cancel = threading.Event()
+        done = threading.Event()
         box: dict[str, Any] = {}
 
         def work() -> None:
@@ -108,19 +111,24 @@ class Runner:
                 box["result"] = self.session.send(text, self._write_delta, cancel)
             except BaseException as err:  # re-raised in the calling thread below
                 box["error"] = err
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=work, name="generate", daemon=True)
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.1)
-        except KeyboardInterrupt:
-            cancel.set()
-            worker.join()
+        threading.Thread(target=work, name="generate", daemon=True).start()
+        # Wait on an Event, not Thread.join: on Python 3.11 a Ctrl+C inside join() can mark a
+        # still-running thread as finished (bpo-45274), and we would free the model under it.
+        while True:
+            try:
+                if done.wait(0.1):
+                    break
+            except KeyboardInterrupt:
+                cancel.set()
         if "error" in box:
             raise box["error"]
         result: TurnResult = box["result"]
         self._finish(result)
+        if cancel.is_set() and not self.interactive:
+            raise KeyboardInterrupt  # the partial reply is recorded; now end the run
         return result
 
     def _write_delta(self, text: str) -> None:
