@@ -189,3 +189,22 @@ def test_broken_model_files_are_clear_errors(tmp_path: Path, content: bytes | No
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
+    import signal
+
+    transcript = tmp_path / "t.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chat", "ask", "--transcript", str(transcript), "--set", "max_tokens=400",
+         "Write a very long story about dragons."],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.read(20)  # the reply is streaming
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err  # not a crash: the model is freed only after the worker stops
+    assert "[stopped]" in err and "parley: interrupted" in err and "Traceback" not in err
+    turn = [json.loads(line) for line in transcript.read_text().splitlines()][-1]
+    assert turn["type"] == "turn" and turn["finish_reason"] == "cancelled" and turn["reply"]
