@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from chat import __version__
-from chat.config import find_config, load_config
+from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
 from chat.models import format_models, load_engine
 from chat.runner import Runner
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Chat with a local LLM through llama.cpp.")
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
-    sub.add_parser("chat", parents=[common], help="chat in the terminal (the default command)")
+    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal (the default command)")
+    chat.add_argument("--line", action="store_true", help="a plain line-mode chat instead of the full-screen TUI")
     ask = sub.add_parser("ask", parents=[common], help="ask one question; piped stdin is appended")
     ask.add_argument("question", nargs="*")
     run = sub.add_parser("run", parents=[common], help="run a conversation script (text or JSON Lines)")
@@ -77,6 +78,8 @@ def dispatch(args: argparse.Namespace) -> int:
         print(format_models(config))
         return 0
     steps = _steps(args)  # read the input before loading the model: usage errors come first
+    if steps is None and sys.stdin.isatty() and sys.stdout.isatty() and not (args.line or args.json):
+        return _tui(config, args)
     session = Session(config, load_engine, args.model)
     transcript = Transcript(args.transcript) if args.transcript else None
     try:
@@ -93,6 +96,15 @@ def dispatch(args: argparse.Namespace) -> int:
         if transcript is not None:
             transcript.close()
         session.close()
+
+
+def _tui(config: Config, args: argparse.Namespace) -> int:
+    from chat.tui.app import ParleyApp  # textual is imported only when the TUI runs
+
+    config.model(args.model)  # an unknown --model is a usage error before the screen opens
+    app = ParleyApp(config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript)
+    app.run()
+    return 0
 
 
 def _steps(args: argparse.Namespace) -> list[Step] | None:

@@ -35,6 +35,10 @@ class Sampling(BaseModel):
         except ValidationError as err:
             raise CommandError(f"{name}: {_range_text(name)} (got {raw!r}: {_first_msg(err)})") from None
 
+    def short(self) -> str:
+        """For the status bar."""
+        return f"temp {self.temperature:g} · top_p {self.top_p:g} · top_k {self.top_k} · max {self.max_tokens}"
+
     def summary(self) -> str:
         seed = "random" if self.seed is None else str(self.seed)
         return (

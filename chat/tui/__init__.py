@@ -1,0 +1,1 @@
+"""The Textual TUI. Only this subpackage imports textual."""
