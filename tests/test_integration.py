@@ -208,3 +208,24 @@ def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
     assert "[stopped]" in err and "parley: interrupted" in err and "Traceback" not in err
     turn = [json.loads(line) for line in transcript.read_text().splitlines()][-1]
     assert turn["type"] == "turn" and turn["finish_reason"] == "cancelled" and turn["reply"]
+
+
+async def test_tui_streams_a_real_reply_and_the_meter_moves(tmp_path: Path) -> None:
+    from chat.config import load_config
+    from chat.models import load_engine
+    from chat.tui.app import ParleyApp
+    from chat.tui.widgets import MessageView, StatusBar
+    from tests.tui_helpers import ready, submit, wait_until
+
+    config = load_config(embedded_config(tmp_path, n_ctx=2048, max_tokens=32))
+    app = ParleyApp(config, load_engine, data_dir=tmp_path / "data", settings_file=tmp_path / "tui.json")
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        before = str(app.query_one(StatusBar).render())
+        await submit(pilot, "Hello! Who are you?")
+        await wait_until(pilot, lambda: not app.generating and len(app.query(MessageView)) == 2, timeout=60)
+        reply = [m for m in app.query(MessageView) if m.role == "assistant"][0]
+        assert reply.text.strip()
+        after = str(app.query_one(StatusBar).render())
+        used = [int(s.split("/")[0]) for s in (before, after) for s in s.split() if "/2048" in s]
+        assert used[1] > used[0] and "tok/s" in after

@@ -8,6 +8,7 @@ conversation is autosaved after each turn, so quitting never loses a turn.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -30,6 +31,8 @@ from chat.transcript import Transcript
 from chat.tui import settings
 from chat.tui.screens import ConfirmScreen, context_screen, help_screen, keys_screen
 from chat.tui.widgets import MessageView, Notice, PromptInput, Severity, StatusBar, literal
+
+SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 # Commands the TUI answers itself, with a screen or a worker, instead of a line of text.
 TUI_COMMANDS = {"help", "context", "quit", "theme", "model"}
@@ -81,6 +84,10 @@ class ParleyApp(App[None]):
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
+        # The UI thread and the generation thread share the GIL; a short switch interval lets
+        # the generator take it back quickly after each token (bench/tui_stream.py measures it).
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         theme = settings.load(self.settings_file).get("theme")
         if theme in self.available_themes:
             self.theme = theme
@@ -271,7 +278,7 @@ class ParleyApp(App[None]):
         self.idle.clear()
         self.transcript.write({"type": "user", "time": events.now(), "content": text})
         try:
-            result = self.session.send(text, lambda delta: self._ui(view.append, delta), self.cancel)
+            result = self.session.send(text, view.feed, self.cancel)
         except Exception as err:  # engine failures and overflow become notices; the app goes on
             self._ui(self._generation_failed, text, user, view, str(err))
         else:
@@ -280,7 +287,6 @@ class ParleyApp(App[None]):
             self.idle.set()
 
     async def _generation_done(self, view: MessageView, result: TurnResult) -> None:
-        self.generating = False
         reply = result.turn.reply
         assert reply is not None and self.session is not None
         self.transcript.write(events.turn(result))
@@ -295,10 +301,10 @@ class ParleyApp(App[None]):
         timing = events.turn(result)["timing"]
         rate = f"{timing['tokens_per_s']:.0f} tok/s, " if timing["tokens_per_s"] else ""
         self.last_speed = f"{rate}TTFT {reply.ttft_s:.2f}s" if reply.ttft_s is not None else rate
+        self.generating = False
         self.refresh_status()
 
     async def _generation_failed(self, text: str, user: MessageView, view: MessageView, message: str) -> None:
-        self.generating = False
         self.transcript.write(events.error(message))
         assert self.session is not None
         if len(self.session.conversation.turns) >= (user.turn or 0):  # recorded, with its partial reply
@@ -311,6 +317,7 @@ class ParleyApp(App[None]):
                 prompt.load_text(text)
         self.show_notice(f"error: {message}", "error")
         self.notify(message, title="Generation failed", severity="error")
+        self.generating = False
         self.refresh_status()
 
     # --- actions --------------------------------------------------------------------------
@@ -339,6 +346,7 @@ class ParleyApp(App[None]):
         if self.session is not None:
             self.session.close()
         self.transcript.close()
+        sys.setswitchinterval(self._switch_interval)
 
 
 def _finish_note(reason: str, max_tokens: int) -> str:

@@ -3,6 +3,7 @@ and the status bar. Model and user text is always shown literally (see `chat.san
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,7 @@ from chat.commands import COMMANDS
 from chat.sanitize import clean
 
 Severity = Literal["information", "warning", "error"]
+FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench/tui_stream.py)
 
 
 def literal(text: str, style: str = "") -> Text:
@@ -42,12 +44,17 @@ class MessageView(Vertical):
     """One message. Assistant replies render as Markdown and can stream; notices can sit above
     or below the body (the moderation filter and the action guard use them)."""
 
+    class Arrived(Message):
+        """Streamed text is waiting in `pending` (posted at most once until it is taken)."""
+
     def __init__(self, role: Literal["user", "assistant"], text: str = "", turn: int | None = None) -> None:
         super().__init__(classes=f"message -{role}")
         self.role = role
         self.turn = turn
         self._text = clean(text)
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._pending_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static(literal("You" if self.role == "user" else "Assistant"), classes="role")
@@ -60,6 +67,26 @@ class MessageView(Vertical):
     def text(self) -> str:
         return self._text
 
+    def feed(self, fragment: str) -> None:
+        """Queue streamed text from the generation thread without waiting for the screen:
+        the generator never slows down to the UI's pace, and the UI takes text in batches."""
+        with self._pending_lock:
+            self._pending.append(fragment)
+            if len(self._pending) > 1:
+                return  # an Arrived message is already on its way
+        self.post_message(self.Arrived())
+
+    async def flush(self) -> None:
+        with self._pending_lock:
+            text, self._pending = "".join(self._pending), []
+        await self.append(text)
+
+    def on_message_view_arrived(self, message: Arrived) -> None:
+        # Every screen update re-lays out the screen while holding the GIL, which the generation
+        # thread needs between tokens: show streamed text in frames, not token by token.
+        message.stop()
+        self.set_timer(FRAME, self.flush)
+
     async def append(self, fragment: str) -> None:
         """Stream more reply text (assistant only); batches when the screen falls behind."""
         fragment = clean(fragment)
@@ -71,6 +98,7 @@ class MessageView(Vertical):
         await self._stream.write(fragment)
 
     async def finish(self, note: str | None = None) -> None:
+        await self.flush()
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None

@@ -1,0 +1,114 @@
+"""Does the TUI slow a stream down? A 2,000-token reply from the fake engine at a fixed pace,
+streamed through the TUI (headless `run_test`) and through the headless runner, in one run.
+
+    python bench/tui_stream.py [--tokens 2000] [--delay 0.002] [--rounds 3]
+
+Prints, for each round, how long the generation took in each (the model thread's own timing:
+does the UI slow the stream down?), and when the TUI had the whole reply on screen. The target
+is a median ratio TUI / headless of at most 1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chat.runner import Runner  # noqa: E402
+from chat.session import Session  # noqa: E402
+from chat.tui.app import ParleyApp  # noqa: E402
+from tests.conftest import FakeLoader, fake_config  # noqa: E402
+
+
+def reply_text(tokens: int, shape: str) -> str:
+    """About `tokens` fake tokens (a word and a space are one token each).
+
+    "paragraphs": Markdown as models write it, paragraphs of ~40 words with a list now and then;
+    "single": one unbroken paragraph, the worst case for a Markdown renderer.
+    """
+    words = [f"w{i}" for i in range(tokens // 2)]
+    if shape == "single":
+        return " ".join(words)
+    blocks = []
+    for start in range(0, len(words), 40):
+        chunk = words[start : start + 40]
+        if (start // 40) % 4 == 3:
+            blocks.append("\n".join(f"- {' '.join(chunk[i : i + 8])}" for i in range(0, len(chunk), 8)))
+        else:
+            blocks.append(" ".join(chunk))
+    return "\n\n".join(blocks)
+
+
+def loader_for(reply: str, delay: float) -> FakeLoader:
+    class PacedLoader(FakeLoader):
+        def __call__(self, name, model):  # type: ignore[no-untyped-def]
+            engine = super().__call__(name, model)
+            engine.token_delay = delay
+            engine.enqueue(reply)
+            return engine
+
+    return PacedLoader()
+
+
+def headless(tmp: Path, reply: str, delay: float, max_tokens: int) -> float:
+    """Seconds the generation took (first to last token, as the session measures it)."""
+    session = Session(fake_config(tmp, n_ctx=8192, max_tokens=max_tokens + 100), loader_for(reply, delay))
+    runner = Runner(session, out=io.StringIO(), err=io.StringIO())
+    result = runner.send("go")
+    assert result.turn.reply is not None
+    return result.turn.reply.duration_s
+
+
+async def tui(tmp: Path, reply: str, delay: float, max_tokens: int) -> tuple[float, float]:
+    """(seconds the generation took, seconds until the screen showed the whole reply)."""
+    config = fake_config(tmp, n_ctx=8192, max_tokens=max_tokens + 100)
+    app = ParleyApp(config, loader_for(reply, delay), data_dir=tmp / "data", settings_file=tmp / "tui.json")
+    async with app.run_test() as pilot:
+        while app.session is None or not app.idle.is_set():
+            await pilot.pause(0.01)
+        start = time.perf_counter()
+        await app.start_generation("go")
+        while app.generating:
+            await asyncio.sleep(0.005)
+        shown = time.perf_counter() - start
+        reply_view = [m for m in app.query("MessageView") if m.role == "assistant"][0]  # type: ignore[attr-defined]
+        assert reply_view.text == reply, "the TUI lost text"
+        turn = app.session.conversation.turns[-1]  # type: ignore[union-attr]
+        assert turn.reply is not None
+    return turn.reply.duration_s, shown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument(
+        "--delay", type=float, default=0.02, help="seconds per token (0.02: the embedded model's pace here)"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--shape", choices=["paragraphs", "single"], default="paragraphs")
+    args = parser.parse_args()
+    reply = reply_text(args.tokens, args.shape)
+    ratios = []
+    for round_number in range(1, args.rounds + 1):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            t_headless = headless(Path(a), reply, args.delay, args.tokens)
+            t_tui, t_shown = asyncio.run(tui(Path(b), reply, args.delay, args.tokens))
+        ratios.append(t_tui / t_headless)
+        print(
+            f"round {round_number}: generation headless {t_headless:.2f}s, in the TUI {t_tui:.2f}s "
+            f"(ratio {ratios[-1]:.3f}); whole reply on screen after {t_shown:.2f}s"
+        )
+    floor = args.tokens * args.delay
+    print(f"{args.tokens} tokens ({args.shape}) at {args.delay * 1000:g} ms/token (pace floor {floor:.2f}s)")
+    print(f"median TUI / headless: {statistics.median(ratios):.3f} (target <= 1.05)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Snapshots of the main screens (pytest-textual-snapshot). Update with --snapshot-update."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chat import conversation as conv_file
+from chat.conversation import Conversation, Reply, Turn
+from chat.sampling import Sampling
+from tests.conftest import fake_config
+from tests.tui_helpers import make_app, ready, submit, wait_until
+
+SIZE = (100, 32)
+
+
+def saved_conversation(tmp_path: Path) -> Path:
+    params = Sampling(max_tokens=64)
+
+    def reply(text: str, finish: str = "stop") -> Reply:
+        return Reply(content=text, model="fake", params=params, finish_reason=finish,  # type: ignore[arg-type]
+                     prompt_tokens=10, completion_tokens=5, evaluated_prompt_tokens=10)  # fmt: skip
+
+    conversation = Conversation(
+        system="Be brief.",
+        turns=[
+            Turn(
+                user="What is a token?",
+                reply=reply("A **token** is a piece of text the model reads."),
+                in_context=False,
+            ),  # fmt: skip
+            Turn(
+                user="And the context window?",
+                reply=reply("The number of tokens it can attend to:\n\n- prompt\n- reply"),
+            ),
+            Turn(user="Tell me a long story.", reply=reply("Once upon a time", "cancelled")),
+        ],
+    )
+    path = tmp_path / "conversation.json"
+    conv_file.save(path, conversation, "fake", params)
+    return path
+
+
+def loaded_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    app = make_app(tmp_path, fake_config(tmp_path))
+    path = saved_conversation(tmp_path)
+
+    async def before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await ready(pilot)
+        await submit(pilot, f"/load {path}")
+        await wait_until(pilot, lambda: len(app.query("MessageView")) == 6)
+        for notice in app.query("#conversation > Notice"):
+            await notice.remove()  # "loaded 3 turn(s)": keep the snapshot about the messages
+
+    return app, before
+
+
+def test_main_screen(snap_compare, tmp_path: Path) -> None:
+    app, before = loaded_app(tmp_path)
+    assert snap_compare(app, run_before=before, terminal_size=SIZE)
+
+
+def test_help_screen(snap_compare, tmp_path: Path) -> None:
+    app, before = loaded_app(tmp_path)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await before(pilot)
+        await submit(pilot, "/help")
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_context_panel(snap_compare, tmp_path: Path) -> None:
+    app, before = loaded_app(tmp_path)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await before(pilot)
+        await submit(pilot, "/context")
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

@@ -1,0 +1,321 @@
+"""The TUI driven with Pilot on the fake engine."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+from pathlib import Path
+
+from textual.widgets import Markdown
+
+from chat.tui.app import ParleyApp
+from chat.tui.screens import ConfirmScreen
+from chat.tui.widgets import MessageView, Notice, PromptInput, StatusBar
+from tests.conftest import FakeLoader, fake_config
+from tests.tui_helpers import make_app, ready, submit, wait_until
+
+
+def screen_text(app: ParleyApp) -> str:
+    """What the screen shows, as plain text (from the SVG screenshot)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def status_text(app: ParleyApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+def notices(app: ParleyApp) -> list[str]:
+    return [str(n.render()) for n in app.query(Notice)]
+
+
+def replies(app: ParleyApp) -> list[MessageView]:
+    return [m for m in app.query(MessageView) if m.role == "assistant"]
+
+
+async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypatch) -> None:
+    seen: list[tuple[int, bool]] = []  # (reply length on screen, still generating) after each fragment
+    original = MessageView.append
+
+    async def spy(self: MessageView, fragment: str) -> None:
+        await original(self, fragment)
+        seen.append((len(self.query_one(Markdown).source), self.app.generating))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(MessageView, "append", spy)
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        before = status_text(app)
+        engine = loader.engines[0]
+        engine.token_delay = 0.01
+        reply = "Hello there, **friend**. " + " ".join(f"word{i}" for i in range(20))  # 45 tokens
+        engine.enqueue(reply)
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
+        assert replies(app)[0].text == reply
+        assert len(seen) >= 3 and all(generating for _, generating in seen)  # shown in several frames
+        lengths = [length for length, _ in seen if length]
+        assert lengths == sorted(lengths) and lengths[0] < len(reply)  # it grew while it streamed
+        assert app.query_one(PromptInput).text == ""
+        after = status_text(app)
+        assert after != before and "tok/s" in after and "TTFT" in after
+
+
+async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        engine = loader.engines[0]
+        engine.enqueue("never finishes")
+        engine.block = threading.Event()  # the stream waits until cancelled
+        await submit(pilot, "go")
+        await wait_until(pilot, lambda: app.generating)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.generating)
+        assert app.session is not None
+        assert app.session.conversation.turns[-1].reply.finish_reason == "cancelled"  # type: ignore[union-attr]
+        assert any("stopped" in n for n in notices(app))
+
+
+async def test_input_sent_during_generation_is_refused_and_kept(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        gate = threading.Event()
+        loader.engines[0].block = gate
+        await submit(pilot, "first")
+        await wait_until(pilot, lambda: app.generating)
+        await submit(pilot, "second")
+        assert app.query_one(PromptInput).text == "second"  # kept for later
+        gate.set()
+        await wait_until(pilot, lambda: not app.generating)
+        assert [t.user for t in app.session.conversation.turns] == ["first"]  # type: ignore[union-attr]
+
+
+async def test_slash_commands_change_the_status_bar(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/temp 0.1")
+        await submit(pilot, "/max_tokens 33")
+        assert "temp 0.1" in status_text(app) and "max 33" in status_text(app)
+        assert "temperature = 0.1" in notices(app)
+
+
+async def test_a_bad_command_shows_an_error(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/tmep 1")
+        errors = [n for n in app.query(Notice) if n.has_class("-error")]
+        assert errors and "did you mean '/temp'" in str(errors[0].render())
+        await submit(pilot, "/temp 9")
+        assert "expected a number from 0 to 2" in notices(app)[-1]
+        assert app.session is not None and app.session.params == app.session.model_config.sampling
+
+
+async def test_overflow_dims_the_dropped_turns(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path, n_ctx=300, max_tokens=40), loader)
+    long = " ".join(f"w{i}" for i in range(30))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        for i in range(5):
+            loader.engines[0].enqueue(long)
+            await submit(pilot, f"q{i} {long}")
+            await wait_until(pilot, lambda: not app.generating)
+        dimmed = [m for m in app.query(MessageView) if m.has_class("-out-of-context")]
+        assert dimmed and dimmed[0].turn == 1
+        assert "(out of context)" in str(dimmed[0].query_one(".role").render())
+        assert any("moved out of context" in n for n in notices(app))
+
+
+async def test_confirmation_modal_answers(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    answers: list[bool | None] = []
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        for keys in (["enter"], ["y"], ["escape"], ["n"], ["tab", "enter"]):
+            app.push_screen(ConfirmScreen("Run save_note?", "text: hello"), answers.append)
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()
+    assert answers == [False, True, False, False, True]  # Enter on the default (No) declines
+
+
+async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    payload = "[bold red]x[/] [@click=app.quit]click[/] \x1b]0;title\x07\x1b[31mred"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        loader.engines[0].enqueue(payload)
+        await submit(pilot, "[link=https://evil.example]me[/link] \x1b[2J")
+        await wait_until(pilot, lambda: not app.generating)
+        screen = screen_text(app)
+        assert app.is_running
+        assert "[bold red]x[/]" in screen and "[@click=app.quit]click[/]" in screen
+        assert "[link=https://evil.example]me[/link]" in screen
+        assert "\x1b" not in replies(app)[0].text
+        assert replies(app)[0].query_one(Markdown).source.endswith("[31mred")
+
+
+async def test_the_app_survives_an_engine_that_raises_mid_stream(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        loader.engines[0].enqueue("one two three four")
+        loader.engines[0].fail_after = 2
+        await submit(pilot, "boom")
+        await wait_until(pilot, lambda: not app.generating)
+        assert any("generation failed" in n for n in notices(app))
+        assert replies(app)[0].text == "one "
+        loader.engines[0].fail_after = None
+        await submit(pilot, "again")
+        await wait_until(pilot, lambda: not app.generating)
+        assert replies(app)[-1].text == "You said: again"
+
+
+async def test_too_long_input_is_refused_and_given_back(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path, n_ctx=200, max_tokens=40))
+    huge = " ".join(["word"] * 200)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, huge)
+        await wait_until(pilot, lambda: not app.generating)
+        assert any("message too long" in n for n in notices(app))
+        assert app.query_one(PromptInput).text == huge
+        assert not list(app.query(MessageView))
+
+
+async def test_model_switch_failure_keeps_the_old_model(tmp_path: Path) -> None:
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/model other")
+        await ready(pilot)
+        assert app.session is not None and app.session.model_name == "other"
+        loader.fail_on.add("fake")
+        await submit(pilot, "/model fake")
+        await ready(pilot)
+        assert app.session.model_name == "other"
+        assert any("corrupt file" in n for n in notices(app))
+        await submit(pilot, "/model nosuch")
+        assert "unknown model 'nosuch'" in notices(app)[-1]
+
+
+async def test_input_typed_while_loading_is_kept(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    class SlowLoader(FakeLoader):
+        def __call__(self, name, model):  # type: ignore[no-untyped-def]
+            gate.wait(10)
+            return super().__call__(name, model)
+
+    app = make_app(tmp_path, fake_config(tmp_path), SlowLoader())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "loading model" in status_text(app)
+        await submit(pilot, "early bird")
+        assert app.query_one(PromptInput).text == "early bird"
+        gate.set()
+        await ready(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
+        assert replies(app)[0].text == "You said: early bird"
+
+
+async def test_history_recall_with_up_and_down(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/temp 0.2")
+        await submit(pilot, "/temp 0.4")
+        prompt = app.query_one(PromptInput)
+        await pilot.press("up")
+        assert prompt.text == "/temp 0.4"
+        await pilot.press("up")
+        assert prompt.text == "/temp 0.2"
+        await pilot.press("down", "down")
+        assert prompt.text == ""
+
+
+async def test_newline_keys_and_tab_completion(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        prompt = app.query_one(PromptInput)
+        await pilot.press("a", "ctrl+j", "b")
+        assert prompt.text == "a\nb"
+        prompt.clear()
+        await pilot.press("/", "p", "a", "r")
+        await pilot.pause()
+        assert "/params" in str(app.query_one("#suggestion").render())
+        await pilot.press("tab")
+        assert prompt.text == "/params "
+
+
+async def test_theme_choice_persists(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/theme nord")
+        assert app.theme == "nord"
+        await submit(pilot, "/theme nosuch")
+        assert "unknown theme" in notices(app)[-1]
+    assert json.loads((tmp_path / "tui.json").read_text())["theme"] == "nord"
+    again = make_app(tmp_path, fake_config(tmp_path))
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+
+
+async def test_autosave_and_load_resume(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "remember this")
+        await wait_until(pilot, lambda: not app.generating and app.autosave_path.exists())
+        saved = app.autosave_path
+    transcript = next((tmp_path / "data" / "transcripts").glob("*.jsonl"))
+    kinds = [json.loads(line)["type"] for line in transcript.read_text().splitlines()]
+    assert kinds == ["session", "user", "turn"]
+    resumed = make_app(tmp_path, fake_config(tmp_path))
+    async with resumed.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, f"/load {saved}")
+        views = list(resumed.query(MessageView))
+        assert [v.text for v in views] == ["remember this", "You said: remember this"]
+
+
+async def test_help_context_and_keys_screens(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "/help")
+        assert "/max_tokens VALUE" in screen_text(app)
+        await pilot.press("escape")
+        await submit(pilot, "/context")
+        assert "reserved for the reply" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("f1")
+        assert "recall earlier inputs" in screen_text(app)
+        await pilot.press("escape")
+        assert app.screen.id == "_default"
+
+
+async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
+    from chat.commands import COMMANDS
+
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {c.usage for c in COMMANDS.values()} <= titles

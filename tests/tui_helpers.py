@@ -1,0 +1,46 @@
+"""Helpers for TUI tests: build the app on the fake engine and wait on conditions, not sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from chat.config import Config
+from chat.tui.app import ParleyApp
+from tests.conftest import FakeLoader
+
+
+def make_app(tmp_path: Path, config: Config, loader: FakeLoader | None = None) -> ParleyApp:
+    return ParleyApp(
+        config,
+        loader or FakeLoader(),
+        data_dir=tmp_path / "data",
+        settings_file=tmp_path / "tui.json",
+    )
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def ready(pilot: Pilot) -> None:
+    app = pilot.app
+    assert isinstance(app, ParleyApp)
+    await wait_until(pilot, lambda: app.session is not None and app.idle.is_set())
+
+
+async def submit(pilot: Pilot, text: str) -> None:
+    from chat.tui.widgets import PromptInput
+
+    prompt = pilot.app.query_one(PromptInput)
+    prompt.load_text(text)
+    await pilot.press("enter")
+    await pilot.pause()
