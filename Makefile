@@ -38,6 +38,7 @@ integration: setup
 
 bench: setup
 	$(BIN)/python bench/kv_reuse.py
+	$(BIN)/python bench/tui_stream.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
