@@ -211,6 +211,30 @@ async def test_model_switch_failure_keeps_the_old_model(tmp_path: Path) -> None:
         assert "unknown model 'nosuch'" in notices(app)[-1]
 
 
+async def test_input_is_refused_while_another_model_loads(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    class SlowSecondLoad(FakeLoader):
+        def __call__(self, name, model):  # type: ignore[no-untyped-def]
+            if self.engines:
+                gate.wait(10)
+            return super().__call__(name, model)
+
+    app = make_app(tmp_path, fake_config(tmp_path), SlowSecondLoad())
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/model other")
+        assert app.loading and "loading other" in status_text(app)
+        await submit(pilot, "hello")
+        await submit(pilot, "/clear")  # not even commands: the engine is being swapped
+        assert app.query_one(PromptInput).text == "/clear"
+        gate.set()
+        await ready(pilot)
+        await wait_until(pilot, lambda: not app.loading)
+        assert app.session is not None and app.session.conversation.turns == []
+        assert app.session.model_name == "other"
+
+
 async def test_input_typed_while_loading_is_kept(tmp_path: Path) -> None:
     gate = threading.Event()
 

@@ -65,6 +65,7 @@ class ParleyApp(App[None]):
         self.setup = setup
         self.session: Session | None = None
         self.generating = False
+        self.loading = False  # a model is being loaded; nothing may use the engine meanwhile
         self.cancel = threading.Event()
         self.idle = threading.Event()  # set when no worker touches the engine
         self.idle.set()
@@ -94,8 +95,7 @@ class ParleyApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.query_one("#conversation", VerticalScroll).anchor()
         self.query_one(PromptInput).focus()
-        self.refresh_status("loading model…")
-        self.load_model(None)
+        self.start_loading(None, "loading model…")
 
     def _remember_theme(self, _theme: object) -> None:
         saved = settings.load(self.settings_file)
@@ -110,7 +110,8 @@ class ParleyApp(App[None]):
     def _palette(self, name: str, usage: str) -> None:
         """Run an argument-less command at once; put the others in the input to complete."""
         if usage == f"/{name}":
-            self.run_worker(self.run_command(f"/{name}"))
+            if self.may_send():
+                self.run_worker(self.run_command(f"/{name}"))
         else:
             prompt = self.query_one(PromptInput)
             prompt.load_text(f"/{name} ")
@@ -140,6 +141,15 @@ class ParleyApp(App[None]):
 
     # --- model loading --------------------------------------------------------------------
 
+    def start_loading(self, name: str | None, state: str) -> None:
+        self.loading = True
+        self.refresh_status(state)
+        self.load_model(name)
+
+    def _loaded(self) -> None:
+        self.loading = False
+        self.refresh_status()
+
     @work(thread=True, exclusive=True, group="model")
     def load_model(self, name: str | None) -> None:
         self.idle.clear()
@@ -157,7 +167,7 @@ class ParleyApp(App[None]):
             self._ui(self._load_failed, str(err))
         finally:
             self.idle.set()
-            self._ui(self.refresh_status)
+            self._ui(self._loaded)
 
     def _ui(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback` on the UI thread and wait for it (from a worker thread)."""
@@ -171,13 +181,7 @@ class ParleyApp(App[None]):
 
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text.strip()
-        if not text:
-            return
-        if self.generating:
-            self.notify("A reply is being generated: wait for it, or press Escape to stop it.", severity="warning")
-            return
-        if self.session is None:
-            self.notify("The model is not loaded yet; your message is kept.", severity="warning")
+        if not text or not self.may_send():
             return
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
@@ -186,6 +190,16 @@ class ParleyApp(App[None]):
             await self.run_command(text)
         else:
             await self.start_generation(text)
+
+    def may_send(self) -> bool:
+        """Whether input can run now; if not, say why (the input keeps its text)."""
+        if self.generating:
+            self.notify("A reply is being generated: wait for it, or press Escape to stop it.", severity="warning")
+            return False
+        if self.session is None or self.loading:
+            self.notify("A model is loading; your message is kept.", severity="warning")
+            return False
+        return True
 
     async def run_command(self, line: str) -> None:
         session = self.session
@@ -229,8 +243,7 @@ class ParleyApp(App[None]):
             except ParleyError as err:
                 self.show_notice(f"error: {err}", "error")
             else:
-                self.refresh_status(f"loading {arg}…")
-                self.load_model(arg)
+                self.start_loading(arg, f"loading {arg}…")
         else:
             return False
         return True
