@@ -343,3 +343,23 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
         await ready(pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {c.usage for c in COMMANDS.values()} <= titles
+
+
+async def test_a_reply_can_carry_notices_and_a_redacted_span(tmp_path: Path) -> None:
+    from chat.tui.widgets import redaction_marker
+
+    loader = FakeLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        loader.engines[0].enqueue(f"Fine. {redaction_marker('insult')} Anything else?")
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: not app.generating)
+        view = replies(app)[0]
+        view.add_notice("Moderation: 1 sentence removed (insult)", "above", "warning")
+        view.add_notice("No action was taken.", "below", "information")
+        await pilot.pause()
+        order = [type(child).__name__ for child in view.children]
+        assert order == ["Static", "Notice", "Markdown", "Notice"]  # role, above, body, below
+        text = screen_text(app)
+        assert "[removed: insult]" in text and "`" not in text.split("Fine.")[1].split("Anything")[0]
