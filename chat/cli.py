@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
 from chat.models import format_models, load_engine
 from chat.runner import Runner
+from chat.sanitize import clean
 from chat.script import Step, read_script
 from chat.session import Session
 from chat.transcript import Transcript
+from moderation.filter import Moderator
 
-SUBCOMMANDS = ("chat", "ask", "run", "models")
+SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a conversation script (text or JSON Lines)")
     run.add_argument("script", type=Path)
     sub.add_parser("models", parents=[config], help="list the models in models.toml")
+    moderate = sub.add_parser("moderate", parents=[config], help="print a moderation verdict for each line of stdin")
+    moderate.add_argument("--backend", choices=["auto", "detoxify", "offline"], help="override [moderation] backend")
+    moderate.add_argument("--json", action="store_true", help="JSON Lines with the scores")
+    moderation = sub.add_parser("moderation", help="manage moderation weights")
+    moderation_sub = moderation.add_subparsers(dest="action", metavar="ACTION", required=True)
+    download = moderation_sub.add_parser("download", help="fetch Detoxify weights into the torch and HF caches")
+    download.add_argument(
+        "variant",
+        nargs="?",
+        default="original",
+        choices=["original", "unbiased", "multilingual", "original-small", "unbiased-small"],
+    )
     return parser
 
 
@@ -73,10 +88,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.cmd == "moderation":
+        from moderation.detox import download
+
+        for path in download(args.variant):
+            print(f"downloaded: {path}")
+        return 0
     config = load_config(find_config(args.config))
     if args.cmd == "models":
         print(format_models(config))
         return 0
+    if args.cmd == "moderate":
+        return _moderate(config, args)
     steps = _steps(args)  # read the input before loading the model: usage errors come first
     if steps is None and sys.stdin.isatty() and sys.stdout.isatty() and not (args.line or args.json):
         return _tui(config, args)
@@ -96,6 +119,25 @@ def dispatch(args: argparse.Namespace) -> int:
         if transcript is not None:
             transcript.close()
         session.close()
+
+
+def _moderate(config: Config, args: argparse.Namespace) -> int:
+    """Verdicts for stdin, one line each: `allow`/`warn`/`redact`/`block` and the flagged scores."""
+    settings = config.moderation.model_copy(
+        update={"enabled": True, **({"backend": args.backend} if args.backend else {})}
+    )
+    moderator = Moderator(settings)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        verdict = moderator.check(text)
+        if args.json:
+            print(json.dumps({"text": text, **verdict.to_json()}, ensure_ascii=False), flush=True)
+        else:
+            scores = ", ".join(f"{c} {verdict.scores[c]:.2f}" for c in verdict.flagged) or verdict.error or ""
+            print(f"{verdict.decision}\t{scores}\t{clean(text)}", flush=True)
+    return 0
 
 
 def _tui(config: Config, args: argparse.Namespace) -> int:

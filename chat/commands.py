@@ -237,6 +237,20 @@ def _export(session: Session, arg: str) -> Outcome:
     return Outcome(f"exported to {path}")
 
 
+@command("moderation", "/moderation [on|off]", "show the moderation backend, thresholds and last verdicts")
+def _moderation(session: Session, arg: str) -> Outcome:
+    moderator = session.moderator
+    if arg == "off":
+        moderator.enabled = False
+        return Outcome("WARNING: moderation is off; replies are shown without any check (/moderation on)")
+    if arg == "on":
+        moderator.enabled = True
+        return Outcome("moderation is on")
+    if arg:
+        raise CommandError("usage: /moderation [on|off]")
+    return Outcome(moderator.describe())
+
+
 @command("quit", "/quit", "leave Parley")
 def _quit(session: Session, arg: str) -> Outcome:
     return Outcome(quit=True)

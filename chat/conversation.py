@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -16,7 +16,7 @@ from chat.sampling import Sampling
 SCHEMA = "parley.conversation"
 SCHEMA_VERSION = 1
 
-FinishReason = Literal["stop", "length", "cancelled", "error"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "blocked"]
 
 
 def now() -> datetime:
@@ -33,6 +33,8 @@ class Reply(BaseModel):
     evaluated_prompt_tokens: int
     ttft_s: float | None = None
     duration_s: float = 0.0
+    # decision ("allow", "warn", "redact", "block") and the verdicts of flagged parts; None = off
+    moderation: dict[str, Any] | None = None
     created: datetime = Field(default_factory=now)
 
 

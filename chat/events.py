@@ -25,6 +25,7 @@ def session_start(session: Session) -> dict[str, Any]:
         "system": session.conversation.system,
         "prompt": session.conversation.prompt_name,
         "params": session.params.model_dump(),
+        "moderation": session.moderator.backend_name if session.moderator.enabled else "off",
     }
 
 
@@ -54,7 +55,7 @@ def turn(result: TurnResult) -> dict[str, Any]:
             if gen_s > 0 and reply.completion_tokens > 1
             else None,
         },
-        "moderation": None,  # filled once the moderation filter lands
+        "moderation": reply.moderation,
         "guard": None,  # filled once the action-confirmation guard lands
     }
 

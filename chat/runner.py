@@ -22,6 +22,21 @@ from chat.sanitize import clean
 from chat.script import Step
 from chat.session import Session, TurnResult
 from chat.transcript import Transcript
+from moderation.verdict import Verdict
+
+
+def moderation_notes(record: dict[str, Any] | None) -> list[str]:
+    """One line per kind of moderation outcome of a reply, for the user."""
+    if not record:
+        return []
+    notes = []
+    for verdict in record["flagged"]:
+        scores = ", ".join(f"{c} {verdict['scores'][c]:.2f}" for c in verdict["flagged"])
+        what = {"allow": "FAILED, shown unchecked", "warn": "warning", "redact": "removed", "block": "reply withheld"}[
+            verdict["decision"]
+        ]
+        notes.append(f"[moderation: {what}: {scores or verdict['error']}]")
+    return notes
 
 
 class Runner:
@@ -99,7 +114,13 @@ class Runner:
     # --- generation -----------------------------------------------------------------------
 
     def send(self, text: str) -> TurnResult:
-        """Generate a reply in a worker thread, so Ctrl+C stops it cleanly between tokens."""
+        """Generate a reply in a worker thread, so Ctrl+C stops it cleanly between tokens.
+
+        A user message flagged by input moderation is not sent: headless there is nobody to
+        confirm it, so it is refused (the interactive chats ask)."""
+        verdict = self.session.check_input(text)
+        if verdict is not None and not self.confirm_input(verdict):
+            raise ParleyError(f"message not sent: moderation flagged it ({verdict.label or verdict.error})")
         if self.transcript is not None:
             self.transcript.write({"type": "user", "time": events.now(), "content": text})
         cancel = threading.Event()
@@ -117,19 +138,27 @@ class Runner:
         threading.Thread(target=work, name="generate", daemon=True).start()
         # Wait on an Event, not Thread.join: on Python 3.11 a Ctrl+C inside join() can mark a
         # still-running thread as finished (bpo-45274), and we would free the model under it.
+        interrupted = False
         while True:
             try:
                 if done.wait(0.1):
                     break
             except KeyboardInterrupt:
+                interrupted = True
                 cancel.set()
         if "error" in box:
             raise box["error"]
         result: TurnResult = box["result"]
         self._finish(result)
-        if cancel.is_set() and not self.interactive:
+        if interrupted and not self.interactive:
             raise KeyboardInterrupt  # the partial reply is recorded; now end the run
         return result
+
+    def confirm_input(self, verdict: Verdict) -> bool:
+        if not self.interactive:
+            return False
+        answer = input(f"Moderation flagged your message ({verdict.label}). Send it anyway? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
 
     def _write_delta(self, text: str) -> None:
         if not self.json_mode:
@@ -143,6 +172,8 @@ class Runner:
         self.out.write("\n")
         self.out.flush()
         reply = result.turn.reply
+        for note in moderation_notes(reply.moderation if reply else None):
+            self.notice(note, style="yellow")
         if reply is not None and reply.finish_reason == "cancelled":
             self.notice("[stopped]")
         elif reply is not None and reply.finish_reason == "length":

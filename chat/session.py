@@ -17,9 +17,12 @@ import platformdirs
 from chat import context
 from chat.config import APP_NAME, Config, ModelConfig
 from chat.conversation import Conversation, FinishReason, Reply, Turn
-from chat.engine import Engine, StreamEnd, TextDelta
+from chat.engine import Engine, StreamEnd
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.sampling import Sampling
+from moderation.filter import Moderator
+from moderation.stream import StreamFilter
+from moderation.verdict import Verdict
 from prompts import Preset, PresetError, load_presets
 
 EngineLoader = Callable[[str, ModelConfig], Engine]
@@ -38,8 +41,11 @@ class TurnResult:
 
 
 class Session:
-    def __init__(self, config: Config, load_engine: EngineLoader, model: str | None = None) -> None:
+    def __init__(
+        self, config: Config, load_engine: EngineLoader, model: str | None = None, moderator: Moderator | None = None
+    ) -> None:
         self.config = config
+        self.moderator = moderator or Moderator(config.moderation)
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
         self.engine: Engine = load_engine(self.model_name, self.model_config)
@@ -94,31 +100,44 @@ class Session:
         """
         cancel = cancel or threading.Event()
         params = self.params
+        screen = StreamFilter(self.moderator) if self.moderator.enabled else None
         prompt_tokens, dropped = context.fit(
             self.engine, self.conversation, user, params.max_tokens, self.config.overflow
         )
         messages = self.conversation.context_messages(user)
         turn = Turn(user=user)
         self.conversation.turns.append(turn)
-        parts: list[str] = []
+        parts: list[str] = []  # what was shown: moderated text only
         start = time.perf_counter()
         ttft = None
+
+        def show(text: str) -> None:
+            nonlocal ttft
+            if text:
+                ttft = ttft if ttft is not None else time.perf_counter() - start
+                parts.append(text)
+                on_delta(text)
+
         # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
         end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
         try:
             for event in self.engine.stream(messages, params, cancel):
-                if isinstance(event, TextDelta):
-                    if ttft is None:
-                        ttft = time.perf_counter() - start
-                    parts.append(event.text)
-                    on_delta(event.text)
-                else:
+                if isinstance(event, StreamEnd):
                     end = event
+                elif screen is None:
+                    show(event.text)
+                else:
+                    show(screen.feed(event.text))
+                    if screen.blocked:
+                        cancel.set()  # stop generating: nothing more of this reply will be shown
+            if screen is not None:
+                show(screen.finish())
         except Exception as err:
             end = StreamEnd(end.finish_reason, end.prompt_tokens, len(parts), end.evaluated_prompt_tokens)
-            turn.reply = self._reply(parts, params, end, ttft, start, "error")
+            turn.reply = self._reply(parts, params, end, ttft, start, "error", screen)
             raise ParleyError(f"generation failed: {err}") from err
-        turn.reply = self._reply(parts, params, end, ttft, start, end.finish_reason)
+        finish: FinishReason = "blocked" if screen and screen.blocked else end.finish_reason
+        turn.reply = self._reply(parts, params, end, ttft, start, finish, screen)
         used = end.prompt_tokens + end.completion_tokens
         return TurnResult(turn, dropped, used, self.engine.info.n_ctx)
 
@@ -130,9 +149,14 @@ class Session:
         ttft: float | None,
         start: float,
         finish: FinishReason,
+        screen: StreamFilter | None,
     ) -> Reply:
+        content = "".join(parts)
+        if screen is not None and screen.blocked is not None:
+            # The model sees this in later turns, so it knows its reply never reached the user.
+            content = f"[reply withheld by moderation: {screen.blocked.label}]"
         return Reply(
-            content="".join(parts),
+            content=content,
             model=self.model_name,
             params=params,
             finish_reason=finish,
@@ -141,7 +165,21 @@ class Session:
             evaluated_prompt_tokens=end.evaluated_prompt_tokens,
             ttft_s=ttft,
             duration_s=time.perf_counter() - start,
+            moderation=None
+            if screen is None
+            else {
+                "decision": screen.decision,
+                "backend": self.moderator.backend_name,
+                "flagged": [v.to_json() for v in screen.flagged],
+            },
         )
+
+    def check_input(self, text: str) -> Verdict | None:
+        """The verdict on a user message when input moderation is on and it is flagged."""
+        if not (self.moderator.enabled and self.config.moderation.moderate_input):
+            return None
+        verdict = self.moderator.check(text)
+        return verdict if verdict.decision != "allow" else None
 
     def pop_last_turn(self) -> Turn:
         if not self.conversation.turns:

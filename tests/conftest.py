@@ -92,3 +92,11 @@ def parley_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def moderated_config(tmp_path: Path, moderation: str) -> Config:
+    """fake_config plus a [moderation] table (TOML lines)."""
+    base = fake_config(tmp_path)
+    assert base.origin is not None
+    path = write_config(tmp_path, base.origin.read_text() + f"\n[moderation]\n{moderation}\n")
+    return load_config(path)

@@ -12,19 +12,19 @@ from chat.session import Session
 
 
 def test_engine_failure_mid_stream_keeps_the_partial_reply(session: Session, engine: FakeEngine) -> None:
-    engine.enqueue("one two three four")
-    engine.fail_after = 3
+    engine.enqueue("One. Two. Three four")
+    engine.fail_after = 3  # "One.", " ", "Two." streamed, then the engine fails
     shown: list[str] = []
     with pytest.raises(ParleyError, match="generation failed: fake engine failure"):
         session.send("go", shown.append)
     reply = session.conversation.turns[-1].reply
     assert reply is not None and reply.finish_reason == "error"
-    assert reply.content == "".join(shown) == "one two"
-    assert reply.completion_tokens == 3
+    # "Two." was still held back for moderation when the stream failed, so it was never shown
+    assert reply.content == "".join(shown) == "One. "
 
 
 def test_cancel_keeps_the_partial_reply_marked_cancelled(session: Session, engine: FakeEngine) -> None:
-    engine.enqueue("a b c d e f")
+    engine.enqueue("A. B. C. D. E. F.")
     gate = threading.Event()
     engine.block = gate
     cancel = threading.Event()
@@ -39,7 +39,7 @@ def test_cancel_keeps_the_partial_reply_marked_cancelled(session: Session, engin
     result = session.send("go", on_delta, cancel)
     assert result.turn.reply is not None
     assert result.turn.reply.finish_reason == "cancelled"
-    assert result.turn.reply.content == "a "
+    assert result.turn.reply.content == "A. B. "
 
 
 def test_cancel_while_the_stream_is_blocked(session: Session, engine: FakeEngine) -> None:

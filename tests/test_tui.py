@@ -50,8 +50,8 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
         await ready(pilot)
         before = status_text(app)
         engine = loader.engines[0]
-        engine.token_delay = 0.01
-        reply = "Hello there, **friend**. " + " ".join(f"word{i}" for i in range(20))  # 45 tokens
+        engine.token_delay = 0.03  # ~1.4 s: several 0.1 s frames even on a loaded machine
+        reply = "Hello there, **friend**. " + " ".join(f"Word{i}." for i in range(20))  # 45 tokens, 21 sentences
         engine.enqueue(reply)
         await submit(pilot, "hi")
         await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
@@ -170,12 +170,12 @@ async def test_the_app_survives_an_engine_that_raises_mid_stream(tmp_path: Path)
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
-        loader.engines[0].enqueue("one two three four")
-        loader.engines[0].fail_after = 2
+        loader.engines[0].enqueue("One. Two. three four")
+        loader.engines[0].fail_after = 3
         await submit(pilot, "boom")
         await wait_until(pilot, lambda: not app.generating)
         assert any("generation failed" in n for n in notices(app))
-        assert replies(app)[0].text == "one "
+        assert replies(app)[0].text == "One. "  # "Two." was not moderated yet, so never shown
         loader.engines[0].fail_after = None
         await submit(pilot, "again")
         await wait_until(pilot, lambda: not app.generating)

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import platformdirs
@@ -26,6 +27,7 @@ from chat import commands, events
 from chat import conversation as conv_file
 from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
+from chat.runner import moderation_notes
 from chat.session import EngineLoader, Session, TurnResult
 from chat.transcript import Transcript
 from chat.tui import settings
@@ -127,7 +129,11 @@ class ParleyApp(App[None]):
             return
         session = self.session
         used = session.context_report().used
-        bar.show(session.model_name, used, session.engine.info.n_ctx, session.params.short(), self.last_speed, state)
+        moderation = f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
+        bar.show(
+            session.model_name, used, session.engine.info.n_ctx, session.params.short(),
+            f"{self.last_speed}  {moderation}".strip(), state,
+        )  # fmt: skip
 
     def show_notice(self, text: str, severity: Severity = "information") -> None:
         self.query_one("#conversation").mount(Notice(text, severity))
@@ -156,6 +162,7 @@ class ParleyApp(App[None]):
         try:
             if self.session is None:
                 session = Session(self.config, self.loader, self.model_arg)
+                session.moderator.load()  # now, not on the first reply
                 if self.setup:
                     self.setup(session)
                 self.session = session
@@ -189,7 +196,25 @@ class ParleyApp(App[None]):
         if commands.is_command(text):
             await self.run_command(text)
         else:
+            await self.send_message(text)
+
+    async def send_message(self, text: str) -> None:
+        """Input moderation first: a flagged message is sent only if the user confirms it."""
+        assert self.session is not None
+        verdict = self.session.check_input(text)
+        if verdict is None:
             await self.start_generation(text)
+            return
+        scores = ", ".join(f"{c} {verdict.scores[c]:.2f}" for c in verdict.flagged) or str(verdict.error)
+        details = f"{scores}\n\n{text}\n\nSend it to the model anyway?"
+        self.push_screen(ConfirmScreen("Moderation flagged your message", details), partial(self._flagged, text))
+
+    async def _flagged(self, text: str, send: bool | None) -> None:
+        if send:
+            await self.start_generation(text)
+        else:
+            self.query_one(PromptInput).load_text(text)
+            self.show_notice("message not sent (flagged by moderation); it is back in the input", "warning")
 
     def may_send(self) -> bool:
         """Whether input can run now; if not, say why (the input keeps its text)."""
@@ -304,8 +329,16 @@ class ParleyApp(App[None]):
         assert reply is not None and self.session is not None
         self.transcript.write(events.turn(result))
         conv_file.save(self.autosave_path, self.session.conversation, self.session.model_name, self.session.params)
-        note = None if reply.finish_reason == "stop" else _finish_note(reply.finish_reason, reply.params.max_tokens)
+        note = (
+            None
+            if reply.finish_reason in ("stop", "blocked")
+            else _finish_note(reply.finish_reason, reply.params.max_tokens)
+        )
         await view.finish(note)
+        if reply.finish_reason == "blocked":
+            await view.replace(reply.content)
+        for text in moderation_notes(reply.moderation):
+            view.add_notice(text.strip("[]"), "above", "error" if reply.finish_reason == "blocked" else "warning")
         for widget in self.query(MessageView):
             if widget.turn in result.dropped:
                 widget.set_out_of_context(True)

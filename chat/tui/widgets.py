@@ -105,6 +105,11 @@ class MessageView(Vertical):
         if note:
             self.add_notice(note, "below", "warning")
 
+    async def replace(self, text: str) -> None:
+        """Show `text` instead of everything streamed so far (a reply withheld by moderation)."""
+        self._text = clean(text)
+        await self.query_one(Markdown).update(self._text)
+
     def add_notice(
         self, text: str, position: Literal["above", "below"] = "below", severity: Severity = "warning"
     ) -> None:

@@ -1,0 +1,62 @@
+"""Classifier backends. Each scores texts into the shared categories (0..1 per category)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from moderation.config import ModerationConfig
+from moderation.normalize import Normalizer
+
+
+class BackendError(Exception):
+    """A backend cannot be used (missing weights, failed load); the message says why."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]: ...
+
+
+class OfflineBackend:
+    """alt-profanity-check's linear model (it ships in its wheel) behind a de-obfuscating normaliser.
+
+    Each text is scored as written and as normalised; the higher score counts, so the normaliser
+    can only add detections. The model gives one offensiveness score, reported as `toxicity`.
+    """
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        import numpy as np
+        from profanity_check import profanity_check as model  # loads two small joblib files
+
+        self._predict = model.predict_prob
+        # The vectorizer drops English stop words, so they are missing from its vocabulary: count
+        # them as known words, or "have" would be "repaired" into "hate".
+        vocabulary = {**model.vectorizer.vocabulary_}
+        known = set(vocabulary) | set(model.vectorizer.get_stop_words() or ())
+        coefficients = np.mean([c.estimator.coef_[0] for c in model.model.calibrated_classifiers_], axis=0)
+        weights = {word: float(coefficients[index]) for word, index in vocabulary.items()}
+        # A repaired typo becomes the candidate the model finds most offensive: the normaliser
+        # exists to recover obfuscated abuse, and it never touches a word the model knows.
+        self.normalize = Normalizer(known, lambda w: weights.get(w, 0.0))
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        both = list(texts) + [self.normalize(t) for t in texts]
+        probs = self._predict(both)
+        n = len(texts)
+        return [{"toxicity": float(max(probs[i], probs[n + i]))} for i in range(n)]
+
+
+def make_backend(config: ModerationConfig) -> Backend:
+    """The configured backend; `auto` takes Detoxify when its weights are here, else offline."""
+    if config.backend in ("detoxify", "auto"):
+        from moderation.detox import DetoxifyBackend, weights_available
+
+        if config.backend == "detoxify" or weights_available(config.detoxify):
+            return DetoxifyBackend(config.detoxify)
+    return OfflineBackend()

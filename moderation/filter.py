@@ -1,0 +1,114 @@
+"""The moderation filter: score text with a backend, apply thresholds and actions, and fail
+closed (by default) when the backend raises or hangs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from moderation.backends import Backend, make_backend
+from moderation.config import DEFAULT_ACTIONS, DEFAULT_THRESHOLDS, ModerationConfig
+from moderation.verdict import SEVERITY, Verdict
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing whitespace; the pieces join back to `text`."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+class Moderator:
+    def __init__(self, config: ModerationConfig, backend_factory: Callable[[ModerationConfig], Backend] = make_backend):
+        self.config = config
+        self.enabled = config.enabled
+        self._factory = backend_factory
+        self._backend: Backend | None = None
+        self._backend_error: str | None = None
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moderation")
+        self.recent: deque[Verdict] = deque(maxlen=10)  # for /moderation
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name if self._backend else f"{self.config.backend} (not loaded yet)"
+
+    def load(self) -> None:
+        """Load the backend now (it is otherwise loaded on first use); errors are kept, not raised."""
+        with self._lock:
+            if self._backend is None and self._backend_error is None:
+                try:
+                    self._backend = self._factory(self.config)
+                except Exception as err:  # reported in every verdict; fail closed/open decides
+                    self._backend_error = f"{type(err).__name__}: {err}"
+
+    def threshold(self, category: str) -> float:
+        return self.config.thresholds.get(category, DEFAULT_THRESHOLDS.get(category, 0.5))  # type: ignore[call-overload]
+
+    def action(self, category: str) -> str:
+        return self.config.actions.get(category, DEFAULT_ACTIONS.get(category, "warn"))  # type: ignore[call-overload]
+
+    def check(self, text: str) -> Verdict:
+        """Score `text` (per sentence, keeping each category's maximum) and decide."""
+        if not self.enabled:
+            return Verdict("allow", {}, (), "off", 0.0)
+        self.load()
+        start = time.perf_counter()
+        try:
+            if self._backend is None:
+                raise RuntimeError(self._backend_error)
+            sentences = [s for s in split_sentences(text) if s.strip()] or [text]
+            future = self._pool.submit(self._backend.score, sentences)
+            per_sentence = future.result(timeout=self.config.timeout_s)
+        except concurrent.futures.TimeoutError:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moderation")  # drop the hung one
+            return self._failed(f"timed out after {self.config.timeout_s:g}s", start)
+        except Exception as err:
+            return self._failed(str(err) or type(err).__name__, start)
+        scores: dict[str, float] = {}
+        for sentence_scores in per_sentence:
+            for category, value in sentence_scores.items():
+                scores[category] = max(value, scores.get(category, 0.0))
+        flagged = sorted(
+            (c for c, v in scores.items() if v >= self.threshold(c)),
+            key=lambda c: (-SEVERITY[self.action(c)], -scores[c]),
+        )
+        decision = self.action(flagged[0]) if flagged else "allow"
+        verdict = Verdict(decision, scores, tuple(flagged), self.backend_name, time.perf_counter() - start)  # type: ignore[arg-type]
+        if flagged:
+            self.recent.append(verdict)
+        return verdict
+
+    def _failed(self, error: str, start: float) -> Verdict:
+        decision = "block" if self.config.fail == "closed" else "allow"
+        verdict = Verdict(decision, {}, (), self.backend_name, time.perf_counter() - start, error=error)  # type: ignore[arg-type]
+        self.recent.append(verdict)
+        return verdict
+
+    def describe(self) -> str:
+        """What /moderation shows."""
+        lines = [
+            f"moderation: {'on' if self.enabled else 'OFF: replies are shown unchecked'}",
+            f"backend: {self.backend_name}" + (f" (failed: {self._backend_error})" if self._backend_error else ""),
+            f"on failure: fail {self.config.fail}; timeout {self.config.timeout_s:g}s; input checked: "
+            f"{'yes' if self.config.moderate_input else 'no'}",
+            "category          threshold  action",
+        ]
+        for category in DEFAULT_THRESHOLDS:
+            lines.append(f"{category:<17} {self.threshold(category):>9.2f}  {self.action(category)}")
+        if self.recent:
+            lines.append("recent verdicts:")
+            for v in self.recent:
+                scores = ", ".join(f"{c} {v.scores[c]:.2f}" for c in v.flagged) or v.error or ""
+                lines.append(f"  {v.decision:<6} {scores}")
+        return "\n".join(lines)

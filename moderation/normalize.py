@@ -1,0 +1,91 @@
+"""Undo common obfuscations before classifying: Unicode tricks, homoglyphs, leetspeak, letters
+spaced out or joined, separators inside words, and one-letter typos of known words.
+
+`normalize(text, vocabulary)` returns the text as a classifier would most likely have seen it
+written plainly. It never replaces a word the vocabulary already knows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+# Letters from other scripts that look like Latin ones (NFKC leaves these alone).
+HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ո": "n",
+        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+        "χ": "x", "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴇ": "e", "ᴏ": "o",
+    }
+)  # fmt: skip
+LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "+": "t"}
+)
+
+_WORD = re.compile(r"[^\W_][\w@$!+*.\-]*[^\W_]|[^\W_]", re.UNICODE)
+_SEPARATORS = re.compile(r"(?<=[a-z])[.\-_*]+(?=[a-z])")
+_SPACED = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")  # "h a t e"
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+
+
+def unicode_fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _ZERO_WIDTH.sub("", text)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return text.casefold().translate(HOMOGLYPHS)
+
+
+def _deleet(word: str) -> str:
+    """Leetspeak only where it hides letters: "h4te" and "1d10t" yes; "2024", "word7" and
+    "abc123" no (trailing digits are names and numbers, not disguise)."""
+    core = word.rstrip("0123456789!+")
+    if sum(c.isalpha() for c in core) >= 2 and any(c in "0134573@$!+" for c in core):
+        return core.translate(LEET) + word[len(core) :]
+    return word
+
+
+def _edits(word: str) -> set[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
+    inserts = {a + c + b for a, b in splits for c in letters}
+    return deletes | swaps | replaces | inserts
+
+
+class Normalizer:
+    """Repairs words against a vocabulary; `weight` ranks candidate repairs (higher wins)."""
+
+    def __init__(self, vocabulary: Iterable[str], weight: Callable[[str], float] | None = None) -> None:
+        self.vocabulary = {w for w in vocabulary if w.isalpha()}
+        self.weight = weight or (lambda _: 0.0)
+
+    def __call__(self, text: str) -> str:
+        text = unicode_fold(text)
+        text = _WORD.sub(lambda m: _deleet(m.group()), text)
+        text = _SEPARATORS.sub("", text)
+        text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+        return re.sub(r"[a-z]{3,}", lambda m: self._repair(m.group()), text)
+
+    def _repair(self, word: str) -> str:
+        if word in self.vocabulary or len(word) < 4:
+            return word
+        split = self._split(word)
+        if split:
+            return split
+        candidates = [w for w in _edits(word) if w in self.vocabulary and len(w) >= 4]
+        return max(candidates, key=lambda w: (self.weight(w), w)) if candidates else word
+
+    def _split(self, word: str) -> str | None:
+        """'ihate' -> 'i hate': two known words run together."""
+        best = None
+        for i in range(1, len(word)):
+            left, right = word[:i], word[i:]
+            if (left in self.vocabulary or left in ("i", "a")) and right in self.vocabulary and len(right) >= 3:
+                score = max(self.weight(left), self.weight(right))
+                if best is None or score > best[0]:
+                    best = (score, f"{left} {right}")
+        return best[1] if best else None

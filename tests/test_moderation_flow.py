@@ -1,0 +1,145 @@
+"""Moderation in the conversation: headless output, JSON events, input checks, and the TUI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from chat import cli
+from chat.tui.widgets import MessageView, Notice
+from tests.conftest import FakeLoader, moderated_config
+from tests.tui_helpers import make_app, ready, submit, wait_until
+
+ABUSIVE_REPLY = "Sure. You are a worthless idiot. Have a nice day."
+
+
+class ReplyLoader(FakeLoader):
+    def __init__(self, *replies: str) -> None:
+        super().__init__()
+        self.replies = replies
+
+    def __call__(self, name, model):  # type: ignore[no-untyped-def]
+        engine = super().__call__(name, model)
+        engine.enqueue(*self.replies)
+        return engine
+
+
+def run_cli(monkeypatch, capsys, config, loader, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(cli, "load_engine", loader)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = cli.main([args[0], "--config", str(config.origin), *args[1:]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_headless_reply_is_redacted_and_the_verdict_reported(tmp_path: Path, monkeypatch, capsys) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader(ABUSIVE_REPLY), "ask", "hi")
+    assert code == 0
+    assert out == "Sure. [removed: toxicity] Have a nice day.\n"
+    assert "[moderation: removed: toxicity 1.00]" in err
+
+
+def test_json_event_lists_flagged_scores(tmp_path: Path, monkeypatch, capsys) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    code, out, _ = run_cli(monkeypatch, capsys, config, ReplyLoader(ABUSIVE_REPLY), "ask", "--json", "hi")
+    turn = [json.loads(line) for line in out.splitlines()][-1]
+    assert turn["reply"] == "Sure. [removed: toxicity] Have a nice day."
+    moderation = turn["moderation"]
+    assert moderation["decision"] == "redact" and moderation["backend"] == "offline"
+    assert moderation["flagged"][0]["flagged"] == ["toxicity"] and moderation["flagged"][0]["scores"]["toxicity"] > 0.9
+
+
+def test_a_failing_backend_withholds_the_reply(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
+    config = moderated_config(tmp_path, 'backend = "detoxify"')  # weights absent: the backend cannot load
+    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader("Totally harmless. Really."), "ask", "hi")
+    assert code == 0
+    assert "harmless" not in out  # fail closed: nothing unmoderated is shown
+    assert "[moderation: reply withheld: " in err and "parley moderation download original" in err
+
+
+def test_fail_open_shows_the_reply_with_a_warning(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
+    config = moderated_config(tmp_path, 'backend = "detoxify"\nfail = "open"')
+    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader("Totally harmless. Really."), "ask", "hi")
+    assert out == "Totally harmless. Really.\n"
+    assert "FAILED, shown unchecked" in err
+
+
+def test_flagged_input_is_not_sent_headless(tmp_path: Path, monkeypatch, capsys) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
+    loader = ReplyLoader()
+    code, out, err = run_cli(monkeypatch, capsys, config, loader, "ask", "you stupid idiot")
+    assert code == 1 and "message not sent: moderation flagged it (toxicity)" in err
+    assert loader.engines[0].calls == []
+    code, out, _ = run_cli(monkeypatch, capsys, config, ReplyLoader(), "ask", "hello there")
+    assert code == 0 and out == "You said: hello there\n"
+
+
+def test_moderation_command_and_switching_off(tmp_path: Path, monkeypatch, capsys) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    script = tmp_path / "s.txt"
+    script.write_text("/moderation off\nfirst\n/moderation on\nsecond\n/moderation\n")
+    loader = ReplyLoader(ABUSIVE_REPLY, ABUSIVE_REPLY)
+    code, out, err = run_cli(monkeypatch, capsys, config, loader, "run", str(script))
+    assert code == 0
+    assert out.splitlines() == [ABUSIVE_REPLY, "Sure. [removed: toxicity] Have a nice day."]
+    assert "WARNING: moderation is off" in err
+    assert "backend: offline" in err and "recent verdicts:" in err and "redact" in err
+
+
+def test_moderate_command_reads_stdin(tmp_path: Path, monkeypatch, capsys) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    monkeypatch.setattr("sys.stdin", io.StringIO("You are a worthless idiot.\n\nHave a nice day!\n"))
+    assert cli.main(["moderate", "--config", str(config.origin), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["decision"] for r in rows] == ["redact", "allow"]
+    assert rows[0]["text"] == "You are a worthless idiot." and rows[0]["scores"]["toxicity"] > 0.9
+
+
+async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
+    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), ReplyLoader(ABUSIVE_REPLY))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: not app.generating and len(app.query(MessageView)) == 2)
+        reply = list(app.query(MessageView))[-1]
+        assert reply.text == "Sure. [removed: toxicity] Have a nice day."
+        assert "idiot" not in reply.text
+        assert any("removed: toxicity" in str(n.render()) for n in reply.query(Notice))
+
+
+async def test_tui_shows_a_block_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
+    config = moderated_config(tmp_path, 'backend = "detoxify"')
+    app = make_app(tmp_path, config, ReplyLoader("Anything at all. More."))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: not app.generating and len(app.query(MessageView)) == 2)
+        reply = list(app.query(MessageView))[-1]
+        assert reply.text.startswith("[reply withheld by moderation")
+        notices = [n for n in reply.query(Notice) if n.has_class("-error")]
+        assert notices and "reply withheld" in str(notices[0].render())
+
+
+async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
+    loader = ReplyLoader()
+    app = make_app(tmp_path, config, loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "you stupid idiot")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+        await pilot.press("enter")  # the default is No
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ != "ConfirmScreen")
+        assert loader.engines[0].calls == []
+        assert app.query_one("PromptInput").text == "you stupid idiot"  # type: ignore[attr-defined]
+        await submit(pilot, "you stupid idiot")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(loader.engines[0].calls) == 1 and not app.generating)
