@@ -41,6 +41,8 @@ integration: setup
 bench: setup
 	$(BIN)/python bench/kv_reuse.py
 	$(BIN)/python bench/tui_stream.py
+	$(BIN)/python bench/hatecheck.py
+	$(BIN)/python bench/moderation_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

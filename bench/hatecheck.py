@@ -1,0 +1,109 @@
+"""The offline moderation backend on HateCheck (Röttger et al., 2021), read in place.
+
+HateCheck's templates are split by `templ_id` into a tuning half and a test half: the threshold
+is chosen on the tuning half only (best F1 with neutral/positive identity mentions flagged at
+most 10% of the time), and every number reported comes from the test half. Profanity is flagged
+on purpose, so `profanity_nh` is reported apart and not counted as a failure.
+
+    python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from moderation.backends import OfflineBackend  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hatecheck" / "test_suite_cases.csv"
+IDENTITY = ("ident_neutral_nh", "ident_pos_nh")
+SPELLING = ("spell_char_swap_h", "spell_char_del_h", "spell_space_del_h", "spell_space_add_h", "spell_leet_h")
+
+
+def load(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def is_tuning(row: dict[str, str]) -> bool:
+    return int(float(row["templ_id"])) % 2 == 0
+
+
+def metrics(rows: list[dict[str, str]], flagged: dict[str, bool]) -> dict[str, float]:
+    scored = [r for r in rows if r["functionality"] != "profanity_nh"]
+    tp = sum(1 for r in scored if r["label_gold"] == "hateful" and flagged[r["case_id"]])
+    fp = sum(1 for r in scored if r["label_gold"] != "hateful" and flagged[r["case_id"]])
+    pos = sum(1 for r in scored if r["label_gold"] == "hateful")
+    neg = len(scored) - pos
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / pos if pos else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "fpr": fp / neg if neg else 0.0}
+
+
+def flag_rate(rows: list[dict[str, str]], flagged: dict[str, bool], functionality: str) -> float:
+    chosen = [r for r in rows if r["functionality"] == functionality]
+    return sum(flagged[r["case_id"]] for r in chosen) / len(chosen) if chosen else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    rows = load(args.data)
+    by_id = {r["case_id"]: r for r in rows}
+    backend = OfflineBackend()
+    texts = [r["test_case"].strip() for r in rows]
+
+    start = time.perf_counter()
+    raw_scores = backend._predict(texts)  # the classifier alone, as written
+    raw_time = time.perf_counter() - start
+    start = time.perf_counter()
+    full_scores = [s["toxicity"] for s in backend.score(texts)]  # with the normaliser
+    full_time = time.perf_counter() - start
+    systems = {
+        "alt-profanity-check alone": {r["case_id"]: float(s) for r, s in zip(rows, raw_scores, strict=True)},
+        "Parley offline (normaliser + classifier)": {r["case_id"]: s for r, s in zip(rows, full_scores, strict=True)},
+    }
+    per_item = dict(zip(systems, (raw_time / len(rows), full_time / len(rows)), strict=True))
+
+    tune = [r for r in rows if is_tuning(r)]
+    test = [r for r in rows if not is_tuning(r)]
+    print(f"HateCheck: {len(rows)} cases, {len(tune)} tuning / {len(test)} test (split by templ_id)\n")
+    for name, scores in systems.items():
+        best = (-1.0, 0.5)
+        for step in range(5, 96):
+            threshold = step / 100
+            flagged = {k: v >= threshold for k, v in scores.items()}
+            if max(flag_rate(tune, flagged, f) for f in IDENTITY) <= 0.10:
+                best = max(best, (metrics(tune, flagged)["f1"], threshold))
+        threshold = best[1]
+        flagged = {k: v >= threshold for k, v in scores.items()}
+        m = metrics(test, flagged)
+        print(f"## {name}: threshold {threshold:.2f} (tuned), {per_item[name] * 1e3:.3f} ms per item")
+        print(
+            f"test half: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  FPR {m['fpr']:.3f}"
+        )
+        print(f"{'functionality':<22} {'n':>4} {'flagged':>8}")
+        for functionality in sorted({r["functionality"] for r in test}):
+            n = sum(1 for r in test if r["functionality"] == functionality)
+            print(f"{functionality:<22} {n:>4} {flag_rate(test, flagged, functionality):>8.1%}")
+        print("obfuscated hate vs the same sentences written plainly (ref_case_id), test half:")
+        for functionality in SPELLING:
+            cases = [r for r in test if r["functionality"] == functionality and r["ref_case_id"] in by_id]
+            spelled = sum(flagged[r["case_id"]] for r in cases) / len(cases)
+            plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in cases) / len(cases)
+            print(
+                f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {100 * (plain - spelled):+.1f} points)"
+            )
+        print()
+
+
+if __name__ == "__main__":
+    main()
