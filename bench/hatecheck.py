@@ -98,9 +98,8 @@ def main() -> None:
             cases = [r for r in test if r["functionality"] == functionality and r["ref_case_id"] in by_id]
             spelled = sum(flagged[r["case_id"]] for r in cases) / len(cases)
             plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in cases) / len(cases)
-            print(
-                f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {100 * (plain - spelled):+.1f} points)"
-            )
+            gap = 100 * (plain - spelled)
+            print(f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {gap:+.1f} points)")
         print()
 
 
