@@ -15,6 +15,12 @@ from moderation.verdict import CATEGORIES
 # Detoxify's release files (detoxify.detoxify.MODEL_URLS; a test keeps the two in step) and the
 # Hugging Face model each checkpoint's config and tokenizer come from.
 RELEASES = "https://github.com/unitaryai/detoxify/releases/download/"
+RELEASES_ENV = "DETOXIFY_RELEASES"  # a mirror of those releases (like HF_ENDPOINT for the Hub)
+# The config and tokenizer files each Hugging Face model may have; those it lacks are skipped.
+HF_FILES = (
+    "config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+)  # fmt: skip
 CHECKPOINTS = {
     "original": "v0.1-alpha/toxic_original-c1212f89.ckpt",
     "unbiased": "v0.3-alpha/toxic_debiased-c7548aa0.ckpt",
@@ -48,11 +54,16 @@ def weights_available(config: DetoxifyConfig) -> bool:
 @contextmanager
 def _offline() -> Iterator[None]:
     """No network at start-up: transformers must find everything in its cache or config_dir."""
+    import huggingface_hub.constants as hub_constants  # read at import: patch the value too
+
     saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    saved_constant = hub_constants.HF_HUB_OFFLINE
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    hub_constants.HF_HUB_OFFLINE = True
     try:
         yield
     finally:
+        hub_constants.HF_HUB_OFFLINE = saved_constant
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -70,9 +81,9 @@ class DetoxifyBackend:
                 f"Detoxify weights for '{config.variant}' are not on this machine ({path}); "
                 f"run: parley moderation download {config.variant}"
             )
-        from detoxify import Detoxify
-
         with _offline():
+            from detoxify import Detoxify
+
             try:
                 self.model = Detoxify(
                     model_type=config.variant,
@@ -101,11 +112,18 @@ def download(variant: str) -> list[Path]:
     """Fetch a variant's checkpoint into torch hub's cache and its config and tokenizer into the
     Hugging Face cache, with progress bars. The only place Parley downloads moderation weights."""
     import torch
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
 
     target = hub_checkpoint(variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file():
-        torch.hub.download_url_to_file(RELEASES + CHECKPOINTS[variant], str(target), progress=True)
-    config_dir = snapshot_download(HF_MODELS[variant], allow_patterns=["*.json", "*.txt", "*.model", "tokenizer*"])
-    return [target, Path(config_dir)]
+        releases = os.environ.get(RELEASES_ENV, RELEASES)
+        torch.hub.download_url_to_file(releases + CHECKPOINTS[variant], str(target), progress=True)
+    fetched = [target]
+    for name in HF_FILES:
+        try:
+            fetched.append(Path(hf_hub_download(HF_MODELS[variant], name)))
+        except EntryNotFoundError:
+            continue  # this model has no such file
+    return fetched

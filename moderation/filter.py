@@ -38,6 +38,7 @@ class Moderator:
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moderation")
         self.recent: deque[Verdict] = deque(maxlen=10)  # for /moderation
+        self.note = ""  # a plain word about the backend, e.g. why Detoxify is not the one in use
 
     @property
     def backend_name(self) -> str:
@@ -51,6 +52,12 @@ class Moderator:
                     self._backend = self._factory(self.config)
                 except Exception as err:  # reported in every verdict; fail closed/open decides
                     self._backend_error = f"{type(err).__name__}: {err}"
+                if self.config.backend == "auto" and self._backend is not None and self._backend.name == "offline":
+                    variant = self.config.detoxify.variant
+                    self.note = (
+                        f"Detoxify weights are not on this machine, so the offline classifier moderates "
+                        f"(to use Detoxify: parley moderation download {variant})"
+                    )
 
     def threshold(self, category: str) -> float:
         return self.config.thresholds.get(category, DEFAULT_THRESHOLDS.get(category, 0.5))  # type: ignore[call-overload]
@@ -100,6 +107,7 @@ class Moderator:
         lines = [
             f"moderation: {'on' if self.enabled else 'OFF: replies are shown unchecked'}",
             f"backend: {self.backend_name}" + (f" (failed: {self._backend_error})" if self._backend_error else ""),
+            *([self.note] if self.note else []),
             f"on failure: fail {self.config.fail}; timeout {self.config.timeout_s:g}s; input checked: "
             f"{'yes' if self.config.moderate_input else 'no'}",
             "category          threshold  action",

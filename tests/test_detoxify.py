@@ -95,3 +95,40 @@ def test_release_files_match_detoxify() -> None:
     from moderation.detox import CHECKPOINTS, RELEASES
 
     assert {k: RELEASES + v for k, v in CHECKPOINTS.items()} == upstream.MODEL_URLS
+
+
+def test_download_then_load_offline(tmp_path: Path, tiny_checkpoint: tuple[Path, Path]) -> None:
+    """`parley moderation download` against a local mirror, then Detoxify loads from the caches
+    with no server at all. The checkpoint names `bert-base-uncased`, as the real one does."""
+    import os
+    import subprocess
+    import sys
+
+    from moderation.detox import CHECKPOINTS
+    from tests.conftest import ROOT
+    from tests.hub_server import Handler, serve
+
+    path, folder = tiny_checkpoint
+    checkpoint = torch.load(path, weights_only=False)
+    checkpoint["config"]["arch"]["args"]["model_type"] = "bert-base-uncased"
+    mirrored = tmp_path / "mirrored.ckpt"
+    torch.save(checkpoint, mirrored)
+    files = {f"/releases/{CHECKPOINTS['original']}": mirrored.read_bytes()}
+    for name in ("config.json", "vocab.txt", "tokenizer_config.json"):
+        files[f"/bert-base-uncased/resolve/main/{name}"] = (folder / name).read_bytes()
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    with serve(files) as url:
+        env.update(HF_ENDPOINT=url, DETOXIFY_RELEASES=f"{url}/releases/")
+        fetched = subprocess.run([sys.executable, "-m", "chat", "moderation", "download", "original"],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert fetched.returncode == 0, fetched.stderr
+        assert any(r.startswith("GET /releases/") for r in Handler.requests)
+    assert (tmp_path / "torch" / "hub" / "checkpoints" / Path(CHECKPOINTS["original"]).name).is_file()
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens there: the load must be offline
+    result = subprocess.run([sys.executable, "-m", "chat", "moderate", "--backend", "detoxify", "--json"],
+                            input="you are a nice person.\n", cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    row = __import__("json").loads(result.stdout)
+    assert row["backend"] == "detoxify (original)" and row["error"] is None
+    assert set(row["scores"]) == {"toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"}

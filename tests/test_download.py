@@ -2,67 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EMBEDDED_GGUF, ROOT, write_config
+from tests.hub_server import Handler, serve
 
 pytestmark = pytest.mark.integration
 
 REPO, FILE = "parley-test/smol-GGUF", "smol.gguf"
-COMMIT = "a" * 40
-
-
-class HubHandler(http.server.BaseHTTPRequestHandler):
-    """Just enough of the Hub's `resolve` endpoint: HEAD for metadata, GET for the bytes."""
-
-    payload = b""
-    requests: list[str] = []
-
-    def _headers(self) -> bool:
-        self.requests.append(f"{self.command} {self.path}")
-        if self.path != f"/{REPO}/resolve/main/{FILE}":
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return False
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", f'"{hashlib.sha256(self.payload).hexdigest()}"')
-        self.send_header("Content-Length", str(len(self.payload)))
-        self.end_headers()
-        return True
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._headers()
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self._headers():
-            self.wfile.write(self.payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def hub() -> Iterator[str]:
-    HubHandler.payload = EMBEDDED_GGUF.read_bytes()
-    HubHandler.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve({f"/{REPO}/resolve/main/{FILE}": EMBEDDED_GGUF.read_bytes()}) as url:
+        yield url
 
 
 def parley(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,14 +38,14 @@ def test_hub_model_downloads_on_first_use_then_works_offline(tmp_path: Path, hub
         '[models.missing]\nrepo = "parley-test/none"\nfile = "x.gguf"\n',
     )
     listing = parley(hub, "models", "--config", str(config))
-    assert " no " in listing.stdout.splitlines()[1] and HubHandler.requests == []  # listing never downloads
+    assert " no " in listing.stdout.splitlines()[1] and Handler.requests == []  # listing never downloads
 
     first = parley(hub, "ask", "--config", str(config), "--seed", "1", "--set", "max_tokens=16", "Hello")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip()
-    assert any(r.startswith("GET") for r in HubHandler.requests)
+    assert any(r.startswith("GET") for r in Handler.requests)
     cached = next(Path(os.environ["HF_HOME"]).rglob(FILE))
-    assert cached.read_bytes() == HubHandler.payload
+    assert cached.read_bytes() == Handler.files[f"/{REPO}/resolve/main/{FILE}"]
 
     listing = parley(hub, "models", "--config", str(config))
     assert " yes " in listing.stdout.splitlines()[1] and "98.4 MB" in listing.stdout

@@ -143,3 +143,15 @@ async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
         await pilot.press("y")
         await wait_until(pilot, lambda: len(loader.engines[0].calls) == 1 and not app.generating)
+
+
+def test_missing_detoxify_weights_are_said_plainly(tmp_path: Path, monkeypatch) -> None:
+    from moderation.config import ModerationConfig
+    from moderation.filter import Moderator
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none"))
+    moderator = Moderator(ModerationConfig(backend="auto"))
+    moderator.load()
+    assert moderator.backend_name == "offline"
+    assert "Detoxify weights are not on this machine" in moderator.describe()
+    assert "parley moderation download original" in moderator.note

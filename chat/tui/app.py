@@ -163,6 +163,8 @@ class ParleyApp(App[None]):
             if self.session is None:
                 session = Session(self.config, self.loader, self.model_arg)
                 session.moderator.load()  # now, not on the first reply
+                if session.moderator.note:
+                    self._ui(self.show_notice, session.moderator.note, "warning")
                 if self.setup:
                     self.setup(session)
                 self.session = session

@@ -1,0 +1,61 @@
+"""A Hub-compatible file server on 127.0.0.1 for download tests (HF_ENDPOINT points at it).
+
+It serves `files` (URL path -> bytes). Paths under `/<repo>/resolve/<revision>/` get the headers
+huggingface_hub needs (X-Repo-Commit, ETag, Content-Length); any other path is a plain file."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+COMMIT = "a" * 40
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    requests: list[str] = []
+
+    def _headers(self) -> bytes | None:
+        self.requests.append(f"{self.command} {self.path}")
+        payload = self.files.get(self.path)
+        if payload is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{hashlib.sha256(payload).hexdigest()}"')
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        return payload
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        payload = self._headers()
+        if payload is not None:
+            self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve(files: dict[str, bytes]) -> Iterator[str]:
+    """Serve `files` until the block ends; yields the base URL."""
+    Handler.files = files
+    Handler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
