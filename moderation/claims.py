@@ -1,0 +1,157 @@
+"""Unbacked action claims: sentences in which the assistant says it did, or will do, something in
+the world ("I've booked your table", "Your refund has been processed", "I'll send it tonight")
+that no action executed in this turn backs.
+
+A small set of patterns over one sentence at a time: first-person past or perfect, first-person
+commitments, and passive results, each with a verb of acting in the world. Quoted speech is
+removed first; questions, negations, conditionals and generic statements are not claims.
+Tuned on the dev split of bench/data/claims.jsonl; bench/claims.py reports the test split.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from moderation.filter import split_sentences
+
+# Acting in the world: past forms, base forms, -ing forms.
+PAST = (
+    "booked reserved sent emailed e-mailed mailed cancelled canceled processed issued set scheduled rescheduled "
+    "ordered placed transferred paid updated changed reset upgraded submitted filed opened created escalated "
+    "forwarded called phoned contacted notified added removed deleted renewed extended arranged confirmed bought "
+    "purchased applied credited refunded replaced shipped posted published texted messaged uploaded unsubscribed "
+    "secured registered signed saved exported delivered written wrote"
+).split()
+BASE = (
+    "book reserve send email e-mail mail cancel process issue set schedule reschedule order place transfer pay "
+    "update change reset upgrade submit file open create escalate forward call phone contact notify add remove "
+    "delete renew extend arrange confirm buy purchase apply credit refund replace ship post publish text message "
+    "upload unsubscribe register sign save export deliver remind follow reach keep check take make get"
+).split()
+ING = (
+    "booking reserving sending emailing cancelling canceling processing issuing setting scheduling ordering "
+    "placing transferring paying updating changing resetting upgrading submitting filing opening creating "
+    "escalating forwarding calling contacting notifying adding removing deleting renewing arranging confirming "
+    "buying purchasing refunding replacing shipping posting uploading saving exporting"
+).split()
+PARTICIPLE = [*PAST, "made", "taken care of", "written", "done"]
+
+_W = r"[\w'’]+\s+"  # one filler word (no punctuation: a claim does not cross a comma)
+_FIRST_PERSON_PAST = re.compile(
+    rf"\b(?:I|we)(?:['’]ve|\s+have|\s+had)?\s+(?:{_W}){{0,3}}?(?P<verb>{'|'.join(PAST)}|backed\s+up|let\s+(?:{_W}){{1,3}}know"
+    rf"|made\s+(?:{_W}){{0,2}}(?:reservation|booking|payment|appointment|transfer|call)|taken\s+care)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON_FUTURE = re.compile(
+    rf"\b(?:I['’]ll|I\s+will|I\s+shall|we['’]ll|we\s+will|I['’]m|I\s+am|let\s+me)\s+(?:{_W}){{0,2}}?"
+    rf"(?P<verb>{'|'.join(BASE + ING)})\b",
+    re.IGNORECASE,
+)
+# "has been" and "will be" results for any subject; a bare "is/are" only for a definite one
+# ("Your table is booked" is a claim, "An email is sent through SMTP" is how things work).
+_PASSIVE = re.compile(
+    rf"\b(?:(?:your|the|a|an|my|this|that|everything|it|you)\s+(?:{_W}){{0,3}}?|you|it)"
+    rf"(?:\s*(?:has|have|['’]s|['’]ve)\s+been|\s*will\s+be|\s*(?:was|were))\s+"
+    rf"(?:successfully\s+|already\s+|now\s+|just\s+)?(?P<verb>{'|'.join(PARTICIPLE)}|on\s+its\s+way)\b"
+    rf"|\b(?:your|the|my|this|that|everything)\s+(?:{_W}){{0,3}}?(?:is|are)\s+(?:now\s+|already\s+)?"
+    rf"(?P<verb2>{'|'.join(PARTICIPLE)}|on\s+its\s+way)\b",
+    re.IGNORECASE,
+)
+# "..., and booked the room": another claim joined to a first-person one
+_AND_PAST = re.compile(rf"\band\s+(?:then\s+|also\s+)?(?P<verb>{'|'.join(PAST)})\b", re.IGNORECASE)
+_SPECIAL = re.compile(
+    r"(?P<verb>you['’]ll\s+receive\s+.*\bfrom\s+me\b|consider\s+it\s+done|all\s+set\s*,\s*I)", re.IGNORECASE
+)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'.*?'(?!\w)")
+_NEGATION = re.compile(r"\b(?:not|never|no|unable|cannot|nothing)\b|n['’]t\b", re.IGNORECASE)
+_CONDITIONAL_START = re.compile(
+    r"^\s*(?:if|once|when|had|suppose|imagine|assuming|in\s+a\s+real|whenever|unless)\b", re.IGNORECASE
+)
+_GENERIC = re.compile(r"\b(?:usually|typically|generally|normally|often|always|sometimes|would|could|might)\b", re.I)
+
+# Which Parley action backs a claim made with a verb (others act in the world: never backed).
+_KINDS = {"saved": "save_note", "save": "save_note", "saving": "save_note", "exported": "export_conversation",
+          "export": "export_conversation", "exporting": "export_conversation"}  # fmt: skip
+_FILE_WORDS = re.compile(r"\b(?:file|files|workspace|\.txt|\.md)\b|\w\.(?:txt|md|json)\b", re.IGNORECASE)
+_FILE_VERBS = {"written", "wrote", "created", "create", "write", "writing", "saved", "save"}
+
+_NOTICES = [
+    (("sent", "send", "sending", "emailed", "email", "emailing", "e-mailed", "mailed", "mail", "forwarded",
+      "forward", "forwarding", "texted", "text", "messaged", "message"),
+     "Parley cannot send emails or messages; nothing was sent"),
+    (("booked", "book", "booking", "reserved", "reserve", "reserving", "made"),
+     "Parley cannot make bookings; nothing was booked"),
+    (("cancelled", "canceled", "cancel", "cancelling", "canceling", "unsubscribed", "unsubscribe", "deleted",
+      "delete", "deleting", "removed", "remove"),
+     "Parley cannot cancel or delete anything; nothing was cancelled"),
+    (("processed", "process", "processing", "refunded", "refund", "refunding", "paid", "pay", "paying",
+      "transferred", "transfer", "credited", "credit", "issued", "applied"),
+     "Parley cannot move money; no payment or refund was made"),
+    (("called", "call", "calling", "phoned", "phone", "contacted", "contact", "notified", "notify", "reach"),
+     "Parley cannot contact anyone; nobody was contacted"),
+    (("ordered", "order", "ordering", "bought", "buy", "buying", "purchased", "purchase", "shipped", "ship",
+      "replaced", "replace", "delivered", "deliver", "on its way"),
+     "Parley cannot order or ship anything; nothing was ordered"),
+    (("scheduled", "schedule", "rescheduled", "set", "remind", "added", "add"),
+     "Parley cannot set reminders or change calendars; nothing was scheduled"),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    sentence: str
+    verb: str
+    kind: str  # the Parley action that would back it, or "world"
+    reason: str  # what the user is told
+
+    def to_json(self) -> dict[str, str]:
+        return {"sentence": self.sentence, "verb": self.verb, "kind": self.kind, "reason": self.reason}
+
+
+def _kind(verb: str, sentence: str) -> str:
+    word = verb.split()[0].lower()
+    if word in _FILE_VERBS and _FILE_WORDS.search(sentence):
+        return "write_file"
+    if word in ("read",) and _FILE_WORDS.search(sentence):
+        return "read_file"
+    return _KINDS.get(word, "world")
+
+
+def _reason(verb: str) -> str:
+    word = verb.lower()
+    for verbs, text in _NOTICES:
+        if word in verbs or word.split()[0] in verbs:
+            return f"No action was taken: {text}."
+    return "No action was taken: nothing Parley ran backs this claim."
+
+
+def _claim_verbs(sentence: str) -> list[str]:
+    text = _QUOTED.sub(" ", sentence).strip()
+    if not text or text.endswith("?") or _CONDITIONAL_START.search(text):
+        return []
+    verbs = []
+    for pattern in (_FIRST_PERSON_PAST, _FIRST_PERSON_FUTURE, _PASSIVE, _SPECIAL):
+        for match in pattern.finditer(text):
+            span = match.group(0)
+            if _NEGATION.search(span) or (pattern is _PASSIVE and _GENERIC.search(text)):
+                continue
+            verb = match.groupdict().get("verb") or match.group("verb2")
+            if verb.lower() in ("written", "wrote") and not _FILE_WORDS.search(text):
+                continue  # "I've written a draft below" is work done in the reply
+            verbs.append(verb)
+            if pattern is _FIRST_PERSON_PAST:
+                verbs.extend(m.group("verb") for m in _AND_PAST.finditer(text, match.end()))
+    return verbs
+
+
+def find_claims(reply: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
+    """Sentences of `reply` that claim an action no executed action (by name) backs."""
+    claims = []
+    for sentence in split_sentences(reply):
+        for verb in _claim_verbs(sentence):
+            kind = _kind(verb, sentence)
+            if kind not in executed:
+                claims.append(Claim(sentence.strip(), verb, kind, _reason(verb)))
+                break  # one notice per sentence
+    return claims
