@@ -25,7 +25,7 @@ from pydantic import (
 
 from chat.errors import ConfigError, did_you_mean
 from chat.sampling import Sampling
-from moderation.config import ModerationConfig
+from moderation.config import ActionsConfig, ModerationConfig
 
 APP_NAME = "parley"
 CONFIG_ENV = "PARLEY_CONFIG"
@@ -89,12 +89,6 @@ class ModelConfig(BaseModel):
         if self.package is not None:
             return f"package {self.package}/{self.resource}"
         return f"hf {self.repo}/{self.file}"
-
-
-class ActionsConfig(BaseModel):
-    """Filled by the action-guard issue; declared now so files written today stay valid."""
-
-    model_config = Strict
 
 
 class Config(BaseModel):

@@ -35,29 +35,57 @@ class Reply(BaseModel):
     duration_s: float = 0.0
     # decision ("allow", "warn", "redact", "block") and the verdicts of flagged parts; None = off
     moderation: dict[str, Any] | None = None
+    # unbacked action claims found by the guard, and action requests that could not be read
+    guard: dict[str, Any] | None = None
     created: datetime = Field(default_factory=now)
+
+
+class ActionRecord(BaseModel):
+    """An action the model asked for, what the user answered, and what happened."""
+
+    name: str
+    arguments: dict[str, Any]
+    risk: str
+    approved: bool
+    ok: bool  # it ran and succeeded
+    result: str
+    created: datetime = Field(default_factory=now)
+
+    def for_model(self) -> str:
+        if not self.approved:
+            return f"- {self.name}: the user declined; it did not run."
+        if not self.ok:
+            return f"- {self.name}: approved by the user, but it failed: {self.result}"
+        return f"- {self.name}: approved by the user and done. Result: {self.result}"
 
 
 class Turn(BaseModel):
     user: str
     created: datetime = Field(default_factory=now)
     reply: Reply | None = None
+    actions: list[ActionRecord] = Field(default_factory=list)
     in_context: bool = True  # False once the overflow policy dropped it from the window
 
     def messages(self) -> list[Message]:
         out: list[Message] = [{"role": "user", "content": self.user}]
         if self.reply is not None:
             out.append({"role": "assistant", "content": self.reply.content})
+        if self.actions:
+            # Results come back as Parley's own message, so the conversation can go on.
+            results = "\n".join(a.for_model() for a in self.actions)
+            out.append({"role": "user", "content": f"[Parley: results of the actions you asked for]\n{results}"})
         return out
 
 
 class Conversation(BaseModel):
     system: str = ""
     prompt_name: str | None = None
+    actions_prompt: str = ""  # how to ask for actions; appended to the system prompt
     turns: list[Turn] = Field(default_factory=list)
 
     def system_messages(self) -> list[Message]:
-        return [{"role": "system", "content": self.system}] if self.system else []
+        text = "\n\n".join(part for part in (self.system, self.actions_prompt) if part)
+        return [{"role": "system", "content": text}] if text else []
 
     def context_messages(self, pending_user: str | None = None) -> list[Message]:
         """What the model sees: system prompt, in-context turns, then the new user message."""

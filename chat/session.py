@@ -16,10 +16,13 @@ import platformdirs
 
 from chat import context
 from chat.config import APP_NAME, Config, ModelConfig
-from chat.conversation import Conversation, FinishReason, Reply, Turn
+from chat import export
+from chat.conversation import ActionRecord, Conversation, FinishReason, Reply, Turn
 from chat.engine import Engine, StreamEnd
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.sampling import Sampling
+from moderation.actions import BUILTIN, ActionContext, ActionError, Registry, Request, command_action
+from moderation.claims import find_claims
 from moderation.filter import Moderator
 from moderation.stream import StreamFilter
 from moderation.verdict import Verdict
@@ -53,6 +56,26 @@ class Session:
         self.conversation = Conversation()
         self.presets = self._load_presets()
         self.use_prompt(self.model_config.prompt)
+        self.registry = self._registry()
+        self.conversation.actions_prompt = self.registry.prompt() if self.registry.actions else ""
+        self.pending: list[Request] = []  # action requests waiting for the user's answer
+
+    def _registry(self) -> Registry:
+        settings = self.config.actions
+        if not settings.enabled:
+            return Registry([])
+        commands = [command_action(name, c) for name, c in settings.commands.items() if c.enabled]
+        return Registry([*BUILTIN, *commands])
+
+    def action_context(self) -> ActionContext:
+        data = Path(platformdirs.user_data_dir(APP_NAME))
+        workspace = self.config.actions.workspace or data / "workspace"
+        workspace.mkdir(parents=True, exist_ok=True)
+
+        def export_to(path: Path) -> None:
+            export.export(path, self.conversation, self.model_name)
+
+        return ActionContext(workspace=workspace, notes_file=data / "notes.md", export=export_to)
 
     def _load_presets(self) -> dict[str, Preset]:
         extra = [user_prompts_dir()] + ([self.config.prompts_dir] if self.config.prompts_dir else [])
@@ -138,6 +161,10 @@ class Session:
             raise ParleyError(f"generation failed: {err}") from err
         finish: FinishReason = "blocked" if screen and screen.blocked else end.finish_reason
         turn.reply = self._reply(parts, params, end, ttft, start, finish, screen)
+        requests, problems = self.registry.parse(turn.reply.content) if finish != "blocked" else ([], [])
+        self.pending = requests
+        turn.reply.guard = {"problems": problems}
+        self.update_guard()
         used = end.prompt_tokens + end.completion_tokens
         return TurnResult(turn, dropped, used, self.engine.info.n_ctx)
 
@@ -173,6 +200,40 @@ class Session:
                 "flagged": [v.to_json() for v in screen.flagged],
             },
         )
+
+    # --- actions and the guard ---------------------------------------------------------------
+
+    def decide(self, approved: bool) -> ActionRecord:
+        """Answer the oldest pending request. Only front-ends call this, after asking the user."""
+        if not self.pending or not self.conversation.turns:
+            raise ParleyError("no action is waiting for an answer")
+        request = self.pending.pop(0)
+        ok, result = False, "declined by the user"
+        if approved:
+            try:
+                result, ok = self.registry.execute(request, self.action_context()), True
+            except (ActionError, OSError) as err:
+                result = str(err)
+        record = ActionRecord(
+            name=request.action.name, arguments=request.arguments.model_dump(), risk=request.action.risk,
+            approved=approved, ok=ok, result=result,
+        )  # fmt: skip
+        self.conversation.turns[-1].actions.append(record)
+        self.update_guard()
+        return record
+
+    def update_guard(self) -> None:
+        """Find the last reply's action claims that no action that ran and succeeded backs."""
+        turn = self.conversation.turns[-1] if self.conversation.turns else None
+        if turn is None or turn.reply is None or turn.reply.guard is None:
+            return
+        executed = {a.name for a in turn.actions if a.ok}
+        found = find_claims(turn.reply.content, executed)
+        if found and not self.pending and self.config.actions.claims == "redact":
+            for claim in found:  # once every request is answered, so a claim that became backed stays
+                turn.reply.content = turn.reply.content.replace(claim.sentence, "[removed: unbacked action claim]")
+        claims = [c.to_json() for c in found]
+        turn.reply.guard = {**turn.reply.guard, "claims": claims, "pending": [r.action.name for r in self.pending]}
 
     def check_input(self, text: str) -> Verdict | None:
         """The verdict on a user message when input moderation is on and it is flagged."""

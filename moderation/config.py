@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from moderation.actions import CommandActionConfig
+
 Category = Literal[
     "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit", "profanity"
 ]
@@ -41,6 +43,18 @@ class DetoxifyConfig(BaseModel):
     device: Literal["cpu", "cuda"] = "cpu"
     checkpoint: Path | None = Field(None, description="a local Detoxify checkpoint (.ckpt); none = torch hub's cache")
     config_dir: Path | None = Field(None, description="local Hugging Face config and tokenizer for the checkpoint")
+
+
+class ActionsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="offer the built-in actions to the model")
+    workspace: Path | None = Field(None, description="the only folder file actions may touch; none = data dir")
+    claims: Literal["warn", "redact"] = Field("warn", description="what to do with unbacked action claims")
+    allow_irreversible: list[str] = Field(
+        default_factory=list, description="irreversible actions that --approve always may run unasked"
+    )
+    commands: dict[str, CommandActionConfig] = Field(default_factory=dict)
 
 
 class ModerationConfig(BaseModel):

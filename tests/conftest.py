@@ -33,7 +33,10 @@ def write_config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def fake_config(tmp_path: Path, n_ctx: int = 2048, overflow: str = "truncate", max_tokens: int = 64) -> Config:
+def fake_config(
+    tmp_path: Path, n_ctx: int = 2048, overflow: str = "truncate", max_tokens: int = 64, actions: str = "enabled = false"
+) -> Config:
+    """A config for the fake engine; `actions` is the body of its [actions] table."""
     gguf = tmp_path / "fake.gguf"
     gguf.write_bytes(b"GGUF")
     path = write_config(
@@ -50,6 +53,8 @@ max_tokens = {max_tokens}
 path = "fake.gguf"
 n_ctx = 4096
 prompt = "concise"
+[actions]
+{actions}
 """,
     )
     return load_config(path)

@@ -52,7 +52,7 @@ def test_truncate_drops_oldest_turns_in_chunks(tmp_path: Path) -> None:
     assert out == list(range(1, len(out) + 1))  # oldest first, whole turns
     assert session.conversation.turns[-1].in_context
     messages = session.engine.calls[-1].messages  # type: ignore[attr-defined]
-    assert messages[0] == {"role": "system", "content": "Be brief."}  # the system prompt stays
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("Be brief.")  # it stays
 
 
 def test_truncation_keeps_the_kv_prefix_between_truncations(tmp_path: Path) -> None:
