@@ -46,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, metavar="N", help="random seed (with temperature 0: reproducible)")
     common.add_argument("--json", action="store_true", help="print JSON Lines events instead of text")
     common.add_argument("--transcript", metavar="PATH", type=Path, help="append every event to this JSONL file")
+    common.add_argument(
+        "--approve",
+        choices=["never", "ask", "always"],
+        help="who answers action requests (default: ask at a terminal, never otherwise)",
+    )
+    common.add_argument(
+        "--allow-irreversible",
+        metavar="ACTION",
+        action="append",
+        default=[],
+        help="an irreversible action that --approve always may run (repeatable)",
+    )
 
     parser = argparse.ArgumentParser(prog="parley", description="Chat with a local LLM through llama.cpp.")
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
@@ -108,7 +120,10 @@ def dispatch(args: argparse.Namespace) -> int:
     try:
         _apply_options(session, args)
         interactive = steps is None and sys.stdin.isatty()
-        runner = Runner(session, json_mode=args.json, transcript=transcript, interactive=interactive)
+        runner = Runner(
+            session, json_mode=args.json, transcript=transcript, interactive=interactive, approve=args.approve,
+            allow_irreversible=frozenset(args.allow_irreversible),
+        )  # fmt: skip
         runner.start()
         if steps is None:
             from chat.linechat import line_chat

@@ -251,6 +251,29 @@ def _moderation(session: Session, arg: str) -> Outcome:
     return Outcome(moderator.describe())
 
 
+def _decide(session: Session, approved: bool) -> Outcome:
+    record = session.decide(approved)
+    verb = "ran" if record.ok else "failed" if record.approved else "declined"
+    return Outcome(f"action {record.name} {verb}: {record.result}")
+
+
+@command("approve", "/approve", "run the next action the assistant asked for")
+def _approve(session: Session, arg: str) -> Outcome:
+    return _decide(session, True)
+
+
+@command("deny", "/deny", "decline the next action the assistant asked for")
+def _deny(session: Session, arg: str) -> Outcome:
+    return _decide(session, False)
+
+
+@command("actions", "/actions", "list the actions the assistant may ask for, and those waiting")
+def _actions(session: Session, arg: str) -> Outcome:
+    lines = [f"{a.name} ({a.risk}): {a.description}" for a in session.registry.actions.values()]
+    lines += [f"waiting for your answer: {r.describe()}" for r in session.pending]
+    return Outcome("\n".join(lines) or "no actions are enabled ([actions] enabled = false)")
+
+
 @command("quit", "/quit", "leave Parley")
 def _quit(session: Session, arg: str) -> Outcome:
     return Outcome(quit=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from chat.conversation import ActionRecord
 from chat.session import Session, TurnResult
 
 
@@ -56,8 +57,13 @@ def turn(result: TurnResult) -> dict[str, Any]:
             else None,
         },
         "moderation": reply.moderation,
-        "guard": None,  # filled once the action-confirmation guard lands
+        "guard": reply.guard,
+        "actions": [a.model_dump(mode="json") for a in result.turn.actions],
     }
+
+
+def action(record: ActionRecord) -> dict[str, Any]:
+    return {"type": "action", "time": now(), **record.model_dump(mode="json", exclude={"created"})}
 
 
 def command(line: str, output: str, ok: bool) -> dict[str, Any]:

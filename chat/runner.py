@@ -22,7 +22,16 @@ from chat.sanitize import clean
 from chat.script import Step
 from chat.session import Session, TurnResult
 from chat.transcript import Transcript
+from moderation.actions import Request
 from moderation.verdict import Verdict
+
+
+def guard_notes(record: dict[str, Any] | None) -> list[str]:
+    """One line per unbacked action claim and per unreadable action request."""
+    if not record:
+        return []
+    notes = [f'[{claim["reason"]} ("{claim["sentence"]}")]' for claim in record.get("claims", [])]
+    return notes + [f"[action request ignored: {problem}]" for problem in record.get("problems", [])]
 
 
 def moderation_notes(record: dict[str, Any] | None) -> list[str]:
@@ -49,8 +58,14 @@ class Runner:
         out: TextIO | None = None,
         err: TextIO | None = None,
         interactive: bool = False,
+        approve: str | None = None,
+        allow_irreversible: frozenset[str] = frozenset(),
     ) -> None:
         self.session = session
+        # Who answers action requests: a person at a terminal ("ask"), nobody ("never"), or a
+        # standing yes ("always", which irreversible actions need by name to get).
+        self.approve = approve or ("ask" if interactive else "never")
+        self.allow_irreversible = allow_irreversible | frozenset(session.config.actions.allow_irreversible)
         self.interactive = interactive  # Ctrl+C stops the reply only, not the whole run
         self.json_mode = json_mode
         self.transcript = transcript
@@ -165,7 +180,33 @@ class Runner:
             self.out.write(clean(text))
             self.out.flush()
 
+    def _resolve_actions(self) -> None:
+        """Answer pending requests by the approval policy; in a script "ask" waits for /approve."""
+        while self.session.pending:
+            request = self.session.pending[0]
+            answer = self._answer(request)
+            if answer is None:
+                self.notice(f"[action waiting for /approve or /deny: {request.describe()}]", style="yellow")
+                return
+            record = self.session.decide(answer)
+            self.emit(events.action(record))
+            if not self.json_mode:
+                state = "ran" if record.ok else "failed" if record.approved else "declined"
+                self.notice(f"[action {record.name} {state}: {record.result}]", style="yellow")
+
+    def _answer(self, request: Request) -> bool | None:
+        irreversible = request.action.risk == "irreversible" and request.action.name not in self.allow_irreversible
+        if self.approve == "always" and not irreversible:
+            return True
+        if self.approve == "never" or (self.approve == "always" and not self.interactive):
+            return False
+        if not self.interactive:
+            return None
+        answer = input(f"The assistant asks to run an action:\n{request.describe()}\nRun it? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
     def _finish(self, result: TurnResult) -> None:
+        self._resolve_actions()
         self.emit(events.turn(result))
         if self.json_mode:
             return
@@ -181,3 +222,5 @@ class Runner:
         if result.dropped:
             numbers = ", ".join(map(str, result.dropped))
             self.notice(f"[context full: turn(s) {numbers} moved out of context]")
+        for note in guard_notes(reply.guard if reply else None):
+            self.notice(note, style="yellow")

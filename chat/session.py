@@ -14,9 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
-from chat import context
+from chat import context, export
 from chat.config import APP_NAME, Config, ModelConfig
-from chat import export
 from chat.conversation import ActionRecord, Conversation, FinishReason, Reply, Turn
 from chat.engine import Engine, StreamEnd
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean

@@ -129,8 +129,9 @@ BUILTIN = [
     Action("save_note", "save a note to the user's notes file", NoteArgs, "writes", _save_note),
     Action("write_file", "create a new text file in the workspace folder", WriteArgs, "writes", _write_file),
     Action("read_file", "read a text file from the workspace folder", ReadArgs, "read-only", _read_file),
-    Action("export_conversation", "export this conversation to a file in the workspace", ExportArgs, "writes",
-           _export),  # fmt: skip
+    Action(
+        "export_conversation", "export this conversation to a file in the workspace", ExportArgs, "writes", _export
+    ),  # fmt: skip
 ]
 
 
@@ -162,9 +163,7 @@ def command_action(name: str, config: CommandActionConfig) -> Action:
     fields: dict[str, Any] = {arg: (str, Field(min_length=1, max_length=1000, description=d))
                               for arg, d in config.args.items()}  # fmt: skip
     validators = {"safe": field_validator(*config.args)(lambda cls, v: _safe_value(v))} if config.args else {}
-    model = create_model(
-        f"{name}_args", __config__=ConfigDict(extra="forbid"), __validators__=validators, **fields
-    )
+    model = create_model(f"{name}_args", __config__=ConfigDict(extra="forbid"), __validators__=validators, **fields)
 
     def run(args: BaseModel, ctx: ActionContext) -> str:
         values = args.model_dump()

@@ -34,7 +34,11 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 
 def fake_config(
-    tmp_path: Path, n_ctx: int = 2048, overflow: str = "truncate", max_tokens: int = 64, actions: str = "enabled = false"
+    tmp_path: Path,
+    n_ctx: int = 2048,
+    overflow: str = "truncate",
+    max_tokens: int = 64,
+    actions: str = "enabled = false",
 ) -> Config:
     """A config for the fake engine; `actions` is the body of its [actions] table."""
     gguf = tmp_path / "fake.gguf"

@@ -62,7 +62,7 @@ def test_json_events_carry_usage_context_timing(run) -> None:
     assert turn["context"]["n_ctx"] == 2048 and turn["context"]["dropped_turns"] == []
     assert set(turn["timing"]) == {"ttft_s", "total_s", "tokens_per_s"}
     assert turn["moderation"] == {"decision": "allow", "backend": "offline", "flagged": []}
-    assert turn["guard"] is None
+    assert turn["guard"] == {"problems": [], "claims": [], "pending": []} and turn["actions"] == []
 
 
 def test_run_text_script(run, tmp_path: Path) -> None:

@@ -380,7 +380,9 @@ def rows() -> list[dict[str, object]]:
                         (IN_REPLY, "in_reply")):  # fmt: skip
         add(cases, "none", name)
     out.extend({"text": t, "label": "none", "case": "backed", "executed": e} for t, e in BACKED)
-    out.extend({"text": t, "label": "claim", "case": "partly_backed", "executed": e} for t, e in UNBACKED_WITH_OTHER_ACTION)
+    out.extend(
+        {"text": t, "label": "claim", "case": "partly_backed", "executed": e} for t, e in UNBACKED_WITH_OTHER_ACTION
+    )
     for row in out:
         row["split"] = "test" if zlib.crc32(str(row["text"]).encode()) % 3 == 0 else "dev"
     return out

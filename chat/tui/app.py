@@ -27,7 +27,7 @@ from chat import commands, events
 from chat import conversation as conv_file
 from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
-from chat.runner import moderation_notes
+from chat.runner import guard_notes, moderation_notes
 from chat.session import EngineLoader, Session, TurnResult
 from chat.transcript import Transcript
 from chat.tui import settings
@@ -329,8 +329,6 @@ class ParleyApp(App[None]):
     async def _generation_done(self, view: MessageView, result: TurnResult) -> None:
         reply = result.turn.reply
         assert reply is not None and self.session is not None
-        self.transcript.write(events.turn(result))
-        conv_file.save(self.autosave_path, self.session.conversation, self.session.model_name, self.session.params)
         note = (
             None
             if reply.finish_reason in ("stop", "blocked")
@@ -349,6 +347,38 @@ class ParleyApp(App[None]):
         timing = events.turn(result)["timing"]
         rate = f"{timing['tokens_per_s']:.0f} tok/s, " if timing["tokens_per_s"] else ""
         self.last_speed = f"{rate}TTFT {reply.ttft_s:.2f}s" if reply.ttft_s is not None else rate
+        self.ask_actions(view, result)
+
+    def ask_actions(self, view: MessageView, result: TurnResult) -> None:
+        """Ask about each action the reply requested, one modal at a time (default No)."""
+        assert self.session is not None
+        if not self.session.pending:
+            self.run_worker(self._turn_complete(view, result))
+            return
+        request = self.session.pending[0]
+        title = f"The assistant asks to run {request.action.name} ({request.action.risk})"
+        self.push_screen(ConfirmScreen(title, request.describe()), partial(self._action_answered, view, result))
+
+    async def _action_answered(self, view: MessageView, result: TurnResult, answer: bool | None) -> None:
+        assert self.session is not None
+        record = self.session.decide(bool(answer))  # only a person's answer in the modal gets here
+        self.transcript.write(events.action(record))
+        state = "ran" if record.ok else "failed" if record.approved else "declined"
+        view.add_notice(
+            f"action {record.name} {state}: {record.result}", "below", "information" if record.ok else "warning"
+        )
+        self.ask_actions(view, result)
+
+    async def _turn_complete(self, view: MessageView, result: TurnResult) -> None:
+        assert self.session is not None
+        reply = result.turn.reply
+        assert reply is not None
+        for text in guard_notes(reply.guard):
+            view.add_notice(text.strip("[]"), "below", "warning")
+        if self.session.config.actions.claims == "redact" and reply.guard and reply.guard.get("claims"):
+            await view.replace(reply.content)
+        self.transcript.write(events.turn(result))
+        conv_file.save(self.autosave_path, self.session.conversation, self.session.model_name, self.session.params)
         self.generating = False
         self.refresh_status()
 
