@@ -48,6 +48,7 @@ def loaded_app(tmp_path: Path):  # type: ignore[no-untyped-def]
         await ready(pilot)
         await submit(pilot, f"/load {path}")
         await wait_until(pilot, lambda: len(app.query("MessageView")) == 6)
+        app.query_one("PromptInput").cursor_blink = False  # a blinking cursor makes the picture time-dependent
         for notice in app.query("#conversation > Notice"):
             await notice.remove()  # "loaded 3 turn(s)": keep the snapshot about the messages
 
