@@ -26,7 +26,8 @@ from chat.session import Session
 class Outcome:
     text: str = ""
     quit: bool = False
-    generate: str | None = None  # a user message the front-end should send next (/retry)
+    generate: str | None = None  # a user message the front-end should send next (/retry, /act)
+    force_action: bool = False  # generate an action request, constrained by a grammar
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,14 @@ def _approve(session: Session, arg: str) -> Outcome:
 @command("deny", "/deny", "decline the next action the assistant asked for")
 def _deny(session: Session, arg: str) -> Outcome:
     return _decide(session, False)
+
+
+@command("act", "/act [TEXT]", "ask the model for an action request, its output held to the actions' schema")
+def _act(session: Session, arg: str) -> Outcome:
+    if not session.registry.actions:
+        raise CommandError("no actions are enabled ([actions] enabled = false)")
+    text = arg or "Pick the action that does what I asked for, and fill in its arguments."
+    return Outcome("asking the model for an action request", generate=text, force_action=True)
 
 
 @command("actions", "/actions", "list the actions the assistant may ask for, and those waiting")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
 from chat.sampling import Sampling
 
@@ -61,8 +61,15 @@ class Engine(Protocol):
         """Exact token count of the chat-templated prompt for `messages`."""
         ...
 
-    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
-        """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens."""
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: Sampling,
+        cancel: threading.Event,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens.
+        With `json_schema`, the output is constrained to JSON matching it (a grammar)."""
         ...
 
     def close(self) -> None: ...

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from chat.engine import Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.sampling import Sampling
@@ -25,6 +26,7 @@ _PIECE = re.compile(r"<\|\w+\|>|\s+|[^\s<]+|<")
 class Call:
     messages: list[Message]
     params: Sampling
+    json_schema: dict[str, Any] | None = None  # the fake does not enforce it; tests check it was asked
 
 
 @dataclass
@@ -66,8 +68,14 @@ class FakeEngine:
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
-    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
-        self.calls.append(Call(list(messages), params))
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: Sampling,
+        cancel: threading.Event,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[StreamEvent]:
+        self.calls.append(Call(list(messages), params, json_schema))
         prompt = self.tokenize(self.render(messages))
         if len(prompt) + params.max_tokens > self.n_ctx:
             raise ValueError(f"fake engine: {len(prompt)} + {params.max_tokens} tokens exceed n_ctx {self.n_ctx}")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import json
 import random
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import llama_cpp
+from llama_cpp import LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from chat.config import ModelConfig
@@ -110,14 +113,23 @@ class LlamaEngine:
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
-    def stream(self, messages: Sequence[Message], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: Sampling,
+        cancel: threading.Event,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Iterator[StreamEvent]:
         prompt = self.tokenize(self.render(messages))
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
+        grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
         with self._lock:
-            yield from self._generate(prompt, params, cancel)
+            yield from self._generate(prompt, params, cancel, grammar)
 
-    def _generate(self, prompt: list[int], params: Sampling, cancel: threading.Event) -> Iterator[StreamEvent]:
+    def _generate(
+        self, prompt: list[int], params: Sampling, cancel: threading.Event, grammar: LlamaGrammar | None
+    ) -> Iterator[StreamEvent]:
         llm = self._llm
         # llama-cpp-python derives the seed from the previous one when none is given; we want
         # "no seed" to mean a fresh random one each time.
@@ -137,6 +149,7 @@ class LlamaEngine:
             repeat_penalty=params.repeat_penalty,
             presence_penalty=params.presence_penalty,
             frequency_penalty=params.frequency_penalty,
+            grammar=grammar,
         )
         try:
             for token in tokens:

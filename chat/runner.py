@@ -119,7 +119,7 @@ class Runner:
         if outcome.text and not self.json_mode:
             self.notice(outcome.text, style="")
         if outcome.generate is not None:
-            self.send(outcome.generate)
+            self.send(outcome.generate, outcome.force_action)
         return not outcome.quit
 
     def error(self, message: str) -> None:
@@ -128,7 +128,7 @@ class Runner:
 
     # --- generation -----------------------------------------------------------------------
 
-    def send(self, text: str) -> TurnResult:
+    def send(self, text: str, force_action: bool = False) -> TurnResult:
         """Generate a reply in a worker thread, so Ctrl+C stops it cleanly between tokens.
 
         A user message flagged by input moderation is not sent: headless there is nobody to
@@ -144,7 +144,7 @@ class Runner:
 
         def work() -> None:
             try:
-                box["result"] = self.session.send(text, self._write_delta, cancel)
+                box["result"] = self.session.send(text, self._write_delta, cancel, force_action)
             except BaseException as err:  # re-raised in the calling thread below
                 box["error"] = err
             finally:

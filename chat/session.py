@@ -6,6 +6,7 @@ directly, so the accounting and the policy live in one place.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -114,12 +115,17 @@ class Session:
         user: str,
         on_delta: Callable[[str], None] = lambda _: None,
         cancel: threading.Event | None = None,
+        force_action: bool = False,
     ) -> TurnResult:
         """Generate a reply to `user`, streaming text to `on_delta`; record the turn.
 
         A cancelled or failed generation keeps its partial reply (finish_reason says which),
-        so nothing the user saw is lost.
+        so nothing the user saw is lost. With `force_action`, a grammar makes the reply a
+        well-formed action request (for models that would not write one on their own).
         """
+        if force_action and not self.registry.actions:
+            raise ParleyError("no actions are enabled ([actions] enabled = false)")
+        schema = self.registry.request_schema() if force_action else None
         cancel = cancel or threading.Event()
         params = self.params
         screen = StreamFilter(self.moderator) if self.moderator.enabled else None
@@ -143,7 +149,7 @@ class Session:
         # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
         end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
         try:
-            for event in self.engine.stream(messages, params, cancel):
+            for event in self.engine.stream(messages, params, cancel, schema):
                 if isinstance(event, StreamEnd):
                     end = event
                 elif screen is None:
@@ -160,7 +166,7 @@ class Session:
             raise ParleyError(f"generation failed: {err}") from err
         finish: FinishReason = "blocked" if screen and screen.blocked else end.finish_reason
         turn.reply = self._reply(parts, params, end, ttft, start, finish, screen)
-        requests, problems = self.registry.parse(turn.reply.content) if finish != "blocked" else ([], [])
+        requests, problems = self._requests(turn.reply.content, force_action) if finish != "blocked" else ([], [])
         self.pending = requests
         turn.reply.guard = {"problems": problems}
         self.update_guard()
@@ -201,6 +207,14 @@ class Session:
         )
 
     # --- actions and the guard ---------------------------------------------------------------
+
+    def _requests(self, reply: str, forced: bool) -> tuple[list[Request], list[str]]:
+        if not forced:
+            return self.registry.parse(reply)
+        try:
+            return [self.registry.request_from(json.loads(reply))], []
+        except (ValueError, ActionError) as err:  # e.g. cut at max_tokens before the JSON closed
+            return [], [f"unreadable action request ({err})"]
 
     def decide(self, approved: bool) -> ActionRecord:
         """Answer the oldest pending request. Only front-ends call this, after asking the user."""

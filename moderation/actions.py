@@ -182,6 +182,15 @@ def command_action(name: str, config: CommandActionConfig) -> Action:
 
 # --- the registry --------------------------------------------------------------------------
 
+
+def _without_lengths(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_lengths(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_without_lengths(v) for v in schema]
+    return schema
+
+
 _REQUEST = re.compile(r"<action>\s*(.*?)\s*</action>|```(?:action|json)\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -203,10 +212,13 @@ class Registry:
         return "\n".join(lines)
 
     def request_schema(self) -> dict[str, Any]:
-        """One JSON schema for any request: used as a grammar to force a well-formed one."""
+        """One JSON schema for any request: used as a grammar to force a well-formed one.
+
+        Length limits are left out: llama.cpp spells them out as nested rules (10,000 of them for
+        a note) and gives up; the arguments are validated against the full model afterwards."""
         options = []
         for action in self.actions.values():
-            schema = action.schema()
+            schema = _without_lengths(action.schema())
             options.append({
                 "type": "object",
                 "properties": {"name": {"const": action.name}, "arguments": {k: v for k, v in schema.items()

@@ -251,7 +251,7 @@ class ParleyApp(App[None]):
         if outcome.quit:
             await self.action_quit()
         elif outcome.generate is not None:
-            await self.start_generation(outcome.generate)
+            await self.start_generation(outcome.generate, outcome.force_action)
 
     async def _tui_command(self, name: str, arg: str) -> bool:
         """Handle the commands with a TUI form; False lets the shared command layer answer."""
@@ -302,7 +302,7 @@ class ParleyApp(App[None]):
 
     # --- generation -----------------------------------------------------------------------
 
-    async def start_generation(self, text: str) -> None:
+    async def start_generation(self, text: str, force_action: bool = False) -> None:
         assert self.session is not None
         number = len(self.session.conversation.turns) + 1
         user, reply = MessageView("user", text, number), MessageView("assistant", turn=number)
@@ -310,15 +310,15 @@ class ParleyApp(App[None]):
         self.generating = True
         self.cancel = threading.Event()
         self.refresh_status("generating… (Escape stops)")
-        self.generate(text, user, reply)
+        self.generate(text, user, reply, force_action)
 
     @work(thread=True, exclusive=True, group="generate")
-    def generate(self, text: str, user: MessageView, view: MessageView) -> None:
+    def generate(self, text: str, user: MessageView, view: MessageView, force_action: bool = False) -> None:
         assert self.session is not None
         self.idle.clear()
         self.transcript.write({"type": "user", "time": events.now(), "content": text})
         try:
-            result = self.session.send(text, view.feed, self.cancel)
+            result = self.session.send(text, view.feed, self.cancel, force_action)
         except Exception as err:  # engine failures and overflow become notices; the app goes on
             self._ui(self._generation_failed, text, user, view, str(err))
         else:
