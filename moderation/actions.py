@@ -201,14 +201,14 @@ class Registry:
     def prompt(self) -> str:
         """What the model is told: the actions, their arguments, and how to ask."""
         lines = [
-            "You can ask Parley to run these actions. The user must approve each one; until Parley reports the "
-            "result, nothing has happened, so never say an action is done before its result arrives.",
-            'To ask, write one line: <action>{"name": "ACTION", "arguments": {...}}</action>',
+            "You can ask Parley to run an action by writing one line like "
+            '<action>{"name": "save_note", "arguments": {"text": "..."}}</action>. '
+            "The user must approve it first: never say it is done before Parley reports the result.",
             "Actions:",
         ]
         for action in self.actions.values():
-            lines.append(f"- {action.name} ({action.risk}): {action.description}; arguments schema: "
-                         f"{json.dumps(action.schema()['properties'])}")  # fmt: skip
+            args = ", ".join(action.args.model_fields)
+            lines.append(f"- {action.name}({args}): {action.description}")
         return "\n".join(lines)
 
     def request_schema(self) -> dict[str, Any]:

@@ -53,6 +53,8 @@ n_ctx = {n_ctx}
 [models.smollm2.sampling]
 temperature = 0.0
 max_tokens = {max_tokens}
+[actions]
+enabled = false
 """,
     )
 

@@ -56,7 +56,7 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
         await submit(pilot, "hi")
         await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
         assert replies(app)[0].text == reply
-        assert len(seen) >= 3 and all(generating for _, generating in seen)  # shown in several frames
+        assert len(seen) >= 2 and all(generating for _, generating in seen)  # shown in several frames
         lengths = [length for length, _ in seen if length]
         assert lengths == sorted(lengths) and lengths[0] < len(reply)  # it grew while it streamed
         assert app.query_one(PromptInput).text == ""
