@@ -19,9 +19,10 @@ from chat.sanitize import clean
 from chat.script import Step, read_script
 from chat.session import Session
 from chat.transcript import Transcript
+from moderation.claims import find_claims
 from moderation.filter import Moderator
 
-SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation")
+SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation", "guard")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     moderate = sub.add_parser("moderate", parents=[config], help="print a moderation verdict for each line of stdin")
     moderate.add_argument("--backend", choices=["auto", "detoxify", "offline"], help="override [moderation] backend")
     moderate.add_argument("--json", action="store_true", help="JSON Lines with the scores")
+    guard = sub.add_parser("guard", help="print the unbacked action claims in each line of stdin")
+    guard.add_argument("--json", action="store_true", help="JSON Lines: the claims of each line")
     moderation = sub.add_parser("moderation", help="manage moderation weights")
     moderation_sub = moderation.add_subparsers(dest="action", metavar="ACTION", required=True)
     download = moderation_sub.add_parser("download", help="fetch Detoxify weights into the torch and HF caches")
@@ -106,6 +109,8 @@ def dispatch(args: argparse.Namespace) -> int:
         for path in download(args.variant):
             print(f"downloaded: {path}")
         return 0
+    if args.cmd == "guard":
+        return _guard(args.json)
     config = load_config(find_config(args.config))
     if args.cmd == "models":
         print(format_models(config))
@@ -152,6 +157,21 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
         else:
             scores = ", ".join(f"{c} {verdict.scores[c]:.2f}" for c in verdict.flagged) or verdict.error or ""
             print(f"{verdict.decision}\t{scores}\t{clean(text)}", flush=True)
+    return 0
+
+
+def _guard(as_json: bool) -> int:
+    """Claims in assistant messages read from stdin, one message a line (no action ran)."""
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        claims = find_claims(text)
+        if as_json:
+            print(json.dumps({"text": text, "claims": [c.to_json() for c in claims]}, ensure_ascii=False), flush=True)
+        else:
+            for claim in claims:
+                print(f"{clean(claim.sentence)}\t{claim.reason}", flush=True)
     return 0
 
 

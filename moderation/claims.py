@@ -27,10 +27,11 @@ BASE = (
     "book reserve send email e-mail mail cancel process issue set schedule reschedule order place transfer pay "
     "update change reset upgrade submit file open create escalate forward call phone contact notify add remove "
     "delete renew extend arrange confirm buy purchase apply credit refund replace ship post publish text message "
-    "upload unsubscribe register sign save export deliver remind follow reach keep check take make get"
+    "upload unsubscribe register sign save export deliver remind follow reach keep check take get"
 ).split()
 ING = (
-    "booking reserving sending emailing cancelling canceling processing issuing setting scheduling ordering "
+    "booking reserving sending emailing cancelling canceling processing issuing setting scheduling rescheduling "
+    "ordering "
     "placing transferring paying updating changing resetting upgrading submitting filing opening creating "
     "escalating forwarding calling contacting notifying adding removing deleting renewing arranging confirming "
     "buying purchasing refunding replacing shipping posting uploading saving exporting"
@@ -45,7 +46,8 @@ _FIRST_PERSON_PAST = re.compile(
 )
 _FIRST_PERSON_FUTURE = re.compile(
     rf"\b(?:I['’]ll|I\s+will|I\s+shall|we['’]ll|we\s+will|I['’]m|I\s+am|let\s+me)\s+(?:{_W}){{0,2}}?"
-    rf"(?P<verb>{'|'.join(BASE + ING)})\b",
+    rf"(?P<verb>{'|'.join(BASE + ING)}|make\s+sure\s+(?:the|your|that|it)|make\s+(?:a|the|your)\s+"
+    rf"(?:reservation|booking|payment|transfer|call|appointment))\b",
     re.IGNORECASE,
 )
 # "has been" and "will be" results for any subject; a bare "is/are" only for a definite one
@@ -93,7 +95,8 @@ _NOTICES = [
     (("ordered", "order", "ordering", "bought", "buy", "buying", "purchased", "purchase", "shipped", "ship",
       "replaced", "replace", "delivered", "deliver", "on its way"),
      "Parley cannot order or ship anything; nothing was ordered"),
-    (("scheduled", "schedule", "rescheduled", "set", "remind", "added", "add"),
+    (("scheduled", "schedule", "scheduling", "rescheduled", "reschedule", "rescheduling", "set", "setting",
+      "remind", "added", "add"),
      "Parley cannot set reminders or change calendars; nothing was scheduled"),
 ]  # fmt: skip
 

@@ -180,3 +180,11 @@ def write_script(text: str) -> Path:
     path = Path(tempfile.mkdtemp()) / "script.txt"
     path.write_text(text)
     return path
+
+
+def test_guard_command_reads_stdin(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("I've cancelled your order.\nYou can cancel it online.\n"))
+    assert cli.main(["guard", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [len(r["claims"]) for r in rows] == [1, 0]
+    assert rows[0]["claims"][0]["reason"].startswith("No action was taken: Parley cannot cancel")

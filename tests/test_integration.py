@@ -231,3 +231,48 @@ async def test_tui_streams_a_real_reply_and_the_meter_moves(tmp_path: Path) -> N
         after = str(app.query_one(StatusBar).render())
         used = [int(s.split("/")[0]) for s in (before, after) for s in s.split() if "/2048" in s]
         assert used[1] > used[0] and "tok/s" in after
+
+
+def test_support_preset_reply_that_claims_an_action_gets_the_notice() -> None:
+    """The support preset makes the tiny model promise things it cannot do; the guard marks it."""
+    result = parley("ask", "--json", "--prompt", "support", "--seed", "1", "--set", "temperature=0",
+                    "--set", "max_tokens=100", "Please reschedule my delivery to Friday.")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    turn = turn_events(result.stdout)[0]
+    claims = turn["guard"]["claims"]
+    assert claims, f"no claim found in: {turn['reply']!r}"
+    assert all(c["reason"].startswith("No action was taken") for c in claims)
+    human = parley("ask", "--prompt", "support", "--seed", "1", "--set", "temperature=0",
+                   "--set", "max_tokens=100", "Please reschedule my delivery to Friday.")  # fmt: skip
+    assert "No action was taken" in human.stderr
+
+
+def test_grammar_forces_a_well_formed_action_request(engine) -> None:
+    """The tiny model rarely writes a request on its own; a grammar from the schema makes it."""
+    from moderation.actions import BUILTIN, Registry
+
+    registry = Registry(BUILTIN)
+    messages = [
+        {"role": "system", "content": registry.prompt()},
+        {"role": "user", "content": "Save a note that says: buy milk. Pick the action and fill in its arguments."},
+    ]
+    params = Sampling(temperature=0.0, seed=1, max_tokens=120)
+    events = list(engine.stream(messages, params, threading.Event(), registry.request_schema()))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    request = registry.request_from(json.loads(text))
+    assert request.action.name in registry.actions
+    assert request.arguments.model_dump()  # validated arguments
+
+
+def test_act_command_turns_the_reply_into_a_pending_request(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        f'default = "m"\n[models.m]\npath = "{EMBEDDED_GGUF}"\n[models.m.sampling]\ntemperature = 0\nseed = 1\n'
+        "max_tokens = 120\n",
+    )
+    script = tmp_path / "s.txt"
+    script.write_text("/act Save a note that says: call mum on Sunday.\n/approve\n")
+    result = parley("run", str(script), "--config", str(config), "--json", "--approve", "ask")
+    assert result.returncode == 0, result.stderr
+    commands = [e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "command"]
+    assert commands[-1]["command"] == "/approve" and commands[-1]["ok"], commands
