@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/tui_stream.py
 	$(BIN)/python bench/hatecheck.py
 	$(BIN)/python bench/moderation_latency.py
+	$(BIN)/python bench/claims.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
