@@ -31,7 +31,8 @@ class Reply(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     evaluated_prompt_tokens: int
-    ttft_s: float | None = None
+    ttft_s: float | None = None  # until the first text was shown
+    tokens_per_s: float | None = None  # the model's generation speed
     duration_s: float = 0.0
     # decision ("allow", "warn", "redact", "block") and the verdicts of flagged parts; None = off
     moderation: dict[str, Any] | None = None

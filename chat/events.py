@@ -33,7 +33,6 @@ def session_start(session: Session) -> dict[str, Any]:
 def turn(result: TurnResult) -> dict[str, Any]:
     reply = result.turn.reply
     assert reply is not None
-    gen_s = reply.duration_s - (reply.ttft_s or 0.0)
     return {
         "type": "turn",
         "time": now(),
@@ -51,10 +50,7 @@ def turn(result: TurnResult) -> dict[str, Any]:
         "timing": {
             "ttft_s": reply.ttft_s,
             "total_s": reply.duration_s,
-            # the first token is timed by ttft; the rate is over the ones after it
-            "tokens_per_s": (reply.completion_tokens - 1) / gen_s
-            if gen_s > 0 and reply.completion_tokens > 1
-            else None,
+            "tokens_per_s": reply.tokens_per_s,
         },
         "moderation": reply.moderation,
         "guard": reply.guard,

@@ -148,11 +148,15 @@ class Session:
 
         # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
         end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
+        first_token = last_token = 0.0  # when the model produced text (moderation may show it later)
         try:
             for event in self.engine.stream(messages, params, cancel, schema):
                 if isinstance(event, StreamEnd):
                     end = event
-                elif screen is None:
+                    continue
+                last_token = time.perf_counter()
+                first_token = first_token or last_token
+                if screen is None:
                     show(event.text)
                 else:
                     show(screen.feed(event.text))
@@ -166,6 +170,9 @@ class Session:
             raise ParleyError(f"generation failed: {err}") from err
         finish: FinishReason = "blocked" if screen and screen.blocked else end.finish_reason
         turn.reply = self._reply(parts, params, end, ttft, start, finish, screen)
+        # The model's own pace: the tokens after the first, over the time they took.
+        if end.completion_tokens > 1 and last_token > first_token:
+            turn.reply.tokens_per_s = (end.completion_tokens - 1) / (last_token - first_token)
         requests, problems = self._requests(turn.reply.content, force_action) if finish != "blocked" else ([], [])
         self.pending = requests
         turn.reply.guard = {"problems": problems}
