@@ -346,13 +346,11 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
 
 
 async def test_a_reply_can_carry_notices_and_a_redacted_span(tmp_path: Path) -> None:
-    from chat.tui.widgets import redaction_marker
-
     loader = FakeLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
-        loader.engines[0].enqueue(f"Fine. {redaction_marker('insult')} Anything else?")
+        loader.engines[0].enqueue("Fine. [removed: insult] Anything else?")
         await submit(pilot, "hi")
         await wait_until(pilot, lambda: not app.generating)
         view = replies(app)[0]

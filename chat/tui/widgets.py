@@ -3,6 +3,7 @@ and the status bar. Model and user text is always shown literally (see `chat.san
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -28,9 +29,12 @@ def literal(text: str, style: str = "") -> Text:
     return Text(clean(text), style=style)
 
 
-def redaction_marker(label: str) -> str:
-    """How a removed span reads inside a reply (Markdown inline code, so it stands out)."""
-    return f"`[removed: {label}]`"
+REMOVED = re.compile(r"\[removed: [a-z_ ]+\]|\[reply withheld by moderation: [^\]]*\]")
+
+
+def mark_removed(markdown: str) -> str:
+    """Show what moderation or the guard removed as inline code, so it stands out from the reply."""
+    return REMOVED.sub(lambda m: f"`{m.group()}`", markdown)
 
 
 class Notice(Static):
@@ -61,7 +65,7 @@ class MessageView(Vertical):
         if self.role == "user":
             yield Static(literal(self._text), classes="body")
         else:
-            yield Markdown(self._text, classes="body", open_links=False)
+            yield Markdown(mark_removed(self._text), classes="body", open_links=False)
 
     @property
     def text(self) -> str:
@@ -95,7 +99,7 @@ class MessageView(Vertical):
         self._text += fragment
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one(Markdown))
-        await self._stream.write(fragment)
+        await self._stream.write(mark_removed(fragment))
 
     async def finish(self, note: str | None = None) -> None:
         await self.flush()
@@ -108,7 +112,7 @@ class MessageView(Vertical):
     async def replace(self, text: str) -> None:
         """Show `text` instead of everything streamed so far (a reply withheld by moderation)."""
         self._text = clean(text)
-        await self.query_one(Markdown).update(self._text)
+        await self.query_one(Markdown).update(mark_removed(self._text))
 
     def add_notice(
         self, text: str, position: Literal["above", "below"] = "below", severity: Severity = "warning"
