@@ -65,11 +65,12 @@ prompt = "concise"
 
 
 class FakeLoader:
-    """An EngineLoader that hands out FakeEngines and remembers them."""
+    """An EngineLoader that hands out FakeEngines (each queued with `replies`) and remembers them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *replies: str) -> None:
         self.engines: list[FakeEngine] = []
         self.fail_on: set[str] = set()
+        self.replies = replies
 
     def __call__(self, name: str, model: ModelConfig) -> FakeEngine:
         if name in self.fail_on:
@@ -77,6 +78,7 @@ class FakeLoader:
 
             raise ModelLoadError(f"cannot load model {name}: corrupt file")
         engine = FakeEngine(n_ctx=model.n_ctx, name=name)
+        engine.enqueue(*self.replies)
         self.engines.append(engine)
         return engine
 

@@ -125,14 +125,7 @@ def test_transcript_appends_every_event(run, tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == len(first) + 3  # appended, never rewritten
 
 
-def test_reply_escape_sequences_never_reach_the_terminal(run, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = FakeLoader.__call__
-
-    def loader_with_reply(self, name, model):  # type: ignore[no-untyped-def]
-        engine = original(self, name, model)
-        engine.enqueue("\x1b]0;pwned\x07\x1b[2J[red]ok[/red]")
-        return engine
-
-    monkeypatch.setattr(FakeLoader, "__call__", loader_with_reply)
+def test_reply_escape_sequences_never_reach_the_terminal(run) -> None:
+    run.loader.replies = ("\x1b]0;pwned\x07\x1b[2J[red]ok[/red]",)
     code, out, _ = run("ask", "x")
     assert out == "]0;pwned[2J[red]ok[/red]\n"

@@ -16,17 +16,6 @@ from tests.tui_helpers import make_app, ready, submit, wait_until
 ABUSIVE_REPLY = "Sure. You are a worthless idiot. Have a nice day."
 
 
-class ReplyLoader(FakeLoader):
-    def __init__(self, *replies: str) -> None:
-        super().__init__()
-        self.replies = replies
-
-    def __call__(self, name, model):  # type: ignore[no-untyped-def]
-        engine = super().__call__(name, model)
-        engine.enqueue(*self.replies)
-        return engine
-
-
 def run_cli(monkeypatch, capsys, config, loader, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(cli, "load_engine", loader)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
@@ -37,7 +26,7 @@ def run_cli(monkeypatch, capsys, config, loader, *args: str) -> tuple[int, str, 
 
 def test_headless_reply_is_redacted_and_the_verdict_reported(tmp_path: Path, monkeypatch, capsys) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
-    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader(ABUSIVE_REPLY), "ask", "hi")
+    code, out, err = run_cli(monkeypatch, capsys, config, FakeLoader(ABUSIVE_REPLY), "ask", "hi")
     assert code == 0
     assert out == "Sure. [removed: toxicity] Have a nice day.\n"
     assert "[moderation: removed: toxicity 1.00]" in err
@@ -45,7 +34,7 @@ def test_headless_reply_is_redacted_and_the_verdict_reported(tmp_path: Path, mon
 
 def test_json_event_lists_flagged_scores(tmp_path: Path, monkeypatch, capsys) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
-    code, out, _ = run_cli(monkeypatch, capsys, config, ReplyLoader(ABUSIVE_REPLY), "ask", "--json", "hi")
+    code, out, _ = run_cli(monkeypatch, capsys, config, FakeLoader(ABUSIVE_REPLY), "ask", "--json", "hi")
     turn = [json.loads(line) for line in out.splitlines()][-1]
     assert turn["reply"] == "Sure. [removed: toxicity] Have a nice day."
     moderation = turn["moderation"]
@@ -56,7 +45,7 @@ def test_json_event_lists_flagged_scores(tmp_path: Path, monkeypatch, capsys) ->
 def test_a_failing_backend_withholds_the_reply(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"')  # weights absent: the backend cannot load
-    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader("Totally harmless. Really."), "ask", "hi")
+    code, out, err = run_cli(monkeypatch, capsys, config, FakeLoader("Totally harmless. Really."), "ask", "hi")
     assert code == 0
     assert "harmless" not in out  # fail closed: nothing unmoderated is shown
     assert "[moderation: reply withheld: " in err and "parley moderation download original" in err
@@ -65,18 +54,18 @@ def test_a_failing_backend_withholds_the_reply(tmp_path: Path, monkeypatch, caps
 def test_fail_open_shows_the_reply_with_a_warning(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"\nfail = "open"')
-    code, out, err = run_cli(monkeypatch, capsys, config, ReplyLoader("Totally harmless. Really."), "ask", "hi")
+    code, out, err = run_cli(monkeypatch, capsys, config, FakeLoader("Totally harmless. Really."), "ask", "hi")
     assert out == "Totally harmless. Really.\n"
     assert "FAILED, shown unchecked" in err
 
 
 def test_flagged_input_is_not_sent_headless(tmp_path: Path, monkeypatch, capsys) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
-    loader = ReplyLoader()
+    loader = FakeLoader()
     code, out, err = run_cli(monkeypatch, capsys, config, loader, "ask", "you stupid idiot")
     assert code == 1 and "message not sent: moderation flagged it (toxicity)" in err
     assert loader.engines[0].calls == []
-    code, out, _ = run_cli(monkeypatch, capsys, config, ReplyLoader(), "ask", "hello there")
+    code, out, _ = run_cli(monkeypatch, capsys, config, FakeLoader(), "ask", "hello there")
     assert code == 0 and out == "You said: hello there\n"
 
 
@@ -84,7 +73,7 @@ def test_moderation_command_and_switching_off(tmp_path: Path, monkeypatch, capsy
     config = moderated_config(tmp_path, 'backend = "offline"')
     script = tmp_path / "s.txt"
     script.write_text("/moderation off\nfirst\n/moderation on\nsecond\n/moderation\n")
-    loader = ReplyLoader(ABUSIVE_REPLY, ABUSIVE_REPLY)
+    loader = FakeLoader(ABUSIVE_REPLY, ABUSIVE_REPLY)
     code, out, err = run_cli(monkeypatch, capsys, config, loader, "run", str(script))
     assert code == 0
     assert out.splitlines() == [ABUSIVE_REPLY, "Sure. [removed: toxicity] Have a nice day."]
@@ -102,7 +91,7 @@ def test_moderate_command_reads_stdin(tmp_path: Path, monkeypatch, capsys) -> No
 
 
 async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
-    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), ReplyLoader(ABUSIVE_REPLY))
+    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), FakeLoader(ABUSIVE_REPLY))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         await submit(pilot, "hi")
@@ -116,7 +105,7 @@ async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
 async def test_tui_shows_a_block_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"')
-    app = make_app(tmp_path, config, ReplyLoader("Anything at all. More."))
+    app = make_app(tmp_path, config, FakeLoader("Anything at all. More."))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         await submit(pilot, "hi")
@@ -129,7 +118,7 @@ async def test_tui_shows_a_block_notice(tmp_path: Path, monkeypatch: pytest.Monk
 
 async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
-    loader = ReplyLoader()
+    loader = FakeLoader()
     app = make_app(tmp_path, config, loader)
     async with app.run_test() as pilot:
         await ready(pilot)
