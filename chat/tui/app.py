@@ -130,6 +130,7 @@ class ParleyApp(App[None]):
         session = self.session
         used = session.context_report().used
         moderation = f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
+        moderation += f" · guard: {len(session.registry.actions)} actions"
         bar.show(
             session.model_name, used, session.engine.info.n_ctx, session.params.short(),
             f"{self.last_speed}  {moderation}".strip(), state,
