@@ -191,7 +191,7 @@ def _context(session: Session, arg: str) -> Outcome:
 
 @command("clear", "/clear", "start a new conversation (the system prompt stays)")
 def _clear(session: Session, arg: str) -> Outcome:
-    session.conversation.turns.clear()
+    session.use_conversation(session.conversation.model_copy(update={"turns": []}))
     return Outcome("conversation cleared")
 
 
@@ -225,7 +225,7 @@ def _save(session: Session, arg: str) -> Outcome:
 @command("load", "/load PATH", "load a conversation saved with /save")
 def _load(session: Session, arg: str) -> Outcome:
     saved = conv_file.load(Path(_need(arg, "/load PATH")).expanduser())
-    session.conversation = saved.conversation
+    session.use_conversation(saved.conversation)
     session.params = saved.params
     note = "" if saved.model == session.model_name else f" (saved with model '{saved.model}')"
     return Outcome(f"loaded {len(saved.conversation.turns)} turn(s){note}")

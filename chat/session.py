@@ -265,7 +265,14 @@ class Session:
     def pop_last_turn(self) -> Turn:
         if not self.conversation.turns:
             raise ParleyError("nothing to undo: the conversation is empty")
+        self.pending.clear()  # requests belong to the last reply
         return self.conversation.turns.pop()
+
+    def use_conversation(self, conversation: Conversation) -> None:
+        """Start over from `conversation` (empty for /clear, or loaded from a file)."""
+        conversation.actions_prompt = self.registry.prompt() if self.registry.actions else ""
+        self.conversation = conversation
+        self.pending.clear()
 
     def close(self) -> None:
         self.engine.close()

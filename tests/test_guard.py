@@ -177,3 +177,17 @@ def test_guard_command_reads_stdin(monkeypatch, capsys) -> None:
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [len(r["claims"]) for r in rows] == [1, 0]
     assert rows[0]["claims"][0]["reason"].startswith("No action was taken: Parley cannot cancel")
+
+
+def test_undo_and_clear_drop_waiting_requests(tmp_path: Path) -> None:
+    from chat.commands import execute
+    from chat.session import Session
+
+    session = Session(fake_config(tmp_path, actions="enabled = true"), FakeLoader(SAVE, SAVE))
+    session.send("save it")
+    assert [r.action.name for r in session.pending] == ["save_note"]
+    execute(session, "/undo")
+    assert session.pending == []
+    session.send("save it")
+    execute(session, "/clear")
+    assert session.pending == [] and session.conversation.actions_prompt  # actions still offered
