@@ -83,7 +83,8 @@ class MessageView(Vertical):
     async def flush(self) -> None:
         with self._pending_lock:
             text, self._pending = "".join(self._pending), []
-        await self.append(text)
+        if text:  # a frame timer may fire after finish() took everything
+            await self.append(text)
 
     def on_message_view_arrived(self, message: Arrived) -> None:
         # Every screen update re-lays out the screen while holding the GIL, which the generation
