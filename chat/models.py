@@ -76,12 +76,13 @@ class ModelRow:
     def size_text(self) -> str:
         if self.path is None:
             return "-"
-        size = float(self.path.stat().st_size)
-        for unit in ("B", "KB", "MB", "GB"):
-            if size < 1000 or unit == "GB":
-                return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-            size /= 1000
-        return ""
+        size = self.path.stat().st_size
+        if size < 1000:
+            return f"{size} B"
+        for unit, scale in (("KB", 1e3), ("MB", 1e6)):
+            if size < scale * 1000:
+                return f"{size / scale:.1f} {unit}"
+        return f"{size / 1e9:.1f} GB"
 
 
 def list_models(config: Config) -> list[ModelRow]:
