@@ -155,8 +155,7 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"text": text, **verdict.to_json()}, ensure_ascii=False), flush=True)
         else:
-            scores = ", ".join(f"{c} {verdict.scores[c]:.2f}" for c in verdict.flagged) or verdict.error or ""
-            print(f"{verdict.decision}\t{scores}\t{clean(text)}", flush=True)
+            print(f"{verdict.decision}\t{verdict.scores_text()}\t{clean(text)}", flush=True)
     return 0
 
 

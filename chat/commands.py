@@ -253,9 +253,7 @@ def _moderation(session: Session, arg: str) -> Outcome:
 
 
 def _decide(session: Session, approved: bool) -> Outcome:
-    record = session.decide(approved)
-    verb = "ran" if record.ok else "failed" if record.approved else "declined"
-    return Outcome(f"action {record.name} {verb}: {record.result}")
+    return Outcome(session.decide(approved).summary())
 
 
 @command("approve", "/approve", "run the next action the assistant asked for")

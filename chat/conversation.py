@@ -52,6 +52,11 @@ class ActionRecord(BaseModel):
     result: str
     created: datetime = Field(default_factory=now)
 
+    def summary(self) -> str:
+        """For the user: "action save_note ran: note saved to ..." (or failed / declined)."""
+        state = "ran" if self.ok else "failed" if self.approved else "declined"
+        return f"action {self.name} {state}: {self.result}"
+
     def for_model(self) -> str:
         if not self.approved:
             return f"- {self.name}: the user declined; it did not run."

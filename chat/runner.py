@@ -26,6 +26,11 @@ from moderation.actions import Request
 from moderation.verdict import Verdict
 
 
+def _yes(question: str) -> bool:
+    """Ask at the terminal; anything but yes is no."""
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def guard_notes(record: dict[str, Any] | None) -> list[str]:
     """One line per unbacked action claim and per unreadable action request."""
     if not record:
@@ -170,10 +175,7 @@ class Runner:
         return result
 
     def confirm_input(self, verdict: Verdict) -> bool:
-        if not self.interactive:
-            return False
-        answer = input(f"Moderation flagged your message ({verdict.label}). Send it anyway? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+        return self.interactive and _yes(f"Moderation flagged your message ({verdict.label}). Send it anyway?")
 
     def _write_delta(self, text: str) -> None:
         if not self.json_mode:
@@ -191,8 +193,7 @@ class Runner:
             record = self.session.decide(answer)
             self.emit(events.action(record))
             if not self.json_mode:
-                state = "ran" if record.ok else "failed" if record.approved else "declined"
-                self.notice(f"[action {record.name} {state}: {record.result}]", style="yellow")
+                self.notice(f"[{record.summary()}]", style="yellow")
 
     def _answer(self, request: Request) -> bool | None:
         irreversible = request.action.risk == "irreversible" and request.action.name not in self.allow_irreversible
@@ -202,8 +203,7 @@ class Runner:
             return False
         if not self.interactive:
             return None
-        answer = input(f"The assistant asks to run an action:\n{request.describe()}\nRun it? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+        return _yes(f"The assistant asks to run an action:\n{request.describe()}\nRun it?")
 
     def _finish(self, result: TurnResult) -> None:
         self._resolve_actions()

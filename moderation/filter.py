@@ -14,13 +14,13 @@ from moderation.backends import Backend, make_backend
 from moderation.config import DEFAULT_ACTIONS, DEFAULT_THRESHOLDS, ModerationConfig
 from moderation.verdict import SEVERITY, Verdict
 
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences with their trailing whitespace; the pieces join back to `text`."""
     pieces, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in SENTENCE_END.finditer(text):
         pieces.append(text[start : match.end()])
         start = match.end()
     if start < len(text):
@@ -117,6 +117,5 @@ class Moderator:
         if self.recent:
             lines.append("recent verdicts:")
             for v in self.recent:
-                scores = ", ".join(f"{c} {v.scores[c]:.2f}" for c in v.flagged) or v.error or ""
-                lines.append(f"  {v.decision:<6} {scores}")
+                lines.append(f"  {v.decision:<6} {v.scores_text()}")
         return "\n".join(lines)

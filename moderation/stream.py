@@ -3,12 +3,8 @@ complete, then moderated, then released. No character is released before it was 
 
 from __future__ import annotations
 
-import re
-
-from moderation.filter import Moderator
+from moderation.filter import SENTENCE_END, Moderator
 from moderation.verdict import SEVERITY, Verdict
-
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s|\n")
 
 
 class StreamFilter:
@@ -40,7 +36,7 @@ class StreamFilter:
         return max((v.decision for v in self.flagged), key=SEVERITY.__getitem__, default="allow")
 
     def _cut(self) -> int | None:
-        match = _SENTENCE_END.search(self.buffer)
+        match = SENTENCE_END.search(self.buffer)
         if match:
             return match.end()
         if len(self.buffer) >= self.hold_chars:

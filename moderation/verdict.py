@@ -24,6 +24,10 @@ class Verdict:
     error: str | None = None  # the backend failed (then decision follows fail = closed/open)
     notes: tuple[str, ...] = field(default=())
 
+    def scores_text(self) -> str:
+        """ "insult 0.93, threat 0.71" for the flagged categories, or the error."""
+        return ", ".join(f"{c} {self.scores[c]:.2f}" for c in self.flagged) or self.error or ""
+
     @property
     def label(self) -> str:
         return ", ".join(self.flagged) if self.flagged else ("moderation failed" if self.error else "")

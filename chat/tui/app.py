@@ -208,8 +208,7 @@ class ParleyApp(App[None]):
         if verdict is None:
             await self.start_generation(text)
             return
-        scores = ", ".join(f"{c} {verdict.scores[c]:.2f}" for c in verdict.flagged) or str(verdict.error)
-        details = f"{scores}\n\n{text}\n\nSend it to the model anyway?"
+        details = f"{verdict.scores_text()}\n\n{text}\n\nSend it to the model anyway?"
         self.push_screen(ConfirmScreen("Moderation flagged your message", details), partial(self._flagged, text))
 
     async def _flagged(self, text: str, send: bool | None) -> None:
@@ -364,10 +363,7 @@ class ParleyApp(App[None]):
         assert self.session is not None
         record = self.session.decide(bool(answer))  # only a person's answer in the modal gets here
         self.transcript.write(events.action(record))
-        state = "ran" if record.ok else "failed" if record.approved else "declined"
-        view.add_notice(
-            f"action {record.name} {state}: {record.result}", "below", "information" if record.ok else "warning"
-        )
+        view.add_notice(record.summary(), "below", "information" if record.ok else "warning")
         self.ask_actions(view, result)
 
     async def _turn_complete(self, view: MessageView, result: TurnResult) -> None:
