@@ -105,6 +105,10 @@ class Session:
         self.engine, self.model_name, self.model_config = engine, new_name, new_config
         self.params = new_config.sampling
 
+    def context_used(self) -> int:
+        """The prompt the next reply would see, in tokens (one count, not the per-turn report)."""
+        return self.engine.count_tokens(self.conversation.context_messages())
+
     def context_report(self) -> context.ContextReport:
         return context.report(self.engine, self.conversation, self.params.max_tokens)
 

@@ -128,7 +128,7 @@ class ParleyApp(App[None]):
             bar.show(self.model_arg or self.config.default, 0, 1, "", state=state)
             return
         session = self.session
-        used = session.context_report().used
+        used = session.context_used()  # the status bar refreshes often: skip the per-turn report
         moderation = f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
         moderation += f" · guard: {len(session.registry.actions)} actions"
         bar.show(
