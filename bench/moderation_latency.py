@@ -15,7 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat.config import load_config  # noqa: E402
+from chat.llama_engine import LlamaEngine  # noqa: E402
 from chat.models import load_engine, package_dir  # noqa: E402
+from chat.pipeline import Pipeline  # noqa: E402
 from chat.session import Session  # noqa: E402
 
 PROMPTS = [
@@ -37,6 +39,9 @@ def main() -> None:
             '[models.m.sampling]\ntemperature = 0\nseed = 1\nmax_tokens = 120\n[moderation]\nbackend = "offline"\n'
         )
         session = Session(load_config(path), load_engine)
+        pipeline = Pipeline(session)
+        engine = session.engine
+        assert isinstance(engine, LlamaEngine)
         session.moderator.load()
         results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
         for _ in range(args.rounds):
@@ -44,8 +49,8 @@ def main() -> None:
                 for enabled in (False, True):
                     session.moderator.enabled = enabled
                     session.conversation.turns.clear()
-                    session.engine._llm.reset()  # type: ignore[attr-defined]  # same cold start for both
-                    reply = session.send(prompt).turn.reply
+                    engine.forget_cache()  # same cold start for both
+                    reply = pipeline.send(prompt).reply
                     assert reply is not None and reply.ttft_s is not None
                     results[enabled].append((reply.ttft_s, reply.duration_s))
     for enabled in (False, True):

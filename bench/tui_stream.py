@@ -21,10 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actions.config import ActionsConfig  # noqa: E402
+from chat.config import Config, ModelConfig  # noqa: E402
+from chat.fake_engine import FakeEngine, FakeLoader  # noqa: E402
 from chat.runner import Runner  # noqa: E402
+from chat.sampling import Sampling  # noqa: E402
+from chat.script import Step  # noqa: E402
 from chat.session import Session  # noqa: E402
 from chat.tui.app import ParleyApp  # noqa: E402
-from tests.conftest import FakeLoader, fake_config  # noqa: E402
+from chat.tui.conversation import MessageView  # noqa: E402
+
+
+def fake_config(max_tokens: int) -> Config:
+    """The fake engine with room for the whole reply, no actions (the stream alone is measured)."""
+    model = ModelConfig(path=Path("fake.gguf"), n_ctx=8192, sampling=Sampling(max_tokens=max_tokens))
+    return Config(default="fake", models={"fake": model}, actions=ActionsConfig(enabled=False))
 
 
 def reply_text(tokens: int, shape: str) -> str:
@@ -46,41 +57,45 @@ def reply_text(tokens: int, shape: str) -> str:
     return "\n\n".join(blocks)
 
 
-def loader_for(reply: str, delay: float) -> FakeLoader:
-    class PacedLoader(FakeLoader):
-        def __call__(self, name, model):  # type: ignore[no-untyped-def]
-            engine = super().__call__(name, model)
-            engine.token_delay = delay
-            engine.enqueue(reply)
-            return engine
+class PacedLoader(FakeLoader):
+    """Fake engines that stream `reply` at `delay` seconds a token."""
 
-    return PacedLoader()
+    def __init__(self, reply: str, delay: float) -> None:
+        super().__init__(reply)
+        self.delay = delay
+
+    def __call__(self, name: str, model: ModelConfig) -> FakeEngine:
+        engine = super().__call__(name, model)
+        engine.token_delay = self.delay
+        return engine
 
 
 def headless(tmp: Path, reply: str, delay: float, max_tokens: int) -> float:
-    """Seconds the generation took (first to last token, as the session measures it)."""
-    session = Session(fake_config(tmp, n_ctx=8192, max_tokens=max_tokens + 100), loader_for(reply, delay))
+    """Seconds the generation took (first to last token, as the pipeline measures it)."""
+    session = Session(fake_config(max_tokens + 100), PacedLoader(reply, delay))
     runner = Runner(session, out=io.StringIO(), err=io.StringIO())
-    result = runner.send("go")
-    assert result.turn.reply is not None
-    return result.turn.reply.duration_s
+    runner.step(Step("user", "go", 1))
+    turn = session.conversation.turns[-1]
+    assert turn.reply is not None
+    return turn.reply.duration_s
 
 
 async def tui(tmp: Path, reply: str, delay: float, max_tokens: int) -> tuple[float, float]:
     """(seconds the generation took, seconds until the screen showed the whole reply)."""
-    config = fake_config(tmp, n_ctx=8192, max_tokens=max_tokens + 100)
-    app = ParleyApp(config, loader_for(reply, delay), data_dir=tmp / "data", settings_file=tmp / "tui.json")
+    app = ParleyApp(fake_config(max_tokens + 100), PacedLoader(reply, delay), data_dir=tmp / "data",
+                    settings_file=tmp / "tui.json")  # fmt: skip
     async with app.run_test() as pilot:
         while app.session is None or not app.idle.is_set():
             await pilot.pause(0.01)
         start = time.perf_counter()
-        await app.start_generation("go")
+        await app.enter("go")
         while app.generating:
             await asyncio.sleep(0.005)
         shown = time.perf_counter() - start
-        reply_view = [m for m in app.query("MessageView") if m.role == "assistant"][0]  # type: ignore[attr-defined]
+        reply_view = [m for m in app.query(MessageView) if m.role == "assistant"][0]
         assert reply_view.text == reply, "the TUI lost text"
-        turn = app.session.conversation.turns[-1]  # type: ignore[union-attr]
+        assert app.session is not None
+        turn = app.session.conversation.turns[-1]
         assert turn.reply is not None
     return turn.reply.duration_s, shown
 

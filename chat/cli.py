@@ -10,10 +10,12 @@ import json
 import sys
 from pathlib import Path
 
+from actions.registry import Registry
 from chat import __version__
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
 from chat.models import format_models, load_engine
+from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
 from chat.sanitize import clean
 from chat.script import Step, read_script
@@ -23,6 +25,9 @@ from moderation.claims import find_claims
 from moderation.filter import Moderator
 
 SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation", "guard")
+# Options that take a value, so that `parley --model m ask hi` finds the subcommand after it.
+VALUE_OPTIONS = {"--config", "--model", "-m", "--set", "--system", "--prompt", "--seed", "--transcript", "--approve",
+                 "--allow-irreversible", "--backend"}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     moderate = sub.add_parser("moderate", parents=[config], help="print a moderation verdict for each line of stdin")
     moderate.add_argument("--backend", choices=["auto", "detoxify", "offline"], help="override [moderation] backend")
     moderate.add_argument("--json", action="store_true", help="JSON Lines with the scores")
-    guard = sub.add_parser("guard", help="print the unbacked action claims in each line of stdin")
+    guard = sub.add_parser("guard", parents=[config], help="print the unbacked action claims in each line of stdin")
     guard.add_argument("--json", action="store_true", help="JSON Lines: the claims of each line")
     moderation = sub.add_parser("moderation", help="manage moderation weights")
     moderation_sub = moderation.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -87,11 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_first(argv: list[str]) -> list[str]:
+    """Options may come before the subcommand, as in git (`parley --config X ask hi`): move
+    the subcommand to the front; with none, the subcommand is `chat`."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        i += 2 if argv[i] in VALUE_OPTIONS else 1
+    if i < len(argv) and argv[i] in SUBCOMMANDS:
+        return [argv[i], *argv[:i], *argv[i + 1 :]]
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return argv
+    return ["chat", *argv]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv = ["chat", *argv]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(subcommand_first(argv))
     try:
         return dispatch(args)
     except ParleyError as err:
@@ -109,9 +125,9 @@ def dispatch(args: argparse.Namespace) -> int:
         for path in download(args.variant):
             print(f"downloaded: {path}")
         return 0
-    if args.cmd == "guard":
-        return _guard(args.json)
     config = load_config(find_config(args.config))
+    if args.cmd == "guard":
+        return _guard(config, args.json)
     if args.cmd == "models":
         print(format_models(config))
         return 0
@@ -124,16 +140,16 @@ def dispatch(args: argparse.Namespace) -> int:
     transcript = Transcript(args.transcript) if args.transcript else None
     try:
         _apply_options(session, args)
-        interactive = steps is None and sys.stdin.isatty()
+        person = sys.stdin.isatty()  # someone at the terminal who can answer questions
         runner = Runner(
-            session, json_mode=args.json, transcript=transcript, interactive=interactive, approve=args.approve,
-            allow_irreversible=frozenset(args.allow_irreversible),
+            session, json_mode=args.json, transcript=transcript, interactive=steps is None and person,
+            can_ask=person, approve=args.approve, allow_irreversible=frozenset(args.allow_irreversible),
         )  # fmt: skip
         runner.start()
         if steps is None:
             from chat.linechat import line_chat
 
-            return line_chat(runner, interactive)
+            return line_chat(runner)
         return runner.run(steps)
     finally:
         if transcript is not None:
@@ -153,21 +169,23 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
             continue
         verdict = moderator.check(text)
         if args.json:
-            print(json.dumps({"text": text, **verdict.to_json()}, ensure_ascii=False), flush=True)
+            print(json.dumps({"text": text, **verdict.model_dump(mode="json")}, ensure_ascii=False), flush=True)
         else:
             print(f"{verdict.decision}\t{verdict.scores_text()}\t{clean(text)}", flush=True)
     return 0
 
 
-def _guard(as_json: bool) -> int:
+def _guard(config: Config, as_json: bool) -> int:
     """Claims in assistant messages read from stdin, one message a line (no action ran)."""
+    backer = Registry.from_config(config.actions).backer
     for line in sys.stdin:
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        claims = find_claims(text)
+        claims = find_claims(text, backer=backer)
         if as_json:
-            print(json.dumps({"text": text, "claims": [c.to_json() for c in claims]}, ensure_ascii=False), flush=True)
+            found = [c.model_dump() for c in claims]
+            print(json.dumps({"text": text, "claims": found}, ensure_ascii=False), flush=True)
         else:
             for claim in claims:
                 print(f"{clean(claim.sentence)}\t{claim.reason}", flush=True)
@@ -178,9 +196,15 @@ def _tui(config: Config, args: argparse.Namespace) -> int:
     from chat.tui.app import ParleyApp  # textual is imported only when the TUI runs
 
     config.model(args.model)  # an unknown --model is a usage error before the screen opens
-    app = ParleyApp(config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript)
+    policy = ApprovalPolicy(
+        args.approve or "ask", frozenset(args.allow_irreversible) | frozenset(config.actions.allow_irreversible)
+    )
+    app = ParleyApp(config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript, policy=policy)
     app.run()
-    return 0
+    if app.return_code:
+        print(f"parley: the chat stopped on an error; the conversation is saved in {app.autosave_path}",
+              file=sys.stderr)  # fmt: skip
+    return app.return_code or 0
 
 
 def _steps(args: argparse.Namespace) -> list[Step] | None:

@@ -1,7 +1,7 @@
 """Slash commands: one definition each gives the parser, the behaviour and the help text.
 
-Used by the line chat, the headless runner and the TUI. A command that fails raises
-CommandError before it changes anything.
+The turn pipeline runs them for every front end (the TUI answers a few with a screen of its
+own). A command that fails raises CommandError before it changes anything.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from chat.session import Session
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a command did, and what the turn pipeline should do next."""
+
     text: str = ""
     quit: bool = False
-    generate: str | None = None  # a user message the front-end should send next (/retry, /act)
+    generate: str | None = None  # a user message to send next (/retry, /act)
     force_action: bool = False  # generate an action request, constrained by a grammar
+    answer: bool | None = None  # the user's answer to the oldest waiting action request
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,17 @@ class Command:
     name: str
     usage: str
     help: str
-    run: Callable[[Session, str], Outcome]
+    run: Callable[[Session, str], Outcome]  # raises CommandError (or another ParleyError) before changing anything
 
 
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, usage: str, help: str) -> Callable[[Callable[[Session, str], Outcome]], Callable]:
-    def register(run: Callable[[Session, str], Outcome]) -> Callable[[Session, str], Outcome]:
+Run = Callable[[Session, str], Outcome]
+
+
+def command(name: str, usage: str, help: str) -> Callable[[Run], Run]:
+    def register(run: Run) -> Run:
         COMMANDS[name] = Command(name, usage, help, run)
         return run
 
@@ -252,18 +258,21 @@ def _moderation(session: Session, arg: str) -> Outcome:
     return Outcome(moderator.describe())
 
 
-def _decide(session: Session, approved: bool) -> Outcome:
-    return Outcome(session.decide(approved).summary())
+def _answer(session: Session, approved: bool) -> Outcome:
+    if not session.pending:
+        raise CommandError("no action is waiting for an answer")
+    name = session.pending[0].action.name
+    return Outcome(f"{'approved' if approved else 'declined'}: {name}", answer=approved)
 
 
 @command("approve", "/approve", "run the next action the assistant asked for")
 def _approve(session: Session, arg: str) -> Outcome:
-    return _decide(session, True)
+    return _answer(session, True)
 
 
 @command("deny", "/deny", "decline the next action the assistant asked for")
 def _deny(session: Session, arg: str) -> Outcome:
-    return _decide(session, False)
+    return _answer(session, False)
 
 
 @command("act", "/act [TEXT]", "ask the model for an action request, its output held to the actions' schema")
@@ -279,6 +288,11 @@ def _actions(session: Session, arg: str) -> Outcome:
     lines = [f"{a.name} ({a.risk}): {a.description}" for a in session.registry.actions.values()]
     lines += [f"waiting for your answer: {r.describe()}" for r in session.pending]
     return Outcome("\n".join(lines) or "no actions are enabled ([actions] enabled = false)")
+
+
+@command("theme", "/theme [NAME]", "show or switch the colour theme (full-screen chat only; also in Ctrl+P)")
+def _theme(session: Session, arg: str) -> Outcome:
+    raise CommandError("/theme works in the full-screen chat only")  # the TUI answers it itself
 
 
 @command("quit", "/quit", "leave Parley")

@@ -23,14 +23,17 @@ from pydantic import (
     model_validator,
 )
 
+from actions.config import ActionsConfig
 from chat.errors import ConfigError, did_you_mean
 from chat.sampling import Sampling
-from moderation.config import ActionsConfig, ModerationConfig
+from moderation.config import ModerationConfig
 
 APP_NAME = "parley"
 CONFIG_ENV = "PARLEY_CONFIG"
 
 Strict = ConfigDict(extra="forbid", frozen=True)
+# Keys that were renamed: the old name is refused with the new one as the hint.
+RENAMED: dict[tuple[str, ...], str] = {("moderation", "actions"): "policy"}
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -176,7 +179,8 @@ def _describe(error: Any) -> str:
     loc = tuple(str(part) for part in error["loc"])
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        hint = did_you_mean(loc[-1], _keys_at(loc[:-1]))
+        renamed = RENAMED.get(loc)
+        hint = f"; did you mean '{renamed}'? (renamed)" if renamed else did_you_mean(loc[-1], _keys_at(loc[:-1]))
         return f"unknown key '{'.'.join(loc)}'{hint}"
     if error["type"] == "missing":
         return f"missing key '{'.'.join(loc)}'"

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from actions.config import Risk
 from chat.engine import Message
 from chat.errors import ParleyError
 from chat.sampling import Sampling
+from moderation.claims import Claim
+from moderation.verdict import Decision, Verdict
 
 SCHEMA = "parley.conversation"
 SCHEMA_VERSION = 1
@@ -21,6 +24,22 @@ FinishReason = Literal["stop", "length", "cancelled", "error", "blocked"]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+class ModerationRecord(BaseModel):
+    """How moderation treated a reply: the worst decision, and the verdict of each flagged part."""
+
+    decision: Decision
+    backend: str
+    flagged: list[Verdict] = Field(default_factory=list)
+
+
+class GuardRecord(BaseModel):
+    """What the action guard found in a reply."""
+
+    claims: list[Claim] = Field(default_factory=list)  # unbacked action claims
+    problems: list[str] = Field(default_factory=list)  # action requests that could not be read
+    pending: list[str] = Field(default_factory=list)  # requested actions still waiting for an answer
 
 
 class Reply(BaseModel):
@@ -34,35 +53,43 @@ class Reply(BaseModel):
     ttft_s: float | None = None  # until the first text was shown
     tokens_per_s: float | None = None  # the model's generation speed
     duration_s: float = 0.0
-    # decision ("allow", "warn", "redact", "block") and the verdicts of flagged parts; None = off
-    moderation: dict[str, Any] | None = None
-    # unbacked action claims found by the guard, and action requests that could not be read
-    guard: dict[str, Any] | None = None
+    moderation: ModerationRecord | None = None  # None: moderation was off
+    guard: GuardRecord = Field(default_factory=GuardRecord)
     created: datetime = Field(default_factory=now)
+
+    @field_validator("guard", mode="before")
+    @classmethod
+    def _no_guard_is_an_empty_one(cls, value: object) -> object:
+        return GuardRecord() if value is None else value  # files saved before the guard always ran
+
+
+DecidedBy = Literal["user", "policy"]  # a person answered, or the approval policy (--approve)
 
 
 class ActionRecord(BaseModel):
-    """An action the model asked for, what the user answered, and what happened."""
+    """An action the model asked for, who decided and how, and what happened."""
 
     name: str
     arguments: dict[str, Any]
-    risk: str
+    risk: Risk
     approved: bool
+    decided_by: DecidedBy = "user"
     ok: bool  # it ran and succeeded
     result: str
     created: datetime = Field(default_factory=now)
 
     def summary(self) -> str:
-        """For the user: "action save_note ran: note saved to ..." (or failed / declined)."""
-        state = "ran" if self.ok else "failed" if self.approved else "declined"
+        """For the user: "action save_note ran: note saved to ..." (or failed, or not run: why)."""
+        state = "ran" if self.ok else "failed" if self.approved else "not run"
         return f"action {self.name} {state}: {self.result}"
 
     def for_model(self) -> str:
+        who = "the user" if self.decided_by == "user" else "the approval policy"
         if not self.approved:
-            return f"- {self.name}: the user declined; it did not run."
+            return f"- {self.name}: {who} declined; it did not run."
         if not self.ok:
-            return f"- {self.name}: approved by the user, but it failed: {self.result}"
-        return f"- {self.name}: approved by the user and done. Result: {self.result}"
+            return f"- {self.name}: approved by {who}, but it failed: {self.result}"
+        return f"- {self.name}: approved by {who} and done. Result: {self.result}"
 
 
 class Turn(BaseModel):

@@ -1,4 +1,4 @@
-"""The engine protocol: what Parley needs from a language model, and nothing more.
+"""The engine: what Parley needs from a language model, and nothing more.
 
 Two implementations: `chat.llama_engine.LlamaEngine` (llama.cpp) and `chat.fake_engine.FakeEngine`
 (scripted, for unit tests and benchmarks). Messages are plain {"role", "content"} dicts.
@@ -7,9 +7,10 @@ Two implementations: `chat.llama_engine.LlamaEngine` (llama.cpp) and `chat.fake_
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, TypedDict
 
 from chat.sampling import Sampling
 
@@ -31,6 +32,7 @@ class ModelInfo:
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+    tokens: int = 1  # tokens generated since the last delta (a character can take several)
 
 
 StopReason = Literal["stop", "length", "cancelled"]
@@ -49,18 +51,29 @@ class StreamEnd:
 StreamEvent = TextDelta | StreamEnd
 
 
-class Engine(Protocol):
+class Engine(ABC):
+    """A loaded model. Subclasses render and tokenize with the model's own template and
+    tokenizer, so every count is exactly what the model evaluates."""
+
     @property
+    @abstractmethod
     def info(self) -> ModelInfo: ...
 
+    @abstractmethod
     def tokenize(self, text: str) -> list[int]: ...
 
+    @abstractmethod
     def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    @abstractmethod
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        """The prompt text for `messages`, through the chat template."""
 
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         """Exact token count of the chat-templated prompt for `messages`."""
-        ...
+        return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
+    @abstractmethod
     def stream(
         self,
         messages: Sequence[Message],
@@ -70,6 +83,6 @@ class Engine(Protocol):
     ) -> Iterator[StreamEvent]:
         """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens.
         With `json_schema`, the output is constrained to JSON matching it (a grammar)."""
-        ...
 
+    @abstractmethod
     def close(self) -> None: ...

@@ -1,70 +1,216 @@
-"""The JSON events that `--json` prints and `--transcript` appends, one per line."""
+"""What a turn reports, as typed events: the turn pipeline emits them, front ends render them,
+and every one but streamed text goes to the transcript (and to `--json`) as one JSON object.
+
+The wording of every notice the user sees is here, once.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from chat.conversation import ActionRecord
-from chat.session import Session, TurnResult
+from actions.action import Request
+from chat.conversation import ActionRecord, DecidedBy, ModerationRecord, Reply, Turn
+from chat.engine import ModelInfo
+from chat.sampling import Sampling
+from moderation.claims import Claim
+
+Severity = Literal["information", "warning", "error"]
+# What a notice is about; a front end may place it by this (the TUI puts moderation above the reply).
+NoticeKind = Literal["moderation", "finish", "context", "action", "guard"]
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def session_start(session: Session) -> dict[str, Any]:
-    info = session.engine.info
-    return {
-        "type": "session",
-        "time": now(),
-        "model": session.model_name,
-        "path": info.path,
-        "n_ctx": info.n_ctx,
-        "n_gpu_layers": info.n_gpu_layers,
-        "chat_format": info.chat_format,
-        "system": session.conversation.system,
-        "prompt": session.conversation.prompt_name,
-        "params": session.params.model_dump(),
-        "moderation": session.moderator.backend_name if session.moderator.enabled else "off",
-    }
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str]
+    recorded: ClassVar[bool] = True  # written to the transcript and --json
+    time: str = field(default_factory=now, init=False, compare=False)
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own data, as JSON values (its dataclass fields, unless it says otherwise)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "time": self.time, **self.fields()}
 
 
-def turn(result: TurnResult) -> dict[str, Any]:
-    reply = result.turn.reply
-    assert reply is not None
-    return {
-        "type": "turn",
-        "time": now(),
-        "model": reply.model,
-        "user": result.turn.user,
-        "reply": reply.content,
-        "finish_reason": reply.finish_reason,
-        "params": reply.params.model_dump(),
-        "usage": {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "evaluated_prompt_tokens": reply.evaluated_prompt_tokens,
-        },
-        "context": {"used": result.context_used, "n_ctx": result.n_ctx, "dropped_turns": result.dropped},
-        "timing": {
-            "ttft_s": reply.ttft_s,
-            "total_s": reply.duration_s,
-            "tokens_per_s": reply.tokens_per_s,
-        },
-        "moderation": reply.moderation,
-        "guard": reply.guard,
-        "actions": [a.model_dump(mode="json") for a in result.turn.actions],
-    }
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    type = "session"
+    model: str
+    info: ModelInfo
+    system: str
+    prompt: str | None
+    params: Sampling
+    moderation: str  # the backend, or "off"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "path": self.info.path, "n_ctx": self.info.n_ctx,
+            "n_gpu_layers": self.info.n_gpu_layers, "chat_format": self.info.chat_format, "system": self.system,
+            "prompt": self.prompt, "params": self.params.model_dump(), "moderation": self.moderation,
+        }  # fmt: skip
 
 
-def action(record: ActionRecord) -> dict[str, Any]:
-    return {"type": "action", "time": now(), **record.model_dump(mode="json", exclude={"created"})}
+@dataclass(frozen=True)
+class UserSent(Event):
+    """A user message became a turn (it passed input moderation and fits the context)."""
+
+    type = "user"
+    content: str
 
 
-def command(line: str, output: str, ok: bool) -> dict[str, Any]:
-    return {"type": "command", "time": now(), "command": line, "ok": ok, "output": output}
+@dataclass(frozen=True)
+class TextShown(Event):
+    """Reply text that passed moderation and may be shown now."""
+
+    type = "text"
+    recorded = False
+    text: str
 
 
-def error(message: str) -> dict[str, Any]:
-    return {"type": "error", "time": now(), "error": message}
+@dataclass(frozen=True)
+class Notice(Event):
+    type = "notice"
+    kind: NoticeKind
+    text: str
+    severity: Severity = "warning"
+
+
+@dataclass(frozen=True)
+class ActionRequested(Event):
+    type = "action_request"
+    request: Request
+
+    def fields(self) -> dict[str, Any]:
+        action = self.request.action
+        return {"name": action.name, "arguments": self.request.arguments.model_dump(), "risk": action.risk}
+
+
+@dataclass(frozen=True)
+class ActionDecided(Event):
+    type = "action_decision"
+    name: str
+    approved: bool
+    decided_by: DecidedBy
+
+
+@dataclass(frozen=True)
+class ActionDone(Event):
+    """An approved action ran: its result, or why it failed."""
+
+    type = "action_result"
+    record: ActionRecord
+
+    def fields(self) -> dict[str, Any]:
+        return self.record.model_dump(mode="json", exclude={"created"})
+
+
+@dataclass(frozen=True)
+class TurnDone(Event):
+    """The turn is over: its reply, usage, verdicts, guard findings and actions."""
+
+    type = "turn"
+    turn: Turn
+    dropped: list[int]  # turns that this generation pushed out of the context window
+    n_ctx: int
+
+    @property
+    def reply(self) -> Reply:
+        assert self.turn.reply is not None  # a turn is done only once it has a reply
+        return self.turn.reply
+
+    @property
+    def context_used(self) -> int:
+        return self.reply.prompt_tokens + self.reply.completion_tokens
+
+    def fields(self) -> dict[str, Any]:
+        reply = self.reply
+        return {
+            "model": reply.model,
+            "user": self.turn.user,
+            "reply": reply.content,
+            "finish_reason": reply.finish_reason,
+            "params": reply.params.model_dump(),
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "evaluated_prompt_tokens": reply.evaluated_prompt_tokens,
+            },
+            "context": {"used": self.context_used, "n_ctx": self.n_ctx, "dropped_turns": self.dropped},
+            "timing": {"ttft_s": reply.ttft_s, "total_s": reply.duration_s, "tokens_per_s": reply.tokens_per_s},
+            "moderation": reply.moderation.model_dump(mode="json") if reply.moderation else None,
+            "guard": reply.guard.model_dump(mode="json"),
+            "actions": [a.model_dump(mode="json") for a in self.turn.actions],
+        }
+
+
+@dataclass(frozen=True)
+class CommandRan(Event):
+    type = "command"
+    command: str
+    output: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ErrorRaised(Event):
+    type = "error"
+    error: str
+
+
+# --- notices: what the user is told, worded once -------------------------------------------
+
+_MODERATION_OUTCOME = {"allow": "FAILED, shown unchecked", "warn": "warning", "redact": "removed",
+                       "block": "reply withheld"}  # fmt: skip
+
+
+def moderation_notices(record: ModerationRecord | None) -> list[Notice]:
+    """One notice per flagged part of a reply."""
+    if record is None:
+        return []
+    severity: Severity = "error" if record.decision == "block" else "warning"
+    return [
+        Notice("moderation", f"moderation: {_MODERATION_OUTCOME[v.decision]}: {v.scores_text()}", severity)
+        for v in record.flagged
+    ]
+
+
+def finish_notices(reply: Reply) -> list[Notice]:
+    """Why a reply ended early, if it did."""
+    if reply.finish_reason == "cancelled":
+        return [Notice("finish", "stopped")]
+    if reply.finish_reason == "length":
+        return [Notice("finish", f"cut at max_tokens = {reply.params.max_tokens}")]
+    if reply.finish_reason == "error":
+        return [Notice("finish", "the reply failed part-way", "error")]
+    return []
+
+
+def dropped_notices(dropped: list[int]) -> list[Notice]:
+    numbers = ", ".join(map(str, dropped))
+    return (
+        [Notice("context", f"context full: turn(s) {numbers} moved out of context", "information")] if dropped else []
+    )
+
+
+def claim_notice(claim: Claim) -> Notice:
+    return Notice("guard", f'{claim.reason} ("{claim.sentence}")')
+
+
+def unreadable_request_notice(problem: str) -> Notice:
+    return Notice("guard", f"action request ignored: {problem}")
+
+
+def waiting_notice(request: Request) -> Notice:
+    return Notice("action", f"action waiting for /approve or /deny: {request.describe()}")
+
+
+def action_notice(record: ActionRecord) -> Notice:
+    return Notice("action", record.summary(), "information" if record.ok else "warning")

@@ -1,7 +1,8 @@
 """A scripted engine for unit tests and benchmarks: replays queued replies and records calls.
 
-It implements the whole protocol honestly (a word-level tokenizer, a ChatML-like template,
+It implements the whole engine honestly (a word-level tokenizer, a ChatML-like template,
 max_tokens, cancellation, KV-prefix bookkeeping), so the code above it is exercised for real.
+`FakeLoader` stands in for `chat.models.load_engine`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat.engine import Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
+from chat.config import ModelConfig
+from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
+from chat.errors import ModelLoadError
 from chat.sampling import Sampling
 
 # Special tokens, runs of whitespace, and words: like a real tokenizer, the rendered history
@@ -30,7 +33,7 @@ class Call:
 
 
 @dataclass
-class FakeEngine:
+class FakeEngine(Engine):
     n_ctx: int = 2048
     name: str = "fake"
     token_delay: float = 0.0  # seconds per streamed token, to imitate a real model's pace
@@ -64,9 +67,6 @@ class FakeEngine:
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
         return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
-
-    def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
-        return len(self.tokenize(self.render(messages, add_generation_prompt)))
 
     def stream(
         self,
@@ -107,6 +107,24 @@ class FakeEngine:
 
     def close(self) -> None:
         self._cached = []
+
+
+class FakeLoader:
+    """An engine loader that hands out FakeEngines (each queued with `replies`) and remembers them;
+    loading a model named in `fail_on` fails as a corrupt file would."""
+
+    def __init__(self, *replies: str) -> None:
+        self.engines: list[FakeEngine] = []
+        self.fail_on: set[str] = set()
+        self.replies = replies
+
+    def __call__(self, name: str, model: ModelConfig) -> FakeEngine:
+        if name in self.fail_on:
+            raise ModelLoadError(f"cannot load model {name}: corrupt file")
+        engine = FakeEngine(n_ctx=model.n_ctx, name=name)
+        engine.enqueue(*self.replies)
+        self.engines.append(engine)
+        return engine
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

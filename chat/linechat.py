@@ -43,13 +43,13 @@ def read_piped(stream: TextIO) -> Iterator[Step]:
             yield Step("command" if line.startswith("/") else "user", line.strip(), number)
 
 
-def line_chat(runner: Runner, interactive: bool) -> int:
-    if interactive:
+def line_chat(runner: Runner) -> int:
+    """A chat typed at the terminal (or piped in), one step a line, going on after errors."""
+    if runner.interactive:
         info = runner.session.engine.info
         runner.notice(
             f"Parley - {runner.session.model_name} (n_ctx {info.n_ctx}). "
             'Type /help for commands, """ for multi-line input, Ctrl+C to stop a reply, /quit or Ctrl+D to leave.'
         )
-    steps = read_interactive() if interactive else read_piped(sys.stdin)
-    code = runner.run(steps, keep_going=True)
-    return 0 if interactive else code
+    steps = read_interactive() if runner.interactive else read_piped(sys.stdin)
+    return runner.run(steps, keep_going=True)

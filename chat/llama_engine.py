@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
-from llama_cpp import LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from chat.config import ModelConfig
-from chat.engine import Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
+from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.errors import ConfigError, ModelLoadError
 from chat.sampling import Sampling
 from chat.stops import StopScanner
@@ -31,14 +31,14 @@ _GGUF_MAGIC = b"GGUF"
 _log_lines: list[str] = []
 
 
-@llama_cpp.llama_log_callback
-def _quiet_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+def _remember_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
     """Keep llama.cpp's log off the terminal; remember recent lines to explain load failures."""
     _log_lines.append(text.decode("utf-8", errors="replace"))
     del _log_lines[:-50]
 
 
-llama_cpp.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+_LOG_CALLBACK = llama_cpp.llama_log_callback(_remember_log)  # referenced for as long as llama.cpp may call it
+llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
 def check_gguf(path: Path) -> None:
@@ -52,7 +52,7 @@ def check_gguf(path: Path) -> None:
             raise ModelLoadError(f"not a GGUF model file (bad magic bytes): {path}")
 
 
-class LlamaEngine:
+class LlamaEngine(Engine):
     def __init__(self, name: str, path: Path, config: ModelConfig) -> None:
         check_gguf(path)
         _log_lines.clear()
@@ -110,9 +110,6 @@ class LlamaEngine:
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
 
-    def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
-        return len(self.tokenize(self.render(messages, add_generation_prompt)))
-
     def stream(
         self,
         messages: Sequence[Message],
@@ -138,6 +135,7 @@ class LlamaEngine:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopScanner([*self._stops, *params.stop])
         generated: list[int] = []
+        reported = 0  # tokens covered by the deltas yielded so far
         evaluated = 0
         finish: StopReason = "length"
         tokens = llm.generate(
@@ -162,7 +160,8 @@ class LlamaEngine:
                 piece = llm.detokenize([token], prev_tokens=prompt + generated[:-1])
                 text, stopped = scanner.feed(decoder.decode(piece))
                 if text:
-                    yield TextDelta(text)
+                    yield TextDelta(text, len(generated) - reported)
+                    reported = len(generated)
                 if stopped:
                     finish = "stop"
                     break
@@ -176,8 +175,12 @@ class LlamaEngine:
         if finish != "stop":
             rest = scanner.flush() + decoder.decode(b"", final=True)
             if rest:
-                yield TextDelta(rest)
+                yield TextDelta(rest, len(generated) - reported)
         yield StreamEnd(finish, len(prompt), len(generated), evaluated)
+
+    def forget_cache(self) -> None:
+        """Drop the KV cache: the next prompt is evaluated whole (benchmarks compare cold and warm)."""
+        self._llm.reset()  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self._llm.close()

@@ -1,56 +1,33 @@
-"""Runs user messages and slash commands against a Session and reports the results.
+"""The headless front end: runs user messages and slash commands through the turn pipeline and
+renders its events.
 
-Shared by the headless modes (`ask`, `run`, piped stdin) and the interactive line chat:
-replies stream to `out`; notices, command output and errors go to `err`. With `json_mode`,
-`out` gets one JSON event a line instead. Every event also goes to the transcript.
+Shared by `ask`, `run`, piped stdin and the interactive line chat: replies stream to `out`;
+notices, command output and errors go to `err`. With `json_mode`, `out` gets every recorded
+event as one JSON line instead. Ctrl+C stops the reply in progress (the partial reply is kept).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
-from collections.abc import Iterable
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
 
-from chat import commands, events
 from chat.errors import ParleyError
+from chat.events import CommandRan, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
+from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
 from chat.sanitize import clean
 from chat.script import Step
-from chat.session import Session, TurnResult
+from chat.session import Session
 from chat.transcript import Transcript
-from moderation.actions import Request
-from moderation.verdict import Verdict
 
-
-def _yes(question: str) -> bool:
-    """Ask at the terminal; anything but yes is no."""
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
-def guard_notes(record: dict[str, Any] | None) -> list[str]:
-    """One line per unbacked action claim and per unreadable action request."""
-    if not record:
-        return []
-    notes = [f'[{claim["reason"]} ("{claim["sentence"]}")]' for claim in record.get("claims", [])]
-    return notes + [f"[action request ignored: {problem}]" for problem in record.get("problems", [])]
-
-
-def moderation_notes(record: dict[str, Any] | None) -> list[str]:
-    """One line per kind of moderation outcome of a reply, for the user."""
-    if not record:
-        return []
-    notes = []
-    for verdict in record["flagged"]:
-        scores = ", ".join(f"{c} {verdict['scores'][c]:.2f}" for c in verdict["flagged"])
-        what = {"allow": "FAILED, shown unchecked", "warn": "warning", "redact": "removed", "block": "reply withheld"}[
-            verdict["decision"]
-        ]
-        notes.append(f"[moderation: {what}: {scores or verdict['error']}]")
-    return notes
+STYLES: dict[Severity, str] = {"information": "dim", "warning": "yellow", "error": "bold red"}
 
 
 class Runner:
@@ -63,164 +40,116 @@ class Runner:
         out: TextIO | None = None,
         err: TextIO | None = None,
         interactive: bool = False,
-        approve: str | None = None,
+        can_ask: bool = False,
+        approve: ApproveMode | None = None,
         allow_irreversible: frozenset[str] = frozenset(),
     ) -> None:
         self.session = session
-        # Who answers action requests: a person at a terminal ("ask"), nobody ("never"), or a
-        # standing yes ("always", which irreversible actions need by name to get).
-        self.approve = approve or ("ask" if interactive else "never")
-        self.allow_irreversible = allow_irreversible | frozenset(session.config.actions.allow_irreversible)
-        self.interactive = interactive  # Ctrl+C stops the reply only, not the whole run
+        self.interactive = interactive  # a line chat: Ctrl+C stops the reply only, not the run
         self.json_mode = json_mode
-        self.transcript = transcript
         self.out = out or sys.stdout
         self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+        self.interrupted = False
+        self._reply_open = False  # reply text is on `out` and its line is not ended yet
+        # A person at the terminal answers action requests unless told otherwise; nobody else can.
+        policy = ApprovalPolicy(
+            approve or ("ask" if can_ask else "never"),
+            allow_irreversible | frozenset(session.config.actions.allow_irreversible),
+        )
+        self.pipeline = Pipeline(
+            session, self.render, policy=policy, ask=self.ask if can_ask else None, transcript=transcript
+        )
 
-    def emit(self, event: dict[str, Any]) -> None:
-        if self.transcript is not None:
-            self.transcript.write(event)
-        if self.json_mode:
-            self.out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
-            self.out.flush()
+    def start(self) -> None:
+        self.pipeline.start()
+
+    # --- running steps ------------------------------------------------------------------------
+
+    def run(self, steps: Iterable[Step], keep_going: bool = False) -> int:
+        """Run steps in order; return the exit code: the last step's in a line chat (as a shell
+        does), else the first error's (0 when none)."""
+        first = last = 0
+        for step in steps:
+            last = 0
+            try:
+                if not self.step(step):
+                    break
+            except ParleyError as err:  # already shown, through the error event
+                last = err.exit_code
+                first = first or last
+                if not keep_going:
+                    break
+        return last if self.interactive else first
+
+    def step(self, step: Step) -> bool:
+        """Run one step; False when the user asked to quit."""
+        self.interrupted = False
+        cancel = threading.Event()
+        with self._interrupt_stops(cancel):
+            go_on = True
+            if step.kind == "user":
+                self.pipeline.send(step.text, cancel)
+            else:
+                go_on = self.pipeline.command(step.text, cancel)
+        if self.interrupted and not self.interactive:
+            raise KeyboardInterrupt  # the partial reply is recorded; now end the run
+        return go_on
+
+    @contextmanager
+    def _interrupt_stops(self, cancel: threading.Event) -> Iterator[None]:
+        """While a step runs, Ctrl+C stops the reply (between tokens) instead of raising anywhere."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            self.interrupted = True
+            cancel.set()
+
+        previous = signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def ask(self, question: Question) -> bool:
+        """Ask at the terminal; anything but yes is no (Ctrl+C and end of input too)."""
+        self.notice(f"{question.title}\n{question.details}", "yellow")
+        self.console.print(Text(f"{question.prompt} [y/N] "), end="")  # on err: out may be JSON
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            return input().strip().lower() in ("y", "yes")
+        except (KeyboardInterrupt, EOFError):
+            print(file=self.console.file)
+            return False
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # --- rendering ----------------------------------------------------------------------------
 
     def notice(self, text: str, style: str = "dim") -> None:
         # Text(...) is never parsed for markup: the text may quote the model or the user.
         self.console.print(Text(clean(text), style=style))
 
-    def start(self) -> None:
-        self.emit(events.session_start(self.session))
-
-    # --- one step -------------------------------------------------------------------------
-
-    def run(self, steps: Iterable[Step], keep_going: bool = False) -> int:
-        """Run steps in order; return the exit code (the first error's, or 0)."""
-        code = 0
-        for step in steps:
-            try:
-                if not self.step(step):
-                    break
-            except ParleyError as err:
-                self.error(str(err))
-                code = code or err.exit_code
-                if not keep_going:
-                    break
-        return code
-
-    def step(self, step: Step) -> bool:
-        """Run one step; False when the user asked to quit."""
-        if step.kind == "user":
-            self.send(step.text)
-            return True
-        return self.command(step.text)
-
-    def command(self, line: str) -> bool:
-        try:
-            outcome = commands.execute(self.session, line)
-        except ParleyError as err:
-            self.emit(events.command(line, str(err), ok=False))
-            raise
-        self.emit(events.command(line, outcome.text, ok=True))
-        if outcome.text and not self.json_mode:
-            self.notice(outcome.text, style="")
-        if outcome.generate is not None:
-            self.send(outcome.generate, outcome.force_action)
-        return not outcome.quit
-
-    def error(self, message: str) -> None:
-        self.emit(events.error(message))
-        self.notice(f"error: {message}", style="bold red")
-
-    # --- generation -----------------------------------------------------------------------
-
-    def send(self, text: str, force_action: bool = False) -> TurnResult:
-        """Generate a reply in a worker thread, so Ctrl+C stops it cleanly between tokens.
-
-        A user message flagged by input moderation is not sent: headless there is nobody to
-        confirm it, so it is refused (the interactive chats ask)."""
-        verdict = self.session.check_input(text)
-        if verdict is not None and not self.confirm_input(verdict):
-            raise ParleyError(f"message not sent: moderation flagged it ({verdict.label or verdict.error})")
-        if self.transcript is not None:
-            self.transcript.write({"type": "user", "time": events.now(), "content": text})
-        cancel = threading.Event()
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                box["result"] = self.session.send(text, self._write_delta, cancel, force_action)
-            except BaseException as err:  # re-raised in the calling thread below
-                box["error"] = err
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="generate", daemon=True).start()
-        # Wait on an Event, not Thread.join: on Python 3.11 a Ctrl+C inside join() can mark a
-        # still-running thread as finished (bpo-45274), and we would free the model under it.
-        interrupted = False
-        while True:
-            try:
-                if done.wait(0.1):
-                    break
-            except KeyboardInterrupt:
-                interrupted = True
-                cancel.set()
-        if "error" in box:
-            raise box["error"]
-        result: TurnResult = box["result"]
-        self._finish(result)
-        if interrupted and not self.interactive:
-            raise KeyboardInterrupt  # the partial reply is recorded; now end the run
-        return result
-
-    def confirm_input(self, verdict: Verdict) -> bool:
-        return self.interactive and _yes(f"Moderation flagged your message ({verdict.label}). Send it anyway?")
-
-    def _write_delta(self, text: str) -> None:
-        if not self.json_mode:
-            self.out.write(clean(text))
-            self.out.flush()
-
-    def _resolve_actions(self) -> None:
-        """Answer pending requests by the approval policy; in a script "ask" waits for /approve."""
-        while self.session.pending:
-            request = self.session.pending[0]
-            answer = self._answer(request)
-            if answer is None:
-                self.notice(f"[action waiting for /approve or /deny: {request.describe()}]", style="yellow")
-                return
-            record = self.session.decide(answer)
-            self.emit(events.action(record))
-            if not self.json_mode:
-                self.notice(f"[{record.summary()}]", style="yellow")
-
-    def _answer(self, request: Request) -> bool | None:
-        irreversible = request.action.risk == "irreversible" and request.action.name not in self.allow_irreversible
-        if self.approve == "always" and not irreversible:
-            return True
-        if self.approve == "never" or (self.approve == "always" and not self.interactive):
-            return False
-        if not self.interactive:
-            return None
-        return _yes(f"The assistant asks to run an action:\n{request.describe()}\nRun it?")
-
-    def _finish(self, result: TurnResult) -> None:
-        self._resolve_actions()
-        self.emit(events.turn(result))
+    def render(self, event: Event) -> None:
         if self.json_mode:
+            if event.recorded:
+                self.out.write(json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n")
+                self.out.flush()
             return
-        self.out.write("\n")
-        self.out.flush()
-        reply = result.turn.reply
-        for note in moderation_notes(reply.moderation if reply else None):
-            self.notice(note, style="yellow")
-        if reply is not None and reply.finish_reason == "cancelled":
-            self.notice("[stopped]")
-        elif reply is not None and reply.finish_reason == "length":
-            self.notice(f"[cut at max_tokens = {reply.params.max_tokens}]")
-        if result.dropped:
-            numbers = ", ".join(map(str, result.dropped))
-            self.notice(f"[context full: turn(s) {numbers} moved out of context]")
-        for note in guard_notes(reply.guard if reply else None):
-            self.notice(note, style="yellow")
+        if isinstance(event, TextShown):
+            self.out.write(clean(event.text))
+            self.out.flush()
+            return
+        if self._reply_open:  # the reply is over: end its line before anything else is said
+            self.out.write("\n")
+            self.out.flush()
+            self._reply_open = False
+        if isinstance(event, UserSent):
+            self._reply_open = True
+        elif isinstance(event, Notice):
+            self.notice(f"[{event.text}]", STYLES[event.severity])
+        elif isinstance(event, CommandRan) and event.ok and event.output:
+            self.notice(event.output, style="")
+        elif isinstance(event, ErrorRaised):
+            self.notice(f"error: {event.error}", STYLES["error"])

@@ -12,7 +12,7 @@ from chat.errors import CommandError, did_you_mean
 class Sampling(BaseModel):
     """The parameters a reply is generated with; every reply records a copy."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="randomness; 0 = greedy")
     top_p: float = Field(0.95, ge=0.0, le=1.0, description="nucleus sampling mass")

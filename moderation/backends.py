@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from moderation.config import ModerationConfig
 from moderation.normalize import Normalizer
+from moderation.verdict import Category
 
 
 class BackendError(Exception):
@@ -16,7 +16,7 @@ class BackendError(Exception):
 class Backend(Protocol):
     name: str
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, float]]: ...
+    def score(self, texts: Sequence[str]) -> list[dict[Category, float]]: ...
 
 
 class OfflineBackend:
@@ -43,20 +43,10 @@ class OfflineBackend:
         # exists to recover obfuscated abuse, and it never touches a word the model knows.
         self.normalize = Normalizer(known, lambda w: weights.get(w, 0.0))
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+    def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
         if not texts:
             return []
         both = list(texts) + [self.normalize(t) for t in texts]
         probs = self._predict(both)
         n = len(texts)
         return [{"toxicity": float(max(probs[i], probs[n + i]))} for i in range(n)]
-
-
-def make_backend(config: ModerationConfig) -> Backend:
-    """The configured backend; `auto` takes Detoxify when its weights are here, else offline."""
-    if config.backend in ("detoxify", "auto"):
-        from moderation.detox import DetoxifyBackend, weights_available
-
-        if config.backend == "detoxify" or weights_available(config.detoxify):
-            return DetoxifyBackend(config.detoxify)
-    return OfflineBackend()

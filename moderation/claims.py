@@ -11,9 +11,11 @@ Tuned on the dev split of bench/data/claims.jsonl; bench/claims.py reports the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from moderation.filter import split_sentences
+from pydantic import BaseModel, ConfigDict
+
+from moderation.sentences import split_sentences
 
 # Acting in the world: past forms, base forms, -ing forms.
 PAST = (
@@ -21,20 +23,20 @@ PAST = (
     "ordered placed transferred paid updated changed reset upgraded submitted filed opened created escalated "
     "forwarded called phoned contacted notified added removed deleted renewed extended arranged confirmed bought "
     "purchased applied credited refunded replaced shipped posted published texted messaged uploaded unsubscribed "
-    "secured registered signed saved exported delivered written wrote"
+    "secured registered signed saved exported delivered written wrote read"
 ).split()
 BASE = (
     "book reserve send email e-mail mail cancel process issue set schedule reschedule order place transfer pay "
     "update change reset upgrade submit file open create escalate forward call phone contact notify add remove "
     "delete renew extend arrange confirm buy purchase apply credit refund replace ship post publish text message "
-    "upload unsubscribe register sign save export deliver remind follow reach keep check take get"
+    "upload unsubscribe register sign save export deliver remind follow reach keep check take get read"
 ).split()
 ING = (
     "booking reserving sending emailing cancelling canceling processing issuing setting scheduling rescheduling "
     "ordering "
     "placing transferring paying updating changing resetting upgrading submitting filing opening creating "
     "escalating forwarding calling contacting notifying adding removing deleting renewing arranging confirming "
-    "buying purchasing refunding replacing shipping posting uploading saving exporting"
+    "buying purchasing refunding replacing shipping posting uploading saving exporting reading"
 ).split()
 PARTICIPLE = [*PAST, "made", "taken care of", "written", "done"]
 
@@ -72,59 +74,55 @@ _CONDITIONAL_START = re.compile(
 )
 _GENERIC = re.compile(r"\b(?:usually|typically|generally|normally|often|always|sometimes|would|could|might)\b", re.I)
 
-# Which Parley action backs a claim made with a verb (others act in the world: never backed).
-_KINDS = {"saved": "save_note", "save": "save_note", "saving": "save_note", "exported": "export_conversation",
-          "export": "export_conversation", "exporting": "export_conversation"}  # fmt: skip
 _FILE_WORDS = re.compile(r"\b(?:file|files|workspace|\.txt|\.md)\b|\w\.(?:txt|md|json)\b", re.IGNORECASE)
-_FILE_VERBS = {"written", "wrote", "created", "create", "write", "writing", "saved", "save"}
+# Verbs that are a claim only about a file ("I've written notes.txt"), not work done in the reply
+# ("I've written a draft below", "I read that as a question").
+_FILE_ONLY = {"written", "wrote", "read"}
 
+# What a claim that no action can back is told, by the verb's base form.
 _NOTICES = [
-    (("sent", "send", "sending", "emailed", "email", "emailing", "e-mailed", "mailed", "mail", "forwarded",
-      "forward", "forwarding", "texted", "text", "messaged", "message"),
+    ({"send", "email", "e-mail", "mail", "forward", "text", "message"},
      "Parley cannot send emails or messages; nothing was sent"),
-    (("booked", "book", "booking", "reserved", "reserve", "reserving", "made"),
-     "Parley cannot make bookings; nothing was booked"),
-    (("cancelled", "canceled", "cancel", "cancelling", "canceling", "unsubscribed", "unsubscribe", "deleted",
-      "delete", "deleting", "removed", "remove"),
-     "Parley cannot cancel or delete anything; nothing was cancelled"),
-    (("processed", "process", "processing", "refunded", "refund", "refunding", "paid", "pay", "paying",
-      "transferred", "transfer", "credited", "credit", "issued", "applied"),
+    ({"book", "reserve", "make"}, "Parley cannot make bookings; nothing was booked"),
+    ({"cancel", "unsubscribe", "delete", "remove"}, "Parley cannot cancel or delete anything; nothing was cancelled"),
+    ({"process", "refund", "pay", "transfer", "credit", "issue", "apply"},
      "Parley cannot move money; no payment or refund was made"),
-    (("called", "call", "calling", "phoned", "phone", "contacted", "contact", "notified", "notify", "reach"),
-     "Parley cannot contact anyone; nobody was contacted"),
-    (("ordered", "order", "ordering", "bought", "buy", "buying", "purchased", "purchase", "shipped", "ship",
-      "replaced", "replace", "delivered", "deliver", "on its way"),
+    ({"call", "phone", "contact", "notify", "reach"}, "Parley cannot contact anyone; nobody was contacted"),
+    ({"order", "buy", "purchase", "ship", "replace", "deliver", "on its way"},
      "Parley cannot order or ship anything; nothing was ordered"),
-    (("scheduled", "schedule", "scheduling", "rescheduled", "reschedule", "rescheduling", "set", "setting",
-      "remind", "added", "add"),
+    ({"schedule", "reschedule", "set", "remind", "add"},
      "Parley cannot set reminders or change calendars; nothing was scheduled"),
 ]  # fmt: skip
 
+_IRREGULAR = {"sent": "send", "made": "make", "bought": "buy", "paid": "pay", "wrote": "write", "written": "write",
+              "done": "do", "taken": "take", "set": "set", "read": "read", "on": "on its way"}  # fmt: skip
+_BASE = set(BASE)
 
-@dataclass(frozen=True)
-class Claim:
+
+def lemma(verb: str) -> str:
+    """The base form of a claim's verb as the patterns find it ("booked" -> "book")."""
+    word = verb.lower().split()[0]
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    candidates = [word, word[:-2], word[:-1], word[:-3] + "y", word[:-3], word[:-3] + "e", word[:-4]]
+    return next((c for c in candidates if c in _BASE), word)
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     sentence: str
     verb: str
     kind: str  # the Parley action that would back it, or "world"
     reason: str  # what the user is told
 
-    def to_json(self) -> dict[str, str]:
-        return {"sentence": self.sentence, "verb": self.verb, "kind": self.kind, "reason": self.reason}
 
-
-def _kind(verb: str, sentence: str) -> str:
-    word = verb.split()[0].lower()
-    if word in _FILE_VERBS and _FILE_WORDS.search(sentence):
-        return "write_file"
-    if word in ("read",) and _FILE_WORDS.search(sentence):
-        return "read_file"
-    return _KINDS.get(word, "world")
-
-
-def _reason(verb: str) -> str:
-    word = verb.lower()
+def _reason(verb: str, kind: str) -> str:
+    if kind != "world":
+        return f"No action was taken: {kind} did not run in this turn."
+    base = lemma(verb)
     for verbs, text in _NOTICES:
-        if word in verbs or word.split()[0] in verbs:
+        if base in verbs:
             return f"No action was taken: {text}."
     return "No action was taken: nothing Parley ran backs this claim."
 
@@ -140,7 +138,7 @@ def _claim_verbs(sentence: str) -> list[str]:
             if _NEGATION.search(span) or (pattern is _PASSIVE and _GENERIC.search(text)):
                 continue
             verb = match.groupdict().get("verb") or match.group("verb2")
-            if verb.lower() in ("written", "wrote") and not _FILE_WORDS.search(text):
+            if verb.lower() in _FILE_ONLY and not _FILE_WORDS.search(text):
                 continue  # "I've written a draft below" is work done in the reply
             verbs.append(verb)
             if pattern is _FIRST_PERSON_PAST:
@@ -148,13 +146,20 @@ def _claim_verbs(sentence: str) -> list[str]:
     return verbs
 
 
-def find_claims(reply: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
-    """Sentences of `reply` that claim an action no executed action (by name) backs."""
+def find_claims(
+    reply: str,
+    executed: set[str] | frozenset[str] = frozenset(),
+    backer: Callable[[str, str], str | None] = lambda verb, sentence: None,
+) -> list[Claim]:
+    """Sentences of `reply` that claim an action that no executed action (by name) backs.
+
+    `backer(verb, sentence)` names the action that would back a claim (the action registry
+    answers), given the verb's base form; None when only the world could."""
     claims = []
     for sentence in split_sentences(reply):
         for verb in _claim_verbs(sentence):
-            kind = _kind(verb, sentence)
+            kind = backer(lemma(verb), sentence) or "world"
             if kind not in executed:
-                claims.append(Claim(sentence.strip(), verb, kind, _reason(verb)))
+                claims.append(Claim(sentence=sentence.strip(), verb=verb, kind=kind, reason=_reason(verb, kind)))
                 break  # one notice per sentence
     return claims

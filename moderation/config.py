@@ -7,12 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from moderation.actions import CommandActionConfig
-
-Category = Literal[
-    "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit", "profanity"
-]
-Action = Literal["warn", "redact", "block"]
+from moderation.verdict import Category, Policy
 
 DEFAULT_THRESHOLDS: dict[Category, float] = {
     "toxicity": 0.5,
@@ -24,7 +19,7 @@ DEFAULT_THRESHOLDS: dict[Category, float] = {
     "sexual_explicit": 0.5,
     "profanity": 0.5,
 }
-DEFAULT_ACTIONS: dict[Category, Action] = {
+DEFAULT_POLICY: dict[Category, Policy] = {
     "toxicity": "redact",
     "severe_toxicity": "block",
     "obscene": "redact",
@@ -45,18 +40,6 @@ class DetoxifyConfig(BaseModel):
     config_dir: Path | None = Field(None, description="local Hugging Face config and tokenizer for the checkpoint")
 
 
-class ActionsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(True, description="offer the built-in actions to the model")
-    workspace: Path | None = Field(None, description="the only folder file actions may touch; none = data dir")
-    claims: Literal["warn", "redact"] = Field("warn", description="what to do with unbacked action claims")
-    allow_irreversible: list[str] = Field(
-        default_factory=list, description="irreversible actions that --approve always may run unasked"
-    )
-    commands: dict[str, CommandActionConfig] = Field(default_factory=dict)
-
-
 class ModerationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,9 +48,17 @@ class ModerationConfig(BaseModel):
         "auto", description="auto: Detoxify when its weights are on this machine, else the offline classifier"
     )
     thresholds: dict[Category, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    actions: dict[Category, Action] = Field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    policy: dict[Category, Policy] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY), description="what a flagged category leads to"
+    )
     moderate_input: bool = Field(False, description="also check what the user sends")
     fail: Literal["closed", "open"] = Field("closed", description="when the backend fails: show nothing, or show it")
     timeout_s: float = Field(10.0, gt=0, le=600)
     hold_chars: int = Field(200, ge=20, le=5000, description="longest text held back before it is moderated")
     detoxify: DetoxifyConfig = Field(default_factory=DetoxifyConfig)
+
+    def threshold(self, category: Category) -> float:
+        return self.thresholds.get(category, DEFAULT_THRESHOLDS[category])
+
+    def policy_for(self, category: Category) -> Policy:
+        return self.policy.get(category, DEFAULT_POLICY[category])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from moderation.backends import BackendError
 from moderation.config import DetoxifyConfig
-from moderation.verdict import CATEGORIES
+from moderation.verdict import CATEGORIES, Category
 
 # Detoxify's release files (detoxify.detoxify.MODEL_URLS; a test keeps the two in step) and the
 # Hugging Face model each checkpoint's config and tokenizer come from.
@@ -95,16 +95,17 @@ class DetoxifyBackend:
                 raise BackendError(f"cannot load Detoxify from {path}: {err}") from None
         self.name = f"detoxify ({config.variant})"
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+    def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
         """Scores per text, in Parley's categories (identity subgroup columns are dropped)."""
         if not texts:
             return []
         results = self.model.predict(list(texts))
-        rows: list[dict[str, float]] = [{} for _ in texts]
+        rows: list[dict[Category, float]] = [{} for _ in texts]
         for label, values in results.items():
-            if label in CATEGORIES:
+            category = next((c for c in CATEGORIES if c == label), None)
+            if category is not None:
                 for row, value in zip(rows, values if isinstance(values, list) else [values], strict=True):
-                    row[label] = float(value)
+                    row[category] = float(value)
         return rows
 
 

@@ -1,31 +1,28 @@
-"""The moderation filter: score text with a backend, apply thresholds and actions, and fail
+"""The moderation filter: score text with a backend, apply thresholds and policies, and fail
 closed (by default) when the backend raises or hangs."""
 
 from __future__ import annotations
 
 import concurrent.futures
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-from moderation.backends import Backend, make_backend
-from moderation.config import DEFAULT_ACTIONS, DEFAULT_THRESHOLDS, ModerationConfig
-from moderation.verdict import SEVERITY, Verdict
+from moderation.backends import Backend, OfflineBackend
+from moderation.config import DEFAULT_THRESHOLDS, ModerationConfig
+from moderation.sentences import split_sentences
+from moderation.verdict import SEVERITY, Category, Verdict
 
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
 
+def make_backend(config: ModerationConfig) -> Backend:
+    """The configured backend; `auto` takes Detoxify when its weights are here, else offline."""
+    if config.backend in ("detoxify", "auto"):
+        from moderation.detox import DetoxifyBackend, weights_available  # torch: only when used
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences with their trailing whitespace; the pieces join back to `text`."""
-    pieces, start = [], 0
-    for match in SENTENCE_END.finditer(text):
-        pieces.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        pieces.append(text[start:])
-    return pieces
+        if config.backend == "detoxify" or weights_available(config.detoxify):
+            return DetoxifyBackend(config.detoxify)
+    return OfflineBackend()
 
 
 class Moderator:
@@ -59,16 +56,10 @@ class Moderator:
                         f"(to use Detoxify: parley moderation download {variant})"
                     )
 
-    def threshold(self, category: str) -> float:
-        return self.config.thresholds.get(category, DEFAULT_THRESHOLDS.get(category, 0.5))  # type: ignore[call-overload]
-
-    def action(self, category: str) -> str:
-        return self.config.actions.get(category, DEFAULT_ACTIONS.get(category, "warn"))  # type: ignore[call-overload]
-
     def check(self, text: str) -> Verdict:
         """Score `text` (per sentence, keeping each category's maximum) and decide."""
         if not self.enabled:
-            return Verdict("allow", {}, (), "off", 0.0)
+            return Verdict(decision="allow", scores={}, flagged=(), backend="off", latency_s=0.0)
         self.load()
         start = time.perf_counter()
         try:
@@ -82,23 +73,28 @@ class Moderator:
             return self._failed(f"timed out after {self.config.timeout_s:g}s", start)
         except Exception as err:
             return self._failed(str(err) or type(err).__name__, start)
-        scores: dict[str, float] = {}
+        scores: dict[Category, float] = {}
         for sentence_scores in per_sentence:
             for category, value in sentence_scores.items():
                 scores[category] = max(value, scores.get(category, 0.0))
+        policy = self.config.policy_for
         flagged = sorted(
-            (c for c, v in scores.items() if v >= self.threshold(c)),
-            key=lambda c: (-SEVERITY[self.action(c)], -scores[c]),
+            (c for c, v in scores.items() if v >= self.config.threshold(c)),
+            key=lambda c: (-SEVERITY[policy(c)], -scores[c]),
         )
-        decision = self.action(flagged[0]) if flagged else "allow"
-        verdict = Verdict(decision, scores, tuple(flagged), self.backend_name, time.perf_counter() - start)  # type: ignore[arg-type]
+        verdict = Verdict(
+            decision=policy(flagged[0]) if flagged else "allow", scores=scores, flagged=tuple(flagged),
+            backend=self.backend_name, latency_s=time.perf_counter() - start,
+        )  # fmt: skip
         if flagged:
             self.recent.append(verdict)
         return verdict
 
     def _failed(self, error: str, start: float) -> Verdict:
-        decision = "block" if self.config.fail == "closed" else "allow"
-        verdict = Verdict(decision, {}, (), self.backend_name, time.perf_counter() - start, error=error)  # type: ignore[arg-type]
+        verdict = Verdict(
+            decision="block" if self.config.fail == "closed" else "allow", scores={}, flagged=(),
+            backend=self.backend_name, latency_s=time.perf_counter() - start, error=error,
+        )  # fmt: skip
         self.recent.append(verdict)
         return verdict
 
@@ -110,10 +106,10 @@ class Moderator:
             *([self.note] if self.note else []),
             f"on failure: fail {self.config.fail}; timeout {self.config.timeout_s:g}s; input checked: "
             f"{'yes' if self.config.moderate_input else 'no'}",
-            "category          threshold  action",
+            "category          threshold  policy",
         ]
         for category in DEFAULT_THRESHOLDS:
-            lines.append(f"{category:<17} {self.threshold(category):>9.2f}  {self.action(category)}")
+            lines.append(f"{category:<17} {self.config.threshold(category):>9.2f}  {self.config.policy_for(category)}")
         if self.recent:
             lines.append("recent verdicts:")
             for v in self.recent:

@@ -1,8 +1,8 @@
 """Undo common obfuscations before classifying: Unicode tricks, homoglyphs, leetspeak, letters
 spaced out or joined, separators inside words, and one-letter typos of known words.
 
-`normalize(text, vocabulary)` returns the text as a classifier would most likely have seen it
-written plainly. It never replaces a word the vocabulary already knows.
+`Normalizer(vocabulary, weight)(text)` returns the text as a classifier would most likely have
+seen it written plainly. It never replaces a word the vocabulary already knows.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ complete, then moderated, then released. No character is released before it was 
 
 from __future__ import annotations
 
-from moderation.filter import SENTENCE_END, Moderator
-from moderation.verdict import SEVERITY, Verdict
+from moderation.filter import Moderator
+from moderation.sentences import SENTENCE_END
+from moderation.verdict import SEVERITY, Decision, Verdict
 
 
 class StreamFilter:
@@ -32,7 +33,7 @@ class StreamFilter:
         return self._release(piece) if piece and not self.blocked else ""
 
     @property
-    def decision(self) -> str:
+    def decision(self) -> Decision:
         return max((v.decision for v in self.flagged), key=SEVERITY.__getitem__, default="allow")
 
     def _cut(self) -> int | None:
@@ -55,7 +56,7 @@ class StreamFilter:
             self.buffer = ""
             return ""
         if verdict.decision == "redact":
-            label = next(c for c in verdict.flagged if self.moderator.action(c) == "redact")
+            label = next(c for c in verdict.flagged if self.moderator.config.policy_for(c) == "redact")
             trailing = piece[len(piece.rstrip()) :]
             return f"[removed: {label}]{trailing}"
         return piece

@@ -1,28 +1,41 @@
-"""A moderation verdict: per-category scores, what to do, which backend, how long it took."""
+"""Moderation's vocabulary: the categories, what a verdict decides, and the verdict itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, get_args
 
-# Detoxify's labels; other backends map onto them (and may add e.g. profanity).
-CATEGORIES = (
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+# Detoxify's labels; other backends map onto them (and may add profanity).
+Category = Literal[
     "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit", "profanity"
-)  # fmt: skip
+]  # fmt: skip
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 Decision = Literal["allow", "warn", "redact", "block"]
-SEVERITY: dict[str, int] = {"allow": 0, "warn": 1, "redact": 2, "block": 3}
+Policy = Literal["warn", "redact", "block"]  # what a category over its threshold leads to
+SEVERITY: dict[Decision, int] = {"allow": 0, "warn": 1, "redact": 2, "block": 3}
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(BaseModel):
+    """Scores per category, the decision, which backend gave them and how long it took."""
+
+    model_config = ConfigDict(frozen=True)
+
     decision: Decision
-    scores: dict[str, float]
-    flagged: tuple[str, ...]  # categories over their threshold, worst action first
+    scores: dict[Category, float]
+    flagged: tuple[Category, ...]  # categories over their threshold, worst decision first
     backend: str
     latency_s: float
     error: str | None = None  # the backend failed (then decision follows fail = closed/open)
-    notes: tuple[str, ...] = field(default=())
+
+    @field_serializer("scores")
+    def _round_scores(self, scores: dict[Category, float]) -> dict[Category, float]:
+        return {k: round(v, 4) for k, v in scores.items()}
+
+    @field_serializer("latency_s")
+    def _round_latency(self, latency: float) -> float:
+        return round(latency, 4)
 
     def scores_text(self) -> str:
         """ "insult 0.93, threat 0.71" for the flagged categories, or the error."""
@@ -31,13 +44,3 @@ class Verdict:
     @property
     def label(self) -> str:
         return ", ".join(self.flagged) if self.flagged else ("moderation failed" if self.error else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "decision": self.decision,
-            "flagged": list(self.flagged),
-            "scores": {k: round(v, 4) for k, v in self.scores.items()},
-            "backend": self.backend,
-            "latency_s": round(self.latency_s, 4),
-            "error": self.error,
-        }

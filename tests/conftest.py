@@ -1,15 +1,21 @@
-"""Shared fixtures: a config, a fake engine and a session built on it."""
+"""Shared fixtures: a config, a fake engine, a session built on it and a pipeline to run turns."""
 
 from __future__ import annotations
 
-import os
+import io
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chat.config import Config, ModelConfig, load_config
-from chat.fake_engine import FakeEngine
+from chat import cli
+from chat.config import Config, load_config
+from chat.events import Event
+from chat.fake_engine import FakeEngine, FakeLoader
 from chat.models import package_dir
+from chat.pipeline import Pipeline
 from chat.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,25 +70,6 @@ prompt = "concise"
     return load_config(path)
 
 
-class FakeLoader:
-    """An EngineLoader that hands out FakeEngines (each queued with `replies`) and remembers them."""
-
-    def __init__(self, *replies: str) -> None:
-        self.engines: list[FakeEngine] = []
-        self.fail_on: set[str] = set()
-        self.replies = replies
-
-    def __call__(self, name: str, model: ModelConfig) -> FakeEngine:
-        if name in self.fail_on:
-            from chat.errors import ModelLoadError
-
-            raise ModelLoadError(f"cannot load model {name}: corrupt file")
-        engine = FakeEngine(n_ctx=model.n_ctx, name=name)
-        engine.enqueue(*self.replies)
-        self.engines.append(engine)
-        return engine
-
-
 @pytest.fixture
 def loader() -> FakeLoader:
     return FakeLoader()
@@ -99,11 +86,25 @@ def engine(session: Session) -> FakeEngine:
     return session.engine
 
 
-def parley_env(**extra: str) -> dict[str, str]:
-    """Environment for running `parley` in a subprocess."""
-    env = dict(os.environ)
-    env.update(extra)
-    return env
+class Recorder(list[Event]):
+    """An event sink that keeps what the pipeline emitted."""
+
+    def __call__(self, event: Event) -> None:
+        self.append(event)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self]
+
+
+@pytest.fixture
+def events() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def pipeline(session: Session, events: Recorder) -> Pipeline:
+    """Turns on the session, nobody to ask (a script's view), events recorded."""
+    return Pipeline(session, events)
 
 
 def moderated_config(tmp_path: Path, moderation: str) -> Config:
@@ -112,3 +113,42 @@ def moderated_config(tmp_path: Path, moderation: str) -> Config:
     assert base.origin is not None
     path = write_config(tmp_path, base.origin.read_text() + f"\n[moderation]\n{moderation}\n")
     return load_config(path)
+
+
+class Stdin(io.StringIO):
+    def __init__(self, text: str, tty: bool) -> None:
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@dataclass
+class Cli:
+    """Runs `parley` in process with `loader` in place of llama.cpp and `stdin` as its input."""
+
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    config: Config
+    loader: FakeLoader = field(default_factory=FakeLoader)
+
+    def __call__(self, *args: str, stdin: str = "", tty: bool = False) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) of `parley --config CONFIG ARGS...`; with `tty`, stdin
+        looks like a terminal (a person who can answer questions)."""
+        self.monkeypatch.setattr(cli, "load_engine", self.loader)
+        self.monkeypatch.setattr("sys.stdin", Stdin(stdin, tty))
+        code = cli.main(["--config", str(self.config.origin), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(monkeypatch, capsys, fake_config(tmp_path, max_tokens=20))
+
+
+def json_events(out: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """The JSON Lines events in `out` (of one type, if given)."""
+    found = [json.loads(line) for line in out.splitlines()]
+    return [e for e in found if kind is None or e["type"] == kind]

@@ -9,14 +9,17 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chat.config import ModelConfig
-from chat.engine import StreamEnd, TextDelta
+from chat.engine import Message, StreamEnd, TextDelta
+from chat.llama_engine import LlamaEngine
 from chat.sampling import Sampling
-from tests.conftest import EMBEDDED_GGUF, ROOT, write_config
+from tests.conftest import EMBEDDED_GGUF, ROOT, json_events, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +27,7 @@ GREEDY = Sampling(temperature=0.0, seed=1, max_tokens=48)
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from chat.llama_engine import LlamaEngine
-
+def engine() -> Iterator[LlamaEngine]:
     engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
     yield engine
     engine.close()
@@ -38,8 +39,8 @@ def parley(*args: str, input: str | None = None) -> subprocess.CompletedProcess[
     )
 
 
-def turn_events(stdout: str) -> list[dict]:
-    return [e for e in map(json.loads, stdout.splitlines()) if e["type"] == "turn"]
+def turn_events(stdout: str) -> list[dict[str, Any]]:
+    return json_events(stdout, "turn")
 
 
 def embedded_config(tmp_path: Path, n_ctx: int, max_tokens: int) -> Path:
@@ -85,9 +86,9 @@ def test_seed_and_temperature_zero_reproduce_the_same_output(tmp_path: Path) -> 
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
 
 
-def test_seed_reproduces_sampled_output(engine) -> None:
+def test_seed_reproduces_sampled_output(engine: LlamaEngine) -> None:
     params = Sampling(temperature=1.0, seed=123, max_tokens=30)
-    messages = [{"role": "user", "content": "Tell me a story."}]
+    messages: list[Message] = [{"role": "user", "content": "Tell me a story."}]
     outputs = [
         "".join(e.text for e in engine.stream(messages, params, threading.Event()) if isinstance(e, TextDelta))
         for _ in range(2)
@@ -115,19 +116,20 @@ def test_small_window_overflows_and_keeps_answering(tmp_path: Path) -> None:
     assert "out of context: turn(s) 1" in context
 
 
-def test_token_count_matches_llama_cpp_own_chat_handler(engine) -> None:
-    messages = [
+def test_token_count_matches_llama_cpp_own_chat_handler(engine: LlamaEngine) -> None:
+    messages: list[Message] = [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Hi there, what's 2+2?"},
         {"role": "assistant", "content": "4."},
         {"role": "user", "content": "And 3+3? Ünïcödé ✓"},
     ]
-    usage = engine._llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0)["usage"]
-    assert engine.count_tokens(messages) == usage["prompt_tokens"]
+    completion = engine._llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0)  # type: ignore[arg-type]
+    assert isinstance(completion, dict)
+    assert engine.count_tokens(messages) == completion["usage"]["prompt_tokens"]
 
 
-def test_kv_cache_is_reused_across_turns(engine) -> None:
-    history = [
+def test_kv_cache_is_reused_across_turns(engine: LlamaEngine) -> None:
+    history: list[Message] = [
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": "Give me a short list of fruits."},
     ]
@@ -135,7 +137,7 @@ def test_kv_cache_is_reused_across_turns(engine) -> None:
     reply = "".join(e.text for e in first if isinstance(e, TextDelta))
     history += [{"role": "assistant", "content": reply}, {"role": "user", "content": "And vegetables?"}]
     warm = list(engine.stream(history, GREEDY, threading.Event()))[-1]
-    engine._llm.reset()  # forget the KV cache: a cold run of the very same prompt
+    engine.forget_cache()  # a cold run of the very same prompt
     cold = list(engine.stream(history, GREEDY, threading.Event()))[-1]
     assert isinstance(warm, StreamEnd) and isinstance(cold, StreamEnd)
     assert warm.prompt_tokens == cold.prompt_tokens
@@ -143,7 +145,7 @@ def test_kv_cache_is_reused_across_turns(engine) -> None:
     assert warm.evaluated_prompt_tokens < cold.evaluated_prompt_tokens / 3
 
 
-def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine) -> None:
+def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine: LlamaEngine) -> None:
     cancel = threading.Event()
     deltas = []
     for event in engine.stream([{"role": "user", "content": "Count from 1 to 100."}], GREEDY, cancel):
@@ -153,12 +155,12 @@ def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine) -> None
                 cancel.set()
         else:
             end = event
-    assert end.finish_reason == "cancelled" and end.completion_tokens == 3
+    assert isinstance(end, StreamEnd) and end.finish_reason == "cancelled" and end.completion_tokens == 3
     again = list(engine.stream([{"role": "user", "content": "Hi"}], GREEDY, threading.Event()))
     assert isinstance(again[-1], StreamEnd) and again[-1].completion_tokens > 0
 
 
-def test_max_tokens_and_stop_strings(engine) -> None:
+def test_max_tokens_and_stop_strings(engine: LlamaEngine) -> None:
     events = list(
         engine.stream(
             [{"role": "user", "content": "Count from 1 to 50, comma separated."}],
@@ -166,13 +168,15 @@ def test_max_tokens_and_stop_strings(engine) -> None:
             threading.Event(),
         )
     )
-    assert events[-1].finish_reason == "length" and events[-1].completion_tokens == 5
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.finish_reason == "length" and end.completion_tokens == 5
     params = Sampling(temperature=0, seed=1, max_tokens=60, stop=("5",))
     events = list(
         engine.stream([{"role": "user", "content": "Count from 1 to 10, comma separated."}], params, threading.Event())
     )
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert events[-1].finish_reason == "stop" and "5" not in text
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.finish_reason == "stop" and "5" not in text
 
 
 @pytest.mark.parametrize(
@@ -216,8 +220,9 @@ async def test_tui_streams_a_real_reply_and_the_meter_moves(tmp_path: Path) -> N
     from chat.config import load_config
     from chat.models import load_engine
     from chat.tui.app import ParleyApp
-    from chat.tui.widgets import MessageView, StatusBar
-    from tests.tui_helpers import ready, submit, wait_until
+    from chat.tui.conversation import MessageView
+    from chat.tui.widgets import StatusBar
+    from tests.chat.tui.helpers import ready, submit, wait_until
 
     config = load_config(embedded_config(tmp_path, n_ctx=2048, max_tokens=32))
     app = ParleyApp(config, load_engine, data_dir=tmp_path / "data", settings_file=tmp_path / "tui.json")
@@ -247,12 +252,13 @@ def test_support_preset_reply_that_claims_an_action_gets_the_notice() -> None:
     assert "No action was taken" in human.stderr
 
 
-def test_grammar_forces_a_well_formed_action_request(engine) -> None:
+def test_grammar_forces_a_well_formed_action_request(engine: LlamaEngine) -> None:
     """The tiny model rarely writes a request on its own; a grammar from the schema makes it."""
-    from moderation.actions import BUILTIN, Registry
+    from actions.builtin import BUILTIN
+    from actions.registry import Registry
 
     registry = Registry(BUILTIN)
-    messages = [
+    messages: list[Message] = [
         {"role": "system", "content": registry.prompt()},
         {"role": "user", "content": "Save a note that says: buy milk. Pick the action and fill in its arguments."},
     ]

@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 
 from chat.commands import COMMANDS
 from chat.context import ContextReport
+from chat.pipeline import Question
 from chat.sampling import describe
 from chat.tui.widgets import literal
 
@@ -54,8 +55,6 @@ def help_screen() -> InfoScreen:
     for command in COMMANDS.values():
         table.add_row(Text(command.usage, style="bold"), Text(command.help))
     table.add_row("", "")
-    table.add_row(Text("/theme NAME", style="bold"), Text("switch the colour theme (also in Ctrl+P)"))
-    table.add_row("", "")
     table.add_row(Text("parameters", style="bold"), "")
     for name, value_range, description in describe():
         table.add_row(Text(f"  {name}"), Text(f"{value_range}: {description}"))
@@ -93,15 +92,14 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("left,right,tab", "switch", "Switch", show=False),
     ]
 
-    def __init__(self, title: str, details: str) -> None:
+    def __init__(self, question: Question) -> None:
         super().__init__(classes="confirm")
-        self._title = title
-        self._details = details
+        self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="panel"):
-            yield Static(literal(self._title, "bold"), id="panel-title")
-            yield Static(literal(self._details), id="confirm-details")
+            yield Static(literal(self.question.title, "bold"), id="panel-title")
+            yield Static(literal(f"{self.question.details}\n\n{self.question.prompt}"), id="confirm-details")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes", id="yes", variant="warning")
                 yield Button("No", id="no", variant="primary")

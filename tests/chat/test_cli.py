@@ -8,53 +8,37 @@ from pathlib import Path
 
 import pytest
 
-from chat import cli
-from tests.conftest import FakeLoader, fake_config
+from chat.cli import subcommand_first
+from chat.runner import Runner
+from chat.script import Step
+from chat.session import Session
+from tests.conftest import Cli
+from tests.conftest import json_events as events
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    loader = FakeLoader()
-    monkeypatch.setattr(cli, "load_engine", loader)
-    config = fake_config(tmp_path, max_tokens=20)
-    assert config.origin is not None
-
-    def invoke(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = cli.main([args[0], "--config", str(config.origin), *args[1:]])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    invoke.loader = loader  # type: ignore[attr-defined]
-    return invoke
-
-
-def events(out: str) -> list[dict]:
-    return [json.loads(line) for line in out.splitlines()]
-
-
-def test_ask_prints_the_reply(run) -> None:
+def test_ask_prints_the_reply(run: Cli) -> None:
     code, out, err = run("ask", "hello", "world")
     assert code == 0
     assert out == "You said: hello world\n"
 
 
-def test_ask_appends_piped_stdin(run) -> None:
+def test_ask_appends_piped_stdin(run: Cli) -> None:
     code, out, _ = run("ask", "summarize:", stdin="line one\nline two\n")
     assert code == 0
     assert run.loader.engines[0].calls[0].messages[-1]["content"] == "summarize:\n\nline one\nline two"
 
 
-def test_ask_without_a_question_is_a_usage_error(run) -> None:
+def test_ask_without_a_question_is_a_usage_error(run: Cli) -> None:
     code, out, err = run("ask")
     assert code == 2 and "ask needs a question" in err
 
 
-def test_json_events_carry_usage_context_timing(run) -> None:
+def test_json_events_carry_usage_context_timing(run: Cli) -> None:
     code, out, _ = run("ask", "--json", "--set", "temperature=0.1", "--seed", "5", "hi")
     assert code == 0
-    session, turn = events(out)
+    session, user, turn = events(out)
     assert session["type"] == "session" and session["params"]["seed"] == 5
+    assert user == {"type": "user", "time": user["time"], "content": "hi"}
     assert turn["type"] == "turn" and turn["reply"] == "You said: hi"
     assert turn["finish_reason"] == "stop"
     assert turn["params"]["temperature"] == 0.1
@@ -65,18 +49,18 @@ def test_json_events_carry_usage_context_timing(run) -> None:
     assert turn["guard"] == {"problems": [], "claims": [], "pending": []} and turn["actions"] == []
 
 
-def test_run_text_script(run, tmp_path: Path) -> None:
+def test_run_text_script(run: Cli, tmp_path: Path) -> None:
     script = tmp_path / "s.txt"
     script.write_text("First.\n\n/temp 0.2\nSecond\nstill second.\n/context\n")
     code, out, err = run("run", str(script), "--json")
     assert code == 0
     kinds = [e["type"] for e in events(out)]
-    assert kinds == ["session", "turn", "command", "turn", "command"]
+    assert kinds == ["session", "user", "turn", "command", "user", "turn", "command"]
     turns = [e for e in events(out) if e["type"] == "turn"]
     assert turns[1]["user"] == "Second\nstill second." and turns[1]["params"]["temperature"] == 0.2
 
 
-def test_run_jsonl_script(run, tmp_path: Path) -> None:
+def test_run_jsonl_script(run: Cli, tmp_path: Path) -> None:
     script = tmp_path / "s.jsonl"
     script.write_text(
         '{"role": "user", "content": "a"}\n{"command": "/max_tokens 2"}\n{"role": "user", "content": "b"}\n'
@@ -87,7 +71,7 @@ def test_run_jsonl_script(run, tmp_path: Path) -> None:
     assert "[cut at max_tokens = 2]" in err
 
 
-def test_script_stops_at_a_bad_command_with_exit_2(run, tmp_path: Path) -> None:
+def test_script_stops_at_a_bad_command_with_exit_2(run: Cli, tmp_path: Path) -> None:
     script = tmp_path / "s.txt"
     script.write_text("one\n/temp 7\ntwo\n")
     code, out, err = run("run", str(script))
@@ -96,27 +80,27 @@ def test_script_stops_at_a_bad_command_with_exit_2(run, tmp_path: Path) -> None:
     assert "temperature: expected a number from 0 to 2" in err
 
 
-def test_piped_chat_keeps_going_after_an_error(run) -> None:
+def test_piped_chat_keeps_going_after_an_error(run: Cli) -> None:
     code, out, err = run("chat", stdin="hi\n/nope\nbye\n")
     assert code == 2
     assert out.splitlines() == ["You said: hi", "You said: bye"]
     assert "unknown command '/nope'" in err
 
 
-def test_bad_set_and_unknown_prompt_are_usage_errors(run) -> None:
+def test_bad_set_and_unknown_prompt_are_usage_errors(run: Cli) -> None:
     assert run("ask", "--set", "temperature", "x")[0] == 2
     code, _, err = run("ask", "--prompt", "nosuch", "x")
     assert code == 2 and "unknown prompt preset 'nosuch'" in err
 
 
-def test_system_and_prompt_options(run) -> None:
+def test_system_and_prompt_options(run: Cli) -> None:
     run("ask", "--prompt", "tutor", "x")
     assert "tokens" in run.loader.engines[-1].calls[0].messages[0]["content"]
     run("ask", "--system", "Be terse.", "x")
     assert run.loader.engines[-1].calls[0].messages[0] == {"role": "system", "content": "Be terse."}
 
 
-def test_transcript_appends_every_event(run, tmp_path: Path) -> None:
+def test_transcript_appends_every_event(run: Cli, tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     run("chat", "--transcript", str(path), stdin="one\n/temp 0.5\ntwo\n")
     first = [json.loads(line)["type"] for line in path.read_text().splitlines()]
@@ -125,7 +109,38 @@ def test_transcript_appends_every_event(run, tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == len(first) + 3  # appended, never rewritten
 
 
-def test_reply_escape_sequences_never_reach_the_terminal(run) -> None:
+def test_reply_escape_sequences_never_reach_the_terminal(run: Cli) -> None:
     run.loader.replies = ("\x1b]0;pwned\x07\x1b[2J[red]ok[/red]",)
     code, out, _ = run("ask", "x")
     assert out == "]0;pwned[2J[red]ok[/red]\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--config", "x.toml", "ask", "hi"], ["ask", "--config", "x.toml", "hi"]),
+        (["-m", "fake", "--json", "run", "s.txt"], ["run", "-m", "fake", "--json", "s.txt"]),
+        (["--set", "temperature=0", "--line"], ["chat", "--set", "temperature=0", "--line"]),
+        (["--system", "ask", "hi"], ["chat", "--system", "ask", "hi"]),  # "ask" is --system's value here
+        ([], ["chat"]),
+        (["--version"], ["--version"]),
+    ],
+)
+def test_options_may_come_before_the_subcommand(argv: list[str], expected: list[str]) -> None:
+    assert subcommand_first(argv) == expected
+
+
+def test_global_options_before_the_subcommand_work(run: Cli) -> None:
+    code, out, _ = run("--json", "--seed", "3", "ask", "hi")  # the fixture puts --config first too
+    assert code == 0 and events(out, "turn")[0]["params"]["seed"] == 3
+
+
+def test_an_interactive_line_chat_exits_with_its_last_steps_code(session: Session) -> None:
+    def exit_code(*lines: str) -> int:
+        runner = Runner(session, out=io.StringIO(), err=io.StringIO(), interactive=True)
+        return runner.run([Step("command" if line.startswith("/") else "user", line, 1) for line in lines], True)
+
+    assert exit_code("hi", "/nope") == 2  # as a shell does: the last command's status
+    assert exit_code("/nope", "hi") == 0
+    piped = Runner(session, out=io.StringIO(), err=io.StringIO())
+    assert piped.run([Step("command", "/nope", 1), Step("user", "hi", 2)], keep_going=True) == 2  # the first error

@@ -11,9 +11,10 @@ import pytest
 from chat import commands
 from chat.commands import COMMANDS, execute
 from chat.errors import CommandError
+from chat.fake_engine import FakeEngine, FakeLoader
+from chat.pipeline import Pipeline
 from chat.sampling import Sampling
 from chat.session import Session
-from tests.conftest import FakeLoader
 
 REQUIRED = [
     "help",
@@ -41,16 +42,12 @@ REQUIRED = [
 ]
 
 
-def test_every_required_command_exists_with_help() -> None:
+def test_every_required_command_exists_with_help(session: Session) -> None:
     for name in REQUIRED:
         assert name in COMMANDS
         assert COMMANDS[name].help and COMMANDS[name].usage.startswith(f"/{name}")
-    listing = execute_text("/help")
+    listing = execute(session, "/help").text
     assert all(f"/{name}" in listing for name in REQUIRED)
-
-
-def execute_text(line: str, session: Session | None = None) -> str:
-    return execute(session, line).text  # type: ignore[arg-type]
 
 
 def test_help_for_one_command_comes_from_its_definition(session: Session) -> None:
@@ -106,7 +103,7 @@ def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, l
     assert (session.params, session.conversation, session.model_name) == before
 
 
-def test_system_prompt_and_presets(session: Session) -> None:
+def test_system_prompt_and_presets(session: Session, pipeline: Pipeline, engine: FakeEngine) -> None:
     assert session.conversation.prompt_name == "default"
     execute(session, "/prompt tutor")
     assert "tokens" in session.conversation.system
@@ -114,8 +111,8 @@ def test_system_prompt_and_presets(session: Session) -> None:
     assert "* tutor" in listing and "support" in listing and "concise" in listing
     execute(session, "/system Talk like a pirate.")
     assert session.conversation.system == "Talk like a pirate."
-    session.send("hi")
-    assert session.engine.calls[-1].messages[0] == {"role": "system", "content": "Talk like a pirate."}  # type: ignore[attr-defined]
+    pipeline.send("hi")
+    assert engine.calls[-1].messages[0] == {"role": "system", "content": "Talk like a pirate."}
 
 
 def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: FakeLoader) -> None:
@@ -129,41 +126,41 @@ def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: FakeLoader) -> 
     assert session.conversation.system == "Talk like a pirate."
 
 
-def test_undo_retry_clear(session: Session) -> None:
-    session.engine.enqueue("one", "two", "three")  # type: ignore[attr-defined]
-    session.send("first")
-    session.send("second")
+def test_undo_retry_clear(session: Session, pipeline: Pipeline, engine: FakeEngine) -> None:
+    engine.enqueue("one", "two", "three")
+    pipeline.send("first")
+    pipeline.send("second")
     outcome = execute(session, "/retry")
     assert outcome.generate == "second" and len(session.conversation.turns) == 1
-    session.send(outcome.generate)
-    assert session.conversation.turns[-1].reply.content == "three"  # type: ignore[union-attr]
+    turn = pipeline.send(outcome.generate)
+    assert turn.reply is not None and turn.reply.content == "three"
     execute(session, "/undo")
     assert [t.user for t in session.conversation.turns] == ["first"]
     execute(session, "/clear")
     assert session.conversation.turns == [] and session.conversation.system
 
 
-def test_model_switch_and_failure_keeps_the_old_model(session: Session, loader: FakeLoader) -> None:
+def test_model_switch_and_failure_keeps_the_old_model(session: Session, loader: FakeLoader, pipeline: Pipeline) -> None:
     execute(session, "/model other")
     assert session.model_name == "other" and session.engine.info.n_ctx == 4096
     loader.fail_on.add("fake")
     with pytest.raises(CommandError, match="corrupt file"):
         execute(session, "/model fake")
     assert session.model_name == "other"
-    session.send("still works")
+    pipeline.send("still works")
     assert session.conversation.turns[-1].reply is not None
 
 
-def test_context_command(session: Session) -> None:
-    session.send("hello there")
+def test_context_command(session: Session, pipeline: Pipeline) -> None:
+    pipeline.send("hello there")
     text = execute(session, "/context").text
     for label in ("system prompt", "turn 1", "reserved (reply)", "free", "n_ctx"):
         assert label in text
 
 
-def test_save_load_roundtrip(session: Session, tmp_path: Path) -> None:
+def test_save_load_roundtrip(session: Session, tmp_path: Path, pipeline: Pipeline) -> None:
     execute(session, "/temp 0.1")
-    session.send("remember me")
+    pipeline.send("remember me")
     path = tmp_path / "conv.json"
     execute(session, f"/save {path}")
     doc = json.loads(path.read_text())
@@ -195,9 +192,11 @@ def test_load_rejects_other_files(session: Session, tmp_path: Path) -> None:
         execute(session, f"/load {broken}")
 
 
-def test_export_markdown_and_json_are_sanitized(session: Session, tmp_path: Path) -> None:
-    session.engine.enqueue("evil \x1b]0;title\x07 [bold]x[/]")  # type: ignore[attr-defined]
-    session.send("hi")
+def test_export_markdown_and_json_are_sanitized(
+    session: Session, tmp_path: Path, pipeline: Pipeline, engine: FakeEngine
+) -> None:
+    engine.enqueue("evil \x1b]0;title\x07 [bold]x[/]")
+    pipeline.send("hi")
     execute(session, f"/export {tmp_path / 'c.md'}")
     execute(session, f"/export {tmp_path / 'c.json'}")
     markdown = (tmp_path / "c.md").read_text()
@@ -212,11 +211,11 @@ def test_quit(session: Session) -> None:
     assert execute(session, "/quit").quit
 
 
-def test_every_reply_records_its_parameters(session: Session) -> None:
+def test_every_reply_records_its_parameters(session: Session, pipeline: Pipeline) -> None:
     execute(session, "/temp 0.4")
-    session.send("a")
+    pipeline.send("a")
     execute(session, "/temp 0.9")
-    session.send("b")
+    pipeline.send("b")
     temps = [t.reply.params.temperature for t in session.conversation.turns]  # type: ignore[union-attr]
     assert temps == [0.4, 0.9]
     assert isinstance(session.conversation.turns[0].reply.params, Sampling)  # type: ignore[union-attr]

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from moderation.backends import OfflineBackend
 from moderation.config import ModerationConfig
-from moderation.filter import Moderator, split_sentences
+from moderation.filter import Moderator
 from moderation.normalize import unicode_fold
+from moderation.sentences import split_sentences
 from moderation.stream import StreamFilter
 
 

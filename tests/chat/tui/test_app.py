@@ -8,13 +8,17 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
 from textual.widgets import Markdown
 
+from chat.fake_engine import FakeLoader
+from chat.pipeline import Question
 from chat.tui.app import ParleyApp
+from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
-from chat.tui.widgets import MessageView, Notice, PromptInput, StatusBar
-from tests.conftest import FakeLoader, fake_config
-from tests.tui_helpers import make_app, ready, submit, wait_until
+from chat.tui.widgets import PromptInput, StatusBar
+from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.conftest import fake_config, moderated_config
 
 
 def screen_text(app: ParleyApp) -> str:
@@ -28,14 +32,14 @@ def status_text(app: ParleyApp) -> str:
 
 
 def notices(app: ParleyApp) -> list[str]:
-    return [str(n.render()) for n in app.query(Notice)]
+    return [str(n.render()) for n in app.query(NoticeView)]
 
 
 def replies(app: ParleyApp) -> list[MessageView]:
     return [m for m in app.query(MessageView) if m.role == "assistant"]
 
 
-async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypatch) -> None:
+async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[int, bool]] = []  # (reply length on screen, still generating) after each fragment
     original = MessageView.append
 
@@ -112,7 +116,7 @@ async def test_a_bad_command_shows_an_error(tmp_path: Path) -> None:
     async with app.run_test() as pilot:
         await ready(pilot)
         await submit(pilot, "/tmep 1")
-        errors = [n for n in app.query(Notice) if n.has_class("-error")]
+        errors = [n for n in app.query(NoticeView) if n.has_class("-error")]
         assert errors and "did you mean '/temp'" in str(errors[0].render())
         await submit(pilot, "/temp 9")
         assert "expected a number from 0 to 2" in notices(app)[-1]
@@ -141,7 +145,7 @@ async def test_confirmation_modal_answers(tmp_path: Path) -> None:
     async with app.run_test() as pilot:
         await ready(pilot)
         for keys in (["enter"], ["y"], ["escape"], ["n"], ["tab", "enter"]):
-            app.push_screen(ConfirmScreen("Run save_note?", "text: hello"), answers.append)
+            app.push_screen(ConfirmScreen(Question("Run save_note?", "text: hello", "Run it?")), answers.append)
             await pilot.pause()
             await pilot.press(*keys)
             await pilot.pause()
@@ -345,19 +349,52 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
         assert {c.usage for c in COMMANDS.values()} <= titles
 
 
-async def test_a_reply_can_carry_notices_and_a_redacted_span(tmp_path: Path) -> None:
-    loader = FakeLoader()
-    app = make_app(tmp_path, fake_config(tmp_path), loader)
+async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tmp_path: Path) -> None:
+    reply = "Fine. You are a worthless idiot. I've booked a table for two. Anything else?"
+    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), FakeLoader(reply))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
-        loader.engines[0].enqueue("Fine. [removed: insult] Anything else?")
         await submit(pilot, "hi")
-        await wait_until(pilot, lambda: not app.generating)
+        await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
         view = replies(app)[0]
-        view.add_notice("Moderation: 1 sentence removed (insult)", "above", "warning")
-        view.add_notice("No action was taken.", "below", "information")
-        await pilot.pause()
         order = [type(child).__name__ for child in view.children]
-        assert order == ["Static", "Notice", "Markdown", "Notice"]  # role, above, body, below
+        assert order == ["Static", "NoticeView", "Markdown", "NoticeView"]  # role, above, body, below
+        above, below = (str(n.render()) for n in view.query(NoticeView))
+        assert above.startswith("moderation: removed: toxicity") and "Parley cannot make bookings" in below
+        assert view.text == "Fine. [removed: toxicity] I've booked a table for two. Anything else?"
         text = screen_text(app)
-        assert "[removed: insult]" in text and "`" not in text.split("Fine.")[1].split("Anything")[0]
+        assert "[removed: toxicity]" in text and "`" not in text  # shown as inline code, not as backticks
+
+
+async def test_an_autosave_that_cannot_be_written_is_a_notice(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    (tmp_path / "data" / "conversations").write_text("a file where the folder should be")
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "hello")
+        await wait_until(pilot, lambda: not app.generating)
+        assert any(n.startswith("autosave failed") for n in notices(app))
+        await submit(pilot, "still here")
+        await wait_until(pilot, lambda: not app.generating)
+        assert [m.text for m in replies(app)] == ["You said: hello", "You said: still here"]
+    assert not app.return_code  # it never crashed
+
+
+def test_a_crash_exits_non_zero_and_says_where_the_conversation_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from textual.app import App
+
+    from chat import cli
+
+    def crash(self: ParleyApp) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ParleyApp, "on_mount", crash)
+    monkeypatch.setattr(ParleyApp, "run", lambda self: App.run(self, headless=True))
+    monkeypatch.setattr(cli, "load_engine", FakeLoader())
+    for stream in ("sys.stdin", "sys.stdout"):
+        monkeypatch.setattr(f"{stream}.isatty", lambda: True)
+    code = cli.main(["--config", str(fake_config(tmp_path).origin), "chat"])
+    assert code == 1
+    assert "the chat stopped on an error; the conversation is saved in" in capsys.readouterr().err

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from moderation.actions import (
-    BUILTIN,
-    ActionContext,
-    ActionError,
-    CommandActionConfig,
-    Registry,
-    command_action,
-    confine,
-)
+from actions.action import ActionContext, ActionError
+from actions.builtin import BUILTIN, confine
+from actions.commands import command_action
+from actions.config import ActionsConfig, CommandActionConfig
+from actions.registry import Registry
 
 
 @pytest.fixture
@@ -130,3 +126,23 @@ def test_grammar_schema_has_every_action_and_no_length_limits() -> None:
     names = [option["properties"]["name"]["const"] for option in schema["oneOf"]]
     assert names == list(REGISTRY.actions)
     assert "maxLength" not in str(schema)
+
+
+def test_the_registry_names_the_action_that_would_back_a_claim() -> None:
+    assert REGISTRY.backer("save", "I've saved that note for you.") == "save_note"
+    assert REGISTRY.backer("save", "I've saved notes.txt in the workspace.") == "write_file"  # about a file
+    assert REGISTRY.backer("read", "I read the file from your workspace.") == "read_file"
+    assert REGISTRY.backer("read", "I read your message twice.") is None  # not about a file
+    assert REGISTRY.backer("export", "The conversation has been exported.") == "export_conversation"
+    assert REGISTRY.backer("book", "I've booked a table.") is None  # nothing Parley can do
+
+
+def test_command_actions_declare_what_they_back() -> None:
+    notify = CommandActionConfig(description="notify", argv=["true"], enabled=True, backs=["send", "Notify"])
+    off = CommandActionConfig(description="off", argv=["true"], backs=["book"])  # not enabled: not offered
+    registry = Registry.from_config(ActionsConfig(commands={"notify": notify, "off": off}))
+    assert "notify" in registry.actions and "off" not in registry.actions
+    assert registry.backer("notify", "I've notified the team.") == "notify"
+    assert registry.backer("send", "I've sent the notification.") == "notify"
+    assert registry.backer("book", "I've booked it.") is None
+    assert Registry.from_config(ActionsConfig(enabled=False)).actions == {}

@@ -35,7 +35,7 @@ MALFORMED = {
     "repo_without_file": ('default = "a"\n[models.a]\nrepo = "org/x"\n', "`repo` needs `file`"),
     "unknown_default": (f'default = "b"\n{GOOD_MODEL}', "default: 'b' is not declared under [models]"),
     "missing_default": (GOOD_MODEL, "missing key 'default'"),
-    "no_models": ('default = "a"\n[models]\n', "models"),
+    "no_models": ('default = "a"\n[models]\n', "models: dictionary should have at least 1 item"),
     "temperature_out_of_range": (
         f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemperature = 9\n',
         "models.a.sampling.temperature: input should be less than or equal to 2",
@@ -44,7 +44,18 @@ MALFORMED = {
         f'default = "a"\noverflow = "drop"\n{GOOD_MODEL}',
         "overflow: input should be 'truncate' or 'error'",
     ),
-    "unknown_moderation_key": (f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n', "moderation.backend"),
+    "bad_moderation_backend": (
+        f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n',
+        "moderation.backend: input should be 'auto', 'detoxify' or 'offline'",
+    ),
+    "unknown_moderation_key": (
+        f'default = "a"\n{GOOD_MODEL}[moderation]\ntresholds = {{}}\n',
+        "unknown key 'moderation.tresholds'; did you mean 'thresholds'?",
+    ),
+    "renamed_moderation_actions": (
+        f'default = "a"\n{GOOD_MODEL}[moderation]\nactions = {{ insult = "warn" }}\n',
+        "unknown key 'moderation.actions'; did you mean 'policy'? (renamed)",
+    ),
 }
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from chat import conversation as conv_file
-from chat.conversation import Conversation, Reply, Turn
+from chat.conversation import Conversation, FinishReason, Reply, Turn
 from chat.sampling import Sampling
+from chat.tui.app import ParleyApp
+from chat.tui.conversation import MessageView
+from chat.tui.widgets import PromptInput
+from tests.chat.tui.helpers import make_app, ready, submit, wait_until
 from tests.conftest import fake_config
-from tests.tui_helpers import make_app, ready, submit, wait_until
 
 SIZE = (100, 32)
 
@@ -16,8 +22,8 @@ SIZE = (100, 32)
 def saved_conversation(tmp_path: Path) -> Path:
     params = Sampling(max_tokens=64)
 
-    def reply(text: str, finish: str = "stop") -> Reply:
-        return Reply(content=text, model="fake", params=params, finish_reason=finish,  # type: ignore[arg-type]
+    def reply(text: str, finish: FinishReason = "stop") -> Reply:
+        return Reply(content=text, model="fake", params=params, finish_reason=finish,
                      prompt_tokens=10, completion_tokens=5, evaluated_prompt_tokens=10)  # fmt: skip
 
     conversation = Conversation(
@@ -40,40 +46,45 @@ def saved_conversation(tmp_path: Path) -> Path:
     return path
 
 
-def loaded_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+Before = Callable[[Pilot[None]], Awaitable[None]]
+# pytest-textual-snapshot's fixture: compares a screenshot of the app with the stored SVG.
+SnapCompare = Callable[..., bool]
+
+
+def loaded_app(tmp_path: Path) -> tuple[ParleyApp, Before]:
     app = make_app(tmp_path, fake_config(tmp_path))
     path = saved_conversation(tmp_path)
 
-    async def before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def before(pilot: Pilot[None]) -> None:
         await ready(pilot)
         await submit(pilot, f"/load {path}")
-        await wait_until(pilot, lambda: len(app.query("MessageView")) == 6)
-        app.query_one("PromptInput").cursor_blink = False  # a blinking cursor makes the picture time-dependent
-        for notice in app.query("#conversation > Notice"):
+        await wait_until(pilot, lambda: len(app.query(MessageView)) == 6)
+        app.query_one(PromptInput).cursor_blink = False  # a blinking cursor makes the picture time-dependent
+        for notice in app.query("#conversation > NoticeView"):
             await notice.remove()  # "loaded 3 turn(s)": keep the snapshot about the messages
 
     return app, before
 
 
-def test_main_screen(snap_compare, tmp_path: Path) -> None:
+def test_main_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
     app, before = loaded_app(tmp_path)
     assert snap_compare(app, run_before=before, terminal_size=SIZE)
 
 
-def test_help_screen(snap_compare, tmp_path: Path) -> None:
+def test_help_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
     app, before = loaded_app(tmp_path)
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[None]) -> None:
         await before(pilot)
         await submit(pilot, "/help")
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
-def test_context_panel(snap_compare, tmp_path: Path) -> None:
+def test_context_panel(snap_compare: SnapCompare, tmp_path: Path) -> None:
     app, before = loaded_app(tmp_path)
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[None]) -> None:
         await before(pilot)
         await submit(pilot, "/context")
 

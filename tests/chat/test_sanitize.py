@@ -27,6 +27,8 @@ def test_text_newlines_and_tabs_survive() -> None:
 
 @given(st.lists(st.text(), max_size=10))
 def test_cleaning_chunks_equals_cleaning_the_whole(chunks: list[str]) -> None:
-    # Streaming safety: no control character survives whichever way the text is split.
+    # Streaming safety: a stream cleaned piece by piece shows exactly what the whole text cleaned
+    # shows, and no control character survives whichever way the text is split.
     joined = "".join(clean(c) for c in chunks)
+    assert joined == clean("".join(chunks))
     assert not any(ord(ch) < 32 and ch not in "\t\n" or 0x7F <= ord(ch) <= 0x9F for ch in joined)

@@ -9,20 +9,24 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from chat.config import Config
+from chat.fake_engine import FakeLoader
 from chat.tui.app import ParleyApp
-from tests.conftest import FakeLoader
+from chat.tui.widgets import PromptInput
 
 
-def make_app(tmp_path: Path, config: Config, loader: FakeLoader | None = None) -> ParleyApp:
+def make_app(
+    tmp_path: Path, config: Config, loader: FakeLoader | None = None, transcript: Path | None = None
+) -> ParleyApp:
     return ParleyApp(
         config,
         loader or FakeLoader(),
+        transcript_path=transcript,
         data_dir=tmp_path / "data",
         settings_file=tmp_path / "tui.json",
     )
 
 
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -31,14 +35,13 @@ async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float
         await pilot.pause(0.02)
 
 
-async def ready(pilot: Pilot) -> None:
+async def ready(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, ParleyApp)
     await wait_until(pilot, lambda: app.session is not None and app.idle.is_set())
 
 
-async def submit(pilot: Pilot, text: str) -> None:
-    from chat.tui.widgets import PromptInput
+async def submit(pilot: Pilot[None], text: str) -> None:
 
     prompt = pilot.app.query_one(PromptInput)
     prompt.load_text(text)

@@ -80,8 +80,9 @@ def test_moderator_scores_each_sentence_and_keeps_the_maximum(tiny_checkpoint: t
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moderation.backends import BackendError, make_backend
+    from moderation.backends import BackendError
     from moderation.detox import DetoxifyBackend
+    from moderation.filter import make_backend
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(BackendError, match="parley moderation download original"):

@@ -1,0 +1,57 @@
+"""What an action is, a request for one, and where it may act."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from actions.config import Risk
+
+
+class ActionError(Exception):
+    """A request that cannot run: unknown action, bad arguments, a path outside the workspace."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    workspace: Path
+    notes_file: Path
+    export: Callable[[Path], None]  # writes the conversation (Markdown or JSON by extension)
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action. `backs` and `about` say which claims it makes true once it ran: a claim whose
+    verb (base form) is in `backs`, in a sentence matching `about` when that is set."""
+
+    name: str
+    description: str
+    args: type[BaseModel]
+    risk: Risk
+    run: Callable[[Any, ActionContext], str]
+    backs: frozenset[str] = frozenset()
+    about: re.Pattern[str] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        return self.args.model_json_schema()
+
+    def can_back(self, verb: str, sentence: str) -> bool:
+        return verb in self.backs and (self.about is None or self.about.search(sentence) is not None)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated request, waiting for the user's answer."""
+
+    action: Action
+    arguments: BaseModel
+
+    def describe(self) -> str:
+        args = json.dumps(self.arguments.model_dump(), ensure_ascii=False, indent=2)
+        return f"{self.action.name} ({self.action.risk}): {self.action.description}\narguments: {args}"

@@ -1,0 +1,114 @@
+"""The actions on offer in a session: what the model is told, reading its requests, running
+them, and which action would back a claim."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from actions.action import Action, ActionContext, ActionError, Request
+from actions.builtin import BUILTIN
+from actions.commands import command_action
+from actions.config import ActionsConfig
+
+
+def _without_lengths(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_lengths(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_without_lengths(v) for v in schema]
+    return schema
+
+
+_REQUEST = re.compile(r"<action>\s*(.*?)\s*</action>|```(?:action|json)\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+class Registry:
+    def __init__(self, actions: list[Action]) -> None:
+        self.actions = {a.name: a for a in actions}
+
+    @classmethod
+    def from_config(cls, settings: ActionsConfig) -> Registry:
+        """The built-in actions and the user's enabled command actions; none when actions are off."""
+        if not settings.enabled:
+            return cls([])
+        commands = [command_action(name, c) for name, c in settings.commands.items() if c.enabled]
+        return cls([*BUILTIN, *commands])
+
+    def prompt(self) -> str:
+        """What the model is told: the actions, their arguments, and how to ask ("" when none)."""
+        if not self.actions:
+            return ""
+        lines = [
+            "You can ask Parley to run an action by writing one line like "
+            '<action>{"name": "save_note", "arguments": {"text": "..."}}</action>. '
+            "The user must approve it first: never say it is done before Parley reports the result.",
+            "Actions:",
+        ]
+        for action in self.actions.values():
+            args = ", ".join(action.args.model_fields)
+            lines.append(f"- {action.name}({args}): {action.description}")
+        return "\n".join(lines)
+
+    def request_schema(self) -> dict[str, Any]:
+        """One JSON schema for any request: used as a grammar to force a well-formed one.
+
+        Length limits are left out: llama.cpp spells them out as nested rules (10,000 of them for
+        a note) and gives up; the arguments are validated against the full model afterwards."""
+        options = []
+        for action in self.actions.values():
+            schema = _without_lengths(action.schema())
+            options.append({
+                "type": "object",
+                "properties": {"name": {"const": action.name}, "arguments": {k: v for k, v in schema.items()
+                                                                             if k != "title"}},
+                "required": ["name", "arguments"],
+            })  # fmt: skip
+        return {"oneOf": options}
+
+    def parse(self, text: str) -> tuple[list[Request], list[str]]:
+        """Requests found in a reply, and a message for each one that is malformed."""
+        requests, problems = [], []
+        for match in _REQUEST.finditer(text):
+            try:
+                requests.append(self.read(match.group(1) or match.group(2) or ""))
+            except ActionError as err:
+                problems.append(str(err))
+        return requests, problems
+
+    def read(self, body: str) -> Request:
+        """One request from its JSON text."""
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError as err:
+            raise ActionError(f"unreadable action request ({err.msg})") from None
+        return self.request_from(data)
+
+    def request_from(self, data: object) -> Request:
+        if not isinstance(data, dict):
+            raise ActionError("an action request must be a JSON object")
+        name = data.get("name") or data.get("action")
+        arguments = data.get("arguments", data.get("args", {}))
+        if name not in self.actions:
+            raise ActionError(f"unknown action {name!r}; known: {', '.join(self.actions)}")
+        action = self.actions[str(name)]
+        try:
+            return Request(action, action.args.model_validate(arguments))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            raise ActionError(f"{action.name}: {where}: {first['msg']}") from None
+
+    def execute(self, request: Request, ctx: ActionContext) -> str:
+        return request.action.run(request.arguments, ctx)
+
+    def backer(self, verb: str, sentence: str) -> str | None:
+        """The action that would back a claim made with `verb` (a base form) in `sentence`: one
+        whose `about` the sentence matches first ("I've saved notes.txt" is a file's), else
+        any whose verbs include it; None when no action could."""
+        fitting = [a for a in self.actions.values() if a.can_back(verb, sentence)]
+        fitting.sort(key=lambda a: a.about is None)
+        return fitting[0].name if fitting else None

@@ -1,0 +1,341 @@
+"""One turn, the same for every front end.
+
+The pipeline takes what the user entered (a message or a slash command) and runs it: input
+moderation, fitting the context window, streaming the reply through moderation, the action
+guard, the actions the reply asks for and their answers. It reports each step as an event
+(`chat.events`) to the front end and writes every recorded event to the transcript. Front ends
+(the headless runner, the TUI) only render events and answer questions; they hold no turn logic.
+
+Only a person answers a question (through the front end's `Asker`), or the approval policy
+the user chose: nothing in a reply can.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from actions.action import ActionError, Request
+from chat import commands, context
+from chat.conversation import ActionRecord, DecidedBy, FinishReason, GuardRecord, ModerationRecord, Reply, Turn
+from chat.engine import Message, StreamEnd
+from chat.errors import ParleyError
+from chat.events import (
+    ActionDecided,
+    ActionDone,
+    ActionRequested,
+    CommandRan,
+    ErrorRaised,
+    Event,
+    SessionStarted,
+    TextShown,
+    TurnDone,
+    UserSent,
+    action_notice,
+    claim_notice,
+    dropped_notices,
+    finish_notices,
+    moderation_notices,
+    unreadable_request_notice,
+    waiting_notice,
+)
+from chat.sampling import Sampling
+from chat.session import Session
+from chat.transcript import Transcript
+from moderation.claims import find_claims
+from moderation.stream import StreamFilter
+
+ApproveMode = Literal["never", "ask", "always"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A yes/no question for the person at the front end; the default answer is No."""
+
+    title: str
+    details: str
+    prompt: str
+
+
+Asker = Callable[[Question], bool]
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Who answers action requests: a person (`ask`), nobody (`never`), or a standing yes
+    (`always`, which irreversible actions get only when named in `allow_irreversible`)."""
+
+    mode: ApproveMode = "ask"
+    allow_irreversible: frozenset[str] = frozenset()
+
+    def decide(self, request: Request, can_ask: bool) -> bool | None:
+        """The policy's own answer, or None when a person must answer."""
+        if self.mode == "never":
+            return False
+        irreversible = request.action.risk == "irreversible" and request.action.name not in self.allow_irreversible
+        if self.mode == "always" and not irreversible:
+            return True
+        if self.mode == "always" and not can_ask:
+            return False  # irreversible and not named: only a person may run it
+        return None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        session: Session,
+        on_event: Callable[[Event], None] = lambda _: None,
+        *,
+        policy: ApprovalPolicy | None = None,
+        ask: Asker | None = None,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.session = session
+        self.on_event = on_event
+        self.policy = policy or ApprovalPolicy()
+        self.ask = ask  # None: no person can answer now (a script answers with /approve or /deny)
+        self.transcript = transcript
+
+    def emit(self, event: Event) -> None:
+        if event.recorded and self.transcript is not None:
+            self.transcript.write(event.to_json())
+        self.on_event(event)
+
+    def start(self) -> None:
+        """Load the moderation backend now, not on the first reply; report the session."""
+        session = self.session
+        if session.moderator.enabled:
+            session.moderator.load()
+        self.emit(SessionStarted(
+            session.model_name, session.engine.info, session.conversation.system, session.conversation.prompt_name,
+            session.params, session.moderator.backend_name if session.moderator.enabled else "off",
+        ))  # fmt: skip
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """A user-facing error becomes an error event, then goes on up for the exit code."""
+        try:
+            yield
+        except ParleyError as err:
+            self.emit(ErrorRaised(str(err)))
+            raise
+
+    # --- what the user enters ---------------------------------------------------------------
+
+    def command(self, line: str, cancel: threading.Event | None = None) -> bool:
+        """Run a slash command (and the reply it asks for); False when it asks to quit."""
+        with self._reported():
+            return self._command(line, cancel or threading.Event())
+
+    def send(self, text: str, cancel: threading.Event | None = None, force_action: bool = False) -> Turn:
+        """Run a turn for a user message. Setting `cancel` stops the reply; what was shown stays."""
+        with self._reported():
+            return self._send(text, cancel or threading.Event(), force_action)
+
+    def _command(self, line: str, cancel: threading.Event) -> bool:
+        try:
+            outcome = commands.execute(self.session, line)
+        except ParleyError as err:
+            self.emit(CommandRan(line, str(err), ok=False))
+            raise
+        self.emit(CommandRan(line, outcome.text, ok=True))
+        if outcome.answer is not None:
+            self.decide(outcome.answer, "user")
+        if outcome.generate is not None:
+            self._send(outcome.generate, cancel, outcome.force_action)
+        return not outcome.quit
+
+    def _send(self, text: str, cancel: threading.Event, force_action: bool) -> Turn:
+        session = self.session
+        if force_action and not session.registry.actions:
+            raise ParleyError("no actions are enabled ([actions] enabled = false)")
+        self._check_input(text)
+        params = session.params
+        prompt_tokens, dropped = context.fit(
+            session.engine, session.conversation, text, params.max_tokens, session.config.overflow
+        )
+        messages = session.conversation.context_messages(text)
+        turn = Turn(user=text)
+        session.conversation.turns.append(turn)
+        session.pending = []
+        self.emit(UserSent(text))
+        turn.reply, failure = self._generate(messages, params, prompt_tokens, cancel, force_action)
+        self._finish(turn, dropped, force_action)
+        if failure is not None:
+            raise ParleyError(f"generation failed: {failure}") from failure
+        return turn
+
+    def _check_input(self, text: str) -> None:
+        """With input moderation on, a flagged message is sent only if a person confirms it."""
+        session = self.session
+        if not (session.moderator.enabled and session.config.moderation.moderate_input):
+            return
+        verdict = session.moderator.check(text)
+        if verdict.decision == "allow":
+            return
+        question = Question(
+            f"Moderation flagged your message ({verdict.label})", f"{verdict.scores_text()}\n\n{text}",
+            "Send it to the model anyway?",
+        )  # fmt: skip
+        if self.ask is None or not self.ask(question):
+            raise ParleyError(f"message not sent: moderation flagged it ({verdict.label or verdict.error})")
+
+    # --- generation ---------------------------------------------------------------------------
+
+    def _generate(
+        self, messages: list[Message], params: Sampling, prompt_tokens: int, cancel: threading.Event, forced: bool
+    ) -> tuple[Reply, Exception | None]:
+        """Stream a reply through moderation; only moderated text is shown (as TextShown events).
+
+        A cancelled or failed generation keeps its partial reply (finish_reason says which), so
+        nothing the user saw is lost; a failure comes back beside it."""
+        session = self.session
+        schema = session.registry.request_schema() if forced else None
+        screen = StreamFilter(session.moderator) if session.moderator.enabled else None
+        shown: list[str] = []
+        start = time.perf_counter()
+        ttft: float | None = None
+
+        def show(text: str) -> None:
+            nonlocal ttft
+            if text:
+                ttft = ttft if ttft is not None else time.perf_counter() - start
+                shown.append(text)
+                self.emit(TextShown(text))
+
+        # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
+        end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
+        first_token = last_token = 0.0  # when the model produced text (moderation may show it later)
+        failure: Exception | None = None
+        produced = 0  # tokens generated, for the record when the stream fails before its end
+        try:
+            for event in session.engine.stream(messages, params, cancel, schema):
+                if isinstance(event, StreamEnd):
+                    end = event
+                    continue
+                produced += event.tokens
+                last_token = time.perf_counter()
+                first_token = first_token or last_token
+                if screen is None:
+                    show(event.text)
+                else:
+                    show(screen.feed(event.text))
+                    if screen.blocked:
+                        cancel.set()  # stop generating: nothing more of this reply will be shown
+            if screen is not None:
+                show(screen.finish())
+        except Exception as err:  # the engine failed: keep what was shown, report it after the turn
+            failure = err
+            end = StreamEnd(end.finish_reason, end.prompt_tokens, produced, end.evaluated_prompt_tokens)
+        finish: FinishReason = "error" if failure else "blocked" if screen and screen.blocked else end.finish_reason
+        content = "".join(shown)
+        if screen is not None and screen.blocked is not None:
+            # The model sees this in later turns, so it knows its reply never reached the user.
+            content = f"[reply withheld by moderation: {screen.blocked.label}]"
+        reply = Reply(
+            content=content, model=session.model_name, params=params, finish_reason=finish,
+            prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens,
+            evaluated_prompt_tokens=end.evaluated_prompt_tokens, ttft_s=ttft, duration_s=time.perf_counter() - start,
+            moderation=None if screen is None else ModerationRecord(
+                decision=screen.decision, backend=session.moderator.backend_name, flagged=screen.flagged
+            ),
+        )  # fmt: skip
+        # The model's own pace: the tokens after the first, over the time they took.
+        if end.completion_tokens > 1 and last_token > first_token:
+            reply.tokens_per_s = (end.completion_tokens - 1) / (last_token - first_token)
+        return reply, failure
+
+    def _finish(self, turn: Turn, dropped: list[int], forced: bool) -> None:
+        """What follows the reply: notices, its action requests and their answers, the guard."""
+        reply = turn.reply
+        assert reply is not None
+        for notice in [*moderation_notices(reply.moderation), *finish_notices(reply), *dropped_notices(dropped)]:
+            self.emit(notice)
+        requests, problems = self._requests(reply, forced)
+        reply.guard = GuardRecord(problems=problems)
+        self.session.pending = requests
+        for request in requests:
+            self.emit(ActionRequested(request))
+        self._answer_pending()
+        self._check_claims()
+        for claim in reply.guard.claims:
+            self.emit(claim_notice(claim))
+        for problem in problems:
+            self.emit(unreadable_request_notice(problem))
+        self.emit(TurnDone(turn, dropped, self.session.engine.info.n_ctx))
+
+    def _requests(self, reply: Reply, forced: bool) -> tuple[list[Request], list[str]]:
+        if reply.finish_reason in ("blocked", "error"):
+            return [], []
+        registry = self.session.registry
+        if not forced:
+            return registry.parse(reply.content)
+        try:  # the grammar made the whole reply one request, as bare JSON
+            return [registry.read(reply.content)], []
+        except ActionError as err:  # e.g. cut at max_tokens before the JSON closed
+            return [], [str(err)]
+
+    # --- actions and the guard ---------------------------------------------------------------
+
+    def _answer_pending(self) -> None:
+        """Answer waiting requests in order; a script's /approve or /deny answers the rest."""
+        while self.session.pending:
+            request = self.session.pending[0]
+            approved = self.policy.decide(request, can_ask=self.ask is not None)
+            if approved is not None:
+                self.decide(approved, "policy")
+            elif self.ask is not None:
+                question = Question(
+                    f"The assistant asks to run {request.action.name} ({request.action.risk})", request.describe(),
+                    "Run it?",
+                )  # fmt: skip
+                self.decide(self.ask(question), "user")
+            else:
+                self.emit(waiting_notice(request))
+                return
+
+    def decide(self, approved: bool, decided_by: DecidedBy) -> ActionRecord:
+        """Answer the oldest waiting request; run it if approved. A failure is its result."""
+        session = self.session
+        if not session.pending or not session.conversation.turns:
+            raise ParleyError("no action is waiting for an answer")
+        request = session.pending.pop(0)
+        action = request.action
+        self.emit(ActionDecided(action.name, approved, decided_by))
+        ok = False
+        if not approved:
+            result = "declined by the user" if decided_by == "user" else f"declined (--approve {self.policy.mode})"
+        else:
+            try:
+                result, ok = session.registry.execute(request, session.action_context()), True
+            except Exception as err:  # noqa: BLE001 - whatever an action raises is its failed result
+                result = str(err) or type(err).__name__
+        record = ActionRecord(
+            name=action.name, arguments=request.arguments.model_dump(), risk=action.risk, approved=approved,
+            decided_by=decided_by, ok=ok, result=result,
+        )  # fmt: skip
+        session.conversation.turns[-1].actions.append(record)
+        if approved:
+            self.emit(ActionDone(record))
+        self.emit(action_notice(record))
+        self._check_claims()
+        return record
+
+    def _check_claims(self) -> None:
+        """Find the last reply's action claims that no action that ran and succeeded backs."""
+        session = self.session
+        turn = session.conversation.turns[-1] if session.conversation.turns else None
+        if turn is None or turn.reply is None:
+            return
+        reply = turn.reply
+        executed = {a.name for a in turn.actions if a.ok}
+        found = find_claims(reply.content, executed, session.registry.backer)
+        if found and not session.pending and session.config.actions.claims == "redact":
+            for claim in found:  # once every request is answered, so a claim that became backed stays
+                reply.content = reply.content.replace(claim.sentence, "[removed: unbacked action claim]")
+        pending = [r.action.name for r in session.pending]
+        reply.guard = reply.guard.model_copy(update={"claims": found, "pending": pending})

@@ -1,0 +1,106 @@
+"""Context accounting with the fake engine: exact counts, truncation in chunks, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chat.context import report
+from chat.errors import ContextOverflowError
+from chat.events import TurnDone
+from chat.fake_engine import FakeEngine, FakeLoader
+from chat.pipeline import Pipeline
+from chat.session import Session
+from tests.conftest import Recorder, fake_config
+
+WORDS = " ".join(f"w{i}" for i in range(20))  # 39 tokens for the fake tokenizer
+
+
+class Small:
+    """A session with a 600-token window (or `n_ctx`), a pipeline on it, and its turn events."""
+
+    def __init__(self, tmp_path: Path, overflow: str = "truncate", n_ctx: int = 600) -> None:
+        self.session = Session(fake_config(tmp_path, n_ctx=n_ctx, overflow=overflow, max_tokens=50), FakeLoader())
+        self.session.set_system("Be brief.")
+        self.events = Recorder()
+        self.pipeline = Pipeline(self.session, self.events)
+        assert isinstance(self.session.engine, FakeEngine)
+        self.engine = self.session.engine
+
+    def send(self, text: str, reply: str | None = None) -> TurnDone:
+        if reply is not None:
+            self.engine.enqueue(reply)
+        self.pipeline.send(text)
+        done = self.events[-1]
+        assert isinstance(done, TurnDone)
+        return done
+
+
+def test_report_adds_up_exactly(session: Session, pipeline: Pipeline) -> None:
+    pipeline.send("first question")
+    pipeline.send("second question")
+    rep = session.context_report()
+    engine = session.engine
+    assert rep.used == engine.count_tokens(session.conversation.context_messages())
+    history = engine.count_tokens(session.conversation.context_messages(), add_generation_prompt=False)
+    assert rep.system_tokens + sum(t.tokens for t in rep.turns) == history
+    assert rep.system_tokens == engine.count_tokens(session.conversation.system_messages(), False)
+    assert rep.free == rep.n_ctx - rep.used - rep.reserved
+    assert "turn 2" in rep.format()
+
+
+def test_truncate_drops_oldest_turns_in_chunks(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    dropped_at = []
+    for i in range(12):
+        done = small.send(f"question {i} {WORDS}", WORDS)
+        assert done.context_used <= 600
+        if done.dropped:
+            dropped_at.append((i, done.dropped))
+    assert dropped_at, "the window never filled"
+    # Each truncation frees a quarter of the window, so it drops several turns at once and not every turn.
+    assert len(dropped_at) < 12 - dropped_at[0][0]
+    assert any(len(d) >= 2 for _, d in dropped_at)
+    rep = small.session.context_report()
+    assert rep.used <= rep.n_ctx  # the next message will truncate again if needed
+    out = [t.index for t in rep.turns if not t.in_context]
+    assert out == list(range(1, len(out) + 1))  # oldest first, whole turns
+    assert small.session.conversation.turns[-1].in_context
+    messages = small.engine.calls[-1].messages
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("Be brief.")  # it stays
+
+
+def test_truncation_keeps_the_kv_prefix_between_truncations(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    evaluated = []
+    for i in range(10):
+        done = small.send(f"q{i} {WORDS}", WORDS)
+        evaluated.append((bool(done.dropped), done.reply.evaluated_prompt_tokens))
+    reused_turns = [e for dropped, e in evaluated[1:] if not dropped]
+    assert reused_turns and all(e < 60 for e in reused_turns)  # only the new turn is evaluated
+
+
+def test_error_policy_refuses_with_the_overflow(tmp_path: Path) -> None:
+    small = Small(tmp_path, overflow="error")
+    with pytest.raises(ContextOverflowError, match=r"over the 600-token window"):
+        for i in range(12):
+            small.send(f"question {i} {WORDS}")
+    assert all(t.in_context for t in small.session.conversation.turns)
+
+
+def test_message_that_cannot_fit_alone(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    with pytest.raises(ContextOverflowError, match="message too long"):
+        small.send(" ".join(["word"] * 400))
+    assert small.session.conversation.turns == []  # nothing recorded, nothing lost
+
+
+def test_dropped_turns_stay_in_the_conversation(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    for i in range(10):
+        small.send(f"q{i} {WORDS}")
+    assert len(small.session.conversation.turns) == 10
+    assert not small.session.conversation.turns[0].in_context
+    rep = report(small.session.engine, small.session.conversation, 50)
+    assert "out of context: turn(s) 1" in rep.format()

@@ -1,0 +1,172 @@
+"""The turn pipeline with the fake engine: what a turn emits, failures and cancellation keep what
+was shown, and who answers action requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from chat.errors import ParleyError
+from chat.events import ActionDecided, ActionDone, Notice, TextShown, TurnDone
+from chat.fake_engine import FakeEngine, FakeLoader
+from chat.pipeline import ApprovalPolicy, Pipeline, Question
+from chat.session import Session
+from chat.transcript import Transcript
+from tests.conftest import Recorder, fake_config
+
+SAVE = 'Sure. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>'
+
+
+def notes_file() -> Path:
+    return Path(platformdirs.user_data_dir("parley")) / "notes.md"
+
+
+def action_pipeline(tmp_path: Path, *replies: str, **kwargs: object) -> tuple[Pipeline, Recorder]:
+    session = Session(fake_config(tmp_path, actions="enabled = true"), FakeLoader(*replies))
+    events = Recorder()
+    return Pipeline(session, events, **kwargs), events  # type: ignore[arg-type]
+
+
+def test_a_turn_streams_shown_text_then_reports_the_turn(pipeline: Pipeline, events: Recorder) -> None:
+    turn = pipeline.send("hello")
+    assert events.types()[0] == "user" and events.types()[-1] == "turn"
+    shown = "".join(e.text for e in events if isinstance(e, TextShown))
+    assert shown == turn.reply.content == "You said: hello"  # type: ignore[union-attr]
+    done = events[-1]
+    assert isinstance(done, TurnDone) and done.turn is turn and done.dropped == []
+
+
+def test_the_transcript_gets_every_event_but_streamed_text(session: Session, tmp_path: Path) -> None:
+    transcript = Transcript(tmp_path / "t.jsonl")
+    pipeline = Pipeline(session, transcript=transcript)
+    pipeline.start()
+    pipeline.send("hi")
+    pipeline.command("/temp 0.2")
+    transcript.close()
+    kinds = [json.loads(line)["type"] for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert kinds == ["session", "user", "turn", "command"]
+
+
+def test_engine_failure_mid_stream_keeps_the_partial_reply(
+    pipeline: Pipeline, engine: FakeEngine, events: Recorder
+) -> None:
+    engine.enqueue("One. Two. Three four")
+    engine.fail_after = 3  # "One.", " ", "Two." streamed, then the engine fails
+    with pytest.raises(ParleyError, match="generation failed: fake engine failure"):
+        pipeline.send("go")
+    reply = pipeline.session.conversation.turns[-1].reply
+    assert reply is not None and reply.finish_reason == "error"
+    # "Two." was still held back for moderation when the stream failed, so it was never shown
+    shown = "".join(e.text for e in events if isinstance(e, TextShown))
+    assert reply.content == shown == "One. "
+    assert reply.completion_tokens == 3  # tokens the model produced, not pieces shown
+    # the failed turn is recorded like any other, then the error
+    assert events.types()[-3:] == ["notice", "turn", "error"]
+    assert events[-3] == Notice("finish", "the reply failed part-way", "error")
+
+
+def test_cancel_keeps_the_partial_reply_marked_cancelled(pipeline: Pipeline, engine: FakeEngine) -> None:
+    engine.enqueue("A. B. C. D. E. F.")
+    cancel = threading.Event()
+    shown: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, TextShown):
+            shown.append(event.text)
+            if len(shown) == 2:
+                cancel.set()
+
+    pipeline.on_event = on_event
+    turn = pipeline.send("go", cancel)
+    assert turn.reply is not None and turn.reply.finish_reason == "cancelled"
+    assert turn.reply.content == "A. B. "
+
+
+def test_cancel_while_the_stream_is_blocked(pipeline: Pipeline, engine: FakeEngine) -> None:
+    engine.enqueue("never shown")
+    engine.block = threading.Event()  # never set: the stream waits until cancelled
+    cancel = threading.Event()
+    timer = threading.Timer(0.2, cancel.set)
+    timer.start()
+    turn = pipeline.send("go", cancel)
+    assert turn.reply is not None and turn.reply.finish_reason == "cancelled" and turn.reply.content == ""
+
+
+def test_a_message_that_cannot_fit_records_nothing(tmp_path: Path) -> None:
+    session = Session(fake_config(tmp_path, n_ctx=200, max_tokens=40), FakeLoader())
+    events = Recorder()
+    with pytest.raises(ParleyError, match="message too long"):
+        Pipeline(session, events).send(" ".join(["word"] * 200))
+    assert session.conversation.turns == [] and events.types() == ["error"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "asked", "expected"),
+    [
+        (ApprovalPolicy("never"), None, (False, "policy")),
+        (ApprovalPolicy("always"), None, (True, "policy")),
+        (ApprovalPolicy("ask"), True, (True, "user")),
+        (ApprovalPolicy("ask"), False, (False, "user")),
+    ],
+)
+def test_who_answers_an_action_request(
+    tmp_path: Path, policy: ApprovalPolicy, asked: bool | None, expected: tuple[bool, str]
+) -> None:
+    questions: list[Question] = []
+
+    def ask(question: Question) -> bool:
+        questions.append(question)
+        assert asked is not None
+        return asked
+
+    pipeline, events = action_pipeline(tmp_path, SAVE, policy=policy, ask=ask if asked is not None else None)
+    turn = pipeline.send("save it")
+    (decision,) = [e for e in events if isinstance(e, ActionDecided)]
+    assert (decision.approved, decision.decided_by) == expected
+    assert (turn.actions[0].approved, turn.actions[0].decided_by) == expected
+    assert notes_file().exists() == expected[0]
+    assert len(questions) == (asked is not None)
+    if questions:
+        assert "save_note" in questions[0].title and "buy milk" in questions[0].details
+    order = events.types()
+    assert order.index("action_request") < order.index("action_decision") < order.index("turn")
+    assert ("action_result" in order) == expected[0]  # a result only for what ran
+
+
+def test_a_policy_decline_is_not_called_the_users(tmp_path: Path) -> None:
+    pipeline, _ = action_pipeline(tmp_path, SAVE, "ok", policy=ApprovalPolicy("never"))
+    turn = pipeline.send("save it")
+    assert turn.actions[0].result == "declined (--approve never)"
+    pipeline.send("and then?")
+    told = pipeline.session.engine.calls[1].messages[-2]["content"]  # type: ignore[attr-defined]
+    assert "save_note: the approval policy declined; it did not run." in told
+
+
+def test_without_anyone_to_ask_the_request_waits_for_approve(tmp_path: Path) -> None:
+    pipeline, events = action_pipeline(tmp_path, SAVE)
+    pipeline.send("save it")
+    assert [r.action.name for r in pipeline.session.pending] == ["save_note"]
+    assert any(isinstance(e, Notice) and e.text.startswith("action waiting for /approve") for e in events)
+    turn_event = [e for e in events if isinstance(e, TurnDone)][0]
+    assert turn_event.reply.guard.pending == ["save_note"]
+    pipeline.command("/approve")
+    assert "buy milk" in notes_file().read_text()
+    assert events.types()[-4:] == ["command", "action_decision", "action_result", "notice"]
+    assert pipeline.session.conversation.turns[-1].actions[0].decided_by == "user"
+    with pytest.raises(ParleyError, match="no action is waiting"):
+        pipeline.command("/deny")
+
+
+def test_a_failing_action_is_a_recorded_result_not_a_crash(tmp_path: Path) -> None:
+    export = 'Ok. <action>{"name": "export_conversation", "arguments": {"path": "x.txt"}}</action>'
+    pipeline, events = action_pipeline(tmp_path, export, policy=ApprovalPolicy("always"))
+    turn = pipeline.send("export it")
+    (record,) = turn.actions
+    assert record.approved and not record.ok and "use a .md or .json file name" in record.result
+    (done,) = [e for e in events if isinstance(e, ActionDone)]
+    assert done.record == record
+    assert events.types()[-1] == "turn"

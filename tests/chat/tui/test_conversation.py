@@ -1,0 +1,99 @@
+"""The conversation view on its own, in a small host app: turns streamed from events, notices
+placed by what they are about, and a saved conversation shown afresh."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+from textual.widgets import Markdown
+
+from chat.conversation import Conversation, FinishReason, Reply, Turn
+from chat.events import Notice, TurnDone
+from chat.sampling import Sampling
+from chat.tui.conversation import ConversationView, MessageView, NoticeView
+from tests.chat.tui.helpers import wait_until
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ConversationView()
+
+
+def reply(content: str, finish: FinishReason = "stop") -> Reply:
+    return Reply(content=content, model="fake", params=Sampling(max_tokens=8), finish_reason=finish,
+                 prompt_tokens=10, completion_tokens=5, evaluated_prompt_tokens=10)  # fmt: skip
+
+
+def texts(widgets: Iterable[Widget]) -> list[str]:
+    return [str(w.render()) for w in widgets]
+
+
+async def test_a_turn_streams_in_from_another_thread_and_finishes_as_recorded() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        await view.start_turn("hi", 1)
+
+        def stream() -> None:
+            for piece in ("You are ", "an idiot. ", "Bye."):
+                view.feed(piece)
+
+        feeder = threading.Thread(target=stream)
+        feeder.start()
+        feeder.join()
+        current = view.reply
+        assert current is not None
+        await wait_until(pilot, lambda: current.text == "You are an idiot. Bye.")
+        turn = Turn(user="hi", reply=reply("[removed: insult] Bye."))  # what moderation let through
+        await view.finish_turn(TurnDone(turn, [], 2048))
+        assert current.text == "[removed: insult] Bye." and view.reply is None
+        assert current.query_one(Markdown).source == "`[removed: insult]` Bye."  # marked as Parley's
+
+
+async def test_notices_go_where_they_belong() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        await view.start_turn("hi", 1)
+        current = view.reply
+        assert current is not None
+        view.add_notice(Notice("guard", "No action was taken."))
+        view.add_notice(Notice("moderation", "moderation: removed: insult 0.90"))
+        view.add_notice(Notice("context", "context full: turn(s) 1 moved out of context", "information"))
+        await pilot.pause()
+        assert [type(w).__name__ for w in current.children] == ["Static", "NoticeView", "Markdown", "NoticeView"]
+        assert texts(current.query(NoticeView)) == ["moderation: removed: insult 0.90", "No action was taken."]
+        last = view.children[-1]
+        assert isinstance(last, NoticeView) and "context full" in str(last.render())
+
+
+async def test_finishing_a_turn_dims_the_turns_it_pushed_out() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        for number in (1, 2):
+            await view.start_turn(f"q{number}", number)
+            await view.finish_turn(TurnDone(Turn(user=f"q{number}", reply=reply("a")), [1] if number == 2 else [], 64))
+        await pilot.pause()
+        dimmed = [m.turn for m in view.query(MessageView) if m.has_class("-out-of-context")]
+        assert dimmed == [1, 1]  # the question and the reply of turn 1
+
+
+async def test_a_saved_conversation_is_shown_afresh() -> None:
+    conversation = Conversation(turns=[
+        Turn(user="old", reply=reply("gone"), in_context=False),
+        Turn(user="story", reply=reply("Once upon", "cancelled")),
+    ])  # fmt: skip
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        view.say("something earlier")
+        await view.show(conversation)
+        await pilot.pause()
+        messages = list(view.query(MessageView))
+        assert [m.text for m in messages] == ["old", "gone", "story", "Once upon"]
+        assert [m.has_class("-out-of-context") for m in messages] == [True, True, False, False]
+        assert texts(view.query(NoticeView)) == ["stopped"]  # the earlier notice went with the old view
