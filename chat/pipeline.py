@@ -13,7 +13,6 @@ the user chose: nothing in a reply can.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +20,7 @@ from typing import Literal
 
 from actions.action import ActionError, Request
 from chat import commands, context
-from chat.conversation import ActionRecord, DecidedBy, FinishReason, GuardRecord, ModerationRecord, Reply, Turn
-from chat.engine import Message, StreamEnd
+from chat.conversation import ActionRecord, DecidedBy, GuardRecord, Reply, Turn
 from chat.errors import ParleyError
 from chat.events import (
     ActionDecided,
@@ -43,11 +41,10 @@ from chat.events import (
     unreadable_request_notice,
     waiting_notice,
 )
-from chat.sampling import Sampling
+from chat.generation import generate
 from chat.session import Session
 from chat.transcript import Transcript
 from moderation.claims import find_claims
-from moderation.stream import StreamFilter
 
 ApproveMode = Literal["never", "ask", "always"]
 
@@ -163,11 +160,15 @@ class Pipeline:
         session.conversation.turns.append(turn)
         session.pending = []
         self.emit(UserSent(text))
-        turn.reply, failure = self._generate(messages, params, prompt_tokens, cancel, force_action)
+        schema = session.registry.request_schema() if force_action else None
+        turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._finish(turn, dropped, force_action)
         if failure is not None:
             raise ParleyError(f"generation failed: {failure}") from failure
         return turn
+
+    def _show(self, text: str) -> None:
+        self.emit(TextShown(text))
 
     def _check_input(self, text: str) -> None:
         """With input moderation on, a flagged message is sent only if a person confirms it."""
@@ -183,71 +184,6 @@ class Pipeline:
         )  # fmt: skip
         if self.ask is None or not self.ask(question):
             raise ParleyError(f"message not sent: moderation flagged it ({verdict.label or verdict.error})")
-
-    # --- generation ---------------------------------------------------------------------------
-
-    def _generate(
-        self, messages: list[Message], params: Sampling, prompt_tokens: int, cancel: threading.Event, forced: bool
-    ) -> tuple[Reply, Exception | None]:
-        """Stream a reply through moderation; only moderated text is shown (as TextShown events).
-
-        A cancelled or failed generation keeps its partial reply (finish_reason says which), so
-        nothing the user saw is lost; a failure comes back beside it."""
-        session = self.session
-        schema = session.registry.request_schema() if forced else None
-        screen = StreamFilter(session.moderator) if session.moderator.enabled else None
-        shown: list[str] = []
-        start = time.perf_counter()
-        ttft: float | None = None
-
-        def show(text: str) -> None:
-            nonlocal ttft
-            if text:
-                ttft = ttft if ttft is not None else time.perf_counter() - start
-                shown.append(text)
-                self.emit(TextShown(text))
-
-        # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
-        end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
-        first_token = last_token = 0.0  # when the model produced text (moderation may show it later)
-        failure: Exception | None = None
-        produced = 0  # tokens generated, for the record when the stream fails before its end
-        try:
-            for event in session.engine.stream(messages, params, cancel, schema):
-                if isinstance(event, StreamEnd):
-                    end = event
-                    continue
-                produced += event.tokens
-                last_token = time.perf_counter()
-                first_token = first_token or last_token
-                if screen is None:
-                    show(event.text)
-                else:
-                    show(screen.feed(event.text))
-                    if screen.blocked:
-                        cancel.set()  # stop generating: nothing more of this reply will be shown
-            if screen is not None:
-                show(screen.finish())
-        except Exception as err:  # the engine failed: keep what was shown, report it after the turn
-            failure = err
-            end = StreamEnd(end.finish_reason, end.prompt_tokens, produced, end.evaluated_prompt_tokens)
-        finish: FinishReason = "error" if failure else "blocked" if screen and screen.blocked else end.finish_reason
-        content = "".join(shown)
-        if screen is not None and screen.blocked is not None:
-            # The model sees this in later turns, so it knows its reply never reached the user.
-            content = f"[reply withheld by moderation: {screen.blocked.label}]"
-        reply = Reply(
-            content=content, model=session.model_name, params=params, finish_reason=finish,
-            prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens,
-            evaluated_prompt_tokens=end.evaluated_prompt_tokens, ttft_s=ttft, duration_s=time.perf_counter() - start,
-            moderation=None if screen is None else ModerationRecord(
-                decision=screen.decision, backend=session.moderator.backend_name, flagged=screen.flagged
-            ),
-        )  # fmt: skip
-        # The model's own pace: the tokens after the first, over the time they took.
-        if end.completion_tokens > 1 and last_token > first_token:
-            reply.tokens_per_s = (end.completion_tokens - 1) / (last_token - first_token)
-        return reply, failure
 
     def _finish(self, turn: Turn, dropped: list[int], forced: bool) -> None:
         """What follows the reply: notices, its action requests and their answers, the guard."""

@@ -328,7 +328,6 @@ class ParleyApp(App[None]):
                 chat.say(event.output)
         elif isinstance(event, ErrorRaised):
             chat.say(f"error: {event.error}", "error")
-            self.notify(event.error, title="Error", severity="error")
 
     def _turn_done(self, done: TurnDone) -> None:
         reply = done.reply

@@ -1,0 +1,83 @@
+"""One reply, streamed from the engine through moderation: only moderated text is shown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chat.conversation import FinishReason, ModerationRecord, Reply
+from chat.engine import Message, StreamEnd
+from chat.sampling import Sampling
+from chat.session import Session
+from moderation.stream import StreamFilter
+
+
+def generate(
+    session: Session,
+    messages: list[Message],
+    params: Sampling,
+    prompt_tokens: int,
+    cancel: threading.Event,
+    schema: dict[str, Any] | None,
+    show: Callable[[str], None],
+) -> tuple[Reply, Exception | None]:
+    """Stream a reply to `messages`, passing each moderated piece to `show` as it is released.
+
+    A cancelled or failed generation keeps its partial reply (finish_reason says which), so
+    nothing the user saw is lost; a failure comes back beside it. With `schema`, a grammar
+    holds the reply to it."""
+    screen = StreamFilter(session.moderator) if session.moderator.enabled else None
+    shown: list[str] = []
+    start = time.perf_counter()
+    ttft: float | None = None
+
+    def release(text: str) -> None:
+        nonlocal ttft
+        if text:
+            ttft = ttft if ttft is not None else time.perf_counter() - start
+            shown.append(text)
+            show(text)
+
+    # Stands in for the engine's own StreamEnd if the stream fails before it arrives.
+    end = StreamEnd("cancelled", prompt_tokens, 0, prompt_tokens)
+    first_token = last_token = 0.0  # when the model produced text (moderation may show it later)
+    failure: Exception | None = None
+    produced = 0  # tokens generated, for the record when the stream fails before its end
+    try:
+        for event in session.engine.stream(messages, params, cancel, schema):
+            if isinstance(event, StreamEnd):
+                end = event
+                continue
+            produced += event.tokens
+            last_token = time.perf_counter()
+            first_token = first_token or last_token
+            if screen is None:
+                release(event.text)
+            else:
+                release(screen.feed(event.text))
+                if screen.blocked:
+                    cancel.set()  # stop generating: nothing more of this reply will be shown
+        if screen is not None:
+            release(screen.finish())
+    except Exception as err:  # the engine failed: keep what was shown, report it after the turn
+        failure = err
+        end = StreamEnd(end.finish_reason, end.prompt_tokens, produced, end.evaluated_prompt_tokens)
+    finish: FinishReason = "error" if failure else "blocked" if screen and screen.blocked else end.finish_reason
+    content = "".join(shown)
+    if screen is not None and screen.blocked is not None:
+        # The model sees this in later turns, so it knows its reply never reached the user.
+        content = f"[reply withheld by moderation: {screen.blocked.label}]"
+    reply = Reply(
+        content=content, model=session.model_name, params=params, finish_reason=finish,
+        prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens,
+        evaluated_prompt_tokens=end.evaluated_prompt_tokens, ttft_s=ttft, duration_s=time.perf_counter() - start,
+        moderation=None if screen is None else ModerationRecord(
+            decision=screen.decision, backend=session.moderator.backend_name, flagged=screen.flagged
+        ),
+    )  # fmt: skip
+    # The model's own pace: the tokens after the first, over the time they took.
+    if end.completion_tokens > 1 and last_token > first_token:
+        reply.tokens_per_s = (end.completion_tokens - 1) / (last_token - first_token)
+    return reply, failure
