@@ -12,17 +12,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from actions.config import Risk
-
-
-class ActionError(Exception):
-    """A request that cannot run: unknown action, bad arguments, a path outside the workspace."""
+from actions.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class ActionContext:
-    workspace: Path
+    workspace: Workspace
     notes_file: Path
-    export: Callable[[Path], None]  # writes the conversation (Markdown or JSON by extension)
+    export: Callable[[str], str]  # the conversation as text, for a file ending (".md" or ".json")
 
 
 @dataclass(frozen=True)

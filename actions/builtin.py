@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from actions.action import Action, ActionContext, ActionError
+from actions.action import Action, ActionContext
+from actions.errors import ActionError
 
 
 class _Args(BaseModel):
@@ -32,47 +34,35 @@ class ExportArgs(_Args):
     path: str = Field(min_length=1, max_length=255, description="a .md or .json file name inside the workspace")
 
 
-def confine(workspace: Path, relative: str) -> Path:
-    """The path inside `workspace`, or ActionError for absolute paths, '..', and symlinks out."""
-    candidate = Path(relative)
-    if candidate.is_absolute() or relative.startswith("~"):
-        raise ActionError(f"path must be relative to the workspace: {relative}")
-    if ".." in candidate.parts:
-        raise ActionError(f"path may not contain '..': {relative}")
-    root = workspace.resolve()
-    target = (root / candidate).resolve()  # follows symlinks, so a link out of the workspace shows here
-    if not target.is_relative_to(root):
-        raise ActionError(f"path leaves the workspace: {relative}")
-    return target
-
-
 def _save_note(args: NoteArgs, ctx: ActionContext) -> str:
+    # One note, one line: a newline in the text cannot start an entry of its own.
+    text = " ".join(args.text.split())
+    line = f"- {datetime.now():%Y-%m-%d %H:%M} {text}\n".encode()
     ctx.notes_file.parent.mkdir(parents=True, exist_ok=True)
-    with ctx.notes_file.open("a", encoding="utf-8") as f:
-        f.write(f"- {datetime.now():%Y-%m-%d %H:%M} {args.text}\n")
+    fd = os.open(ctx.notes_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        if os.write(fd, line) != len(line):  # appended whole, or the error says why
+            raise ActionError(f"could not append the whole note to {ctx.notes_file}")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return f"note saved to {ctx.notes_file}"
 
 
 def _write_file(args: WriteArgs, ctx: ActionContext) -> str:
-    target = confine(ctx.workspace, args.path)
-    if target.exists():
-        raise ActionError(f"{args.path} already exists; write_file never overwrites")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(args.content, encoding="utf-8")
+    target = ctx.workspace.create(args.path, args.content)
     return f"wrote {len(args.content)} characters to {target}"
 
 
 def _read_file(args: ReadArgs, ctx: ActionContext) -> str:
-    target = confine(ctx.workspace, args.path)
-    if not target.is_file():
-        raise ActionError(f"no such file in the workspace: {args.path}")
-    text = target.read_text(encoding="utf-8", errors="replace")
-    return text[:20_000] + ("\n[truncated]" if len(text) > 20_000 else "")
+    return ctx.workspace.read(args.path)
 
 
 def _export(args: ExportArgs, ctx: ActionContext) -> str:
-    target = confine(ctx.workspace, args.path)
-    ctx.export(target)
+    suffix = PurePosixPath(args.path).suffix.lower()
+    if suffix not in (".md", ".json"):
+        raise ActionError(f"cannot export to '{args.path}': use a .md or .json file name")
+    target = ctx.workspace.create(args.path, ctx.export(suffix))
     return f"conversation exported to {target}"
 
 

@@ -8,8 +8,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from actions.action import Action, ActionContext, ActionError
+from actions.action import Action, ActionContext
 from actions.config import CommandActionConfig
+from actions.errors import ActionError
+from actions.workspace import parts_of
+
+
+def _relative_path(value: str) -> str:
+    try:
+        parts_of(value)
+    except ActionError as err:
+        raise ValueError(str(err)) from None
+    return value
 
 
 def _safe_value(value: str) -> str:
@@ -21,13 +31,20 @@ def _safe_value(value: str) -> str:
 
 
 def command_action(name: str, config: CommandActionConfig) -> Action:
-    fields: dict[str, Any] = {arg: (str, Field(min_length=1, max_length=1000, description=d))
-                              for arg, d in config.args.items()}  # fmt: skip
-    validators = {"safe": field_validator(*config.args)(lambda cls, v: _safe_value(v))} if config.args else {}
+    fields: dict[str, Any] = {arg: (str, Field(min_length=1, max_length=1000, description=spec.description))
+                              for arg, spec in config.args.items()}  # fmt: skip
+    paths = [arg for arg, spec in config.args.items() if spec.type == "path"]
+    validators: dict[str, Any] = {}
+    if config.args:
+        validators["safe"] = field_validator(*config.args)(lambda cls, v: _safe_value(v))
+    if paths:
+        validators["inside"] = field_validator(*paths)(lambda cls, v: _relative_path(v))
     model = create_model(f"{name}_args", __config__=ConfigDict(extra="forbid"), __validators__=validators, **fields)
 
     def run(args: BaseModel, ctx: ActionContext) -> str:
         values = args.model_dump()
+        for arg in paths:  # the program gets the path inside the workspace, checked now
+            values[arg] = str(ctx.workspace.resolve(values[arg]))
         argv = [part.format(**values) for part in config.argv]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=config.timeout_s, check=False)
@@ -38,4 +55,4 @@ def command_action(name: str, config: CommandActionConfig) -> Action:
             raise ActionError(f"{name} exited with {done.returncode}: {output}")
         return output or f"{name} ran"
 
-    return Action(name, config.description, model, config.risk, run, backs=frozenset(v.lower() for v in config.backs))
+    return Action(name, config.description, model, config.risk, run, backs=frozenset(config.backs))

@@ -7,12 +7,13 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from actions.action import Action, ActionContext, ActionError, Request
+from actions.action import Action, ActionContext, Request
 from actions.builtin import BUILTIN
 from actions.commands import command_action
 from actions.config import ActionsConfig
+from actions.errors import ActionError
 
 
 def _without_lengths(schema: Any) -> Any:
@@ -23,7 +24,23 @@ def _without_lengths(schema: Any) -> Any:
     return schema
 
 
-_REQUEST = re.compile(r"<action>\s*(.*?)\s*</action>|```(?:action|json)\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+# Only an explicit request counts: a JSON code block in an answer is an example, not a request.
+_REQUEST = re.compile(r"<action>\s*(.*?)\s*</action>", re.DOTALL | re.IGNORECASE)
+MAX_REQUEST_CHARS = 1_100_000  # room for write_file's longest content, and no more
+
+
+class _RequestShape(BaseModel):
+    """What a request must look like before its arguments are checked against the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=100)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+def _first_error(err: ValidationError, what: str) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or what}: {first['msg']}"
 
 
 class Registry:
@@ -74,33 +91,32 @@ class Registry:
         requests, problems = [], []
         for match in _REQUEST.finditer(text):
             try:
-                requests.append(self.read(match.group(1) or match.group(2) or ""))
+                requests.append(self.read(match.group(1)))
             except ActionError as err:
                 problems.append(str(err))
         return requests, problems
 
     def read(self, body: str) -> Request:
-        """One request from its JSON text."""
+        """One request from its JSON text; ActionError says what is wrong with it."""
+        if len(body) > MAX_REQUEST_CHARS:
+            raise ActionError(f"action request too long ({len(body)} characters)")
         try:
             data = json.loads(body)
         except json.JSONDecodeError as err:
             raise ActionError(f"unreadable action request ({err.msg})") from None
-        return self.request_from(data)
-
-    def request_from(self, data: object) -> Request:
-        if not isinstance(data, dict):
-            raise ActionError("an action request must be a JSON object")
-        name = data.get("name") or data.get("action")
-        arguments = data.get("arguments", data.get("args", {}))
-        if name not in self.actions:
-            raise ActionError(f"unknown action {name!r}; known: {', '.join(self.actions)}")
-        action = self.actions[str(name)]
+        except (ValueError, RecursionError):  # a number of thousands of digits, nesting too deep
+            raise ActionError("unreadable action request (a number too long, or nested too deep)") from None
         try:
-            return Request(action, action.args.model_validate(arguments))
+            shape = _RequestShape.model_validate(data)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            raise ActionError(f"{action.name}: {where}: {first['msg']}") from None
+            raise ActionError(f"malformed action request: {_first_error(err, 'request')}") from None
+        action = self.actions.get(shape.name)
+        if action is None:
+            raise ActionError(f"unknown action {shape.name[:100]!r}; known: {', '.join(self.actions)}")
+        try:
+            return Request(action, action.args.model_validate(shape.arguments))
+        except ValidationError as err:
+            raise ActionError(f"{action.name}: {_first_error(err, 'arguments')}") from None
 
     def execute(self, request: Request, ctx: ActionContext) -> str:
         return request.action.run(request.arguments, ctx)

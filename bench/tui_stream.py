@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.config import ActionsConfig  # noqa: E402
 from chat.config import Config, ModelConfig  # noqa: E402
-from chat.fake_engine import FakeEngine, FakeLoader  # noqa: E402
 from chat.runner import Runner  # noqa: E402
 from chat.sampling import Sampling  # noqa: E402
 from chat.script import Step  # noqa: E402
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader  # noqa: E402
 from chat.session import Session  # noqa: E402
 from chat.tui.app import ParleyApp  # noqa: E402
 from chat.tui.conversation import MessageView  # noqa: E402
@@ -57,14 +57,14 @@ def reply_text(tokens: int, shape: str) -> str:
     return "\n\n".join(blocks)
 
 
-class PacedLoader(FakeLoader):
+class PacedLoader(ScriptedLoader):
     """Fake engines that stream `reply` at `delay` seconds a token."""
 
     def __init__(self, reply: str, delay: float) -> None:
         super().__init__(reply)
         self.delay = delay
 
-    def __call__(self, name: str, model: ModelConfig) -> FakeEngine:
+    def __call__(self, name: str, model: ModelConfig) -> ScriptedEngine:
         engine = super().__call__(name, model)
         engine.token_delay = self.delay
         return engine

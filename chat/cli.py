@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actions.registry import Registry
 from chat import __version__
@@ -18,11 +20,14 @@ from chat.models import format_models, load_engine
 from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
 from chat.sanitize import clean
-from chat.script import Step, read_script
+from chat.script import Step, as_text, read_script
 from chat.session import Session
 from chat.transcript import Transcript
 from moderation.claims import find_claims
 from moderation.filter import Moderator
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation", "guard")
 # Options that take a value, so that `parley --model m ask hi` finds the subcommand after it.
@@ -30,14 +35,21 @@ VALUE_OPTIONS = {"--config", "--model", "-m", "--set", "--system", "--prompt", "
                  "--allow-irreversible", "--backend"}  # fmt: skip
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with what it echoes back of the command line (a bad value) made safe to print."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        super()._print_message(clean(message), file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    config = argparse.ArgumentParser(add_help=False)
+    config = Parser(add_help=False)
     config.add_argument(
         "--config",
         metavar="PATH",
         help="models.toml to use (default: $PARLEY_CONFIG, the user config dir, then the one shipped with Parley)",
     )
-    common = argparse.ArgumentParser(add_help=False, parents=[config])
+    common = Parser(add_help=False, parents=[config])
     common.add_argument("--model", "-m", metavar="NAME", help="model from models.toml (default: its `default`)")
     common.add_argument(
         "--set",
@@ -65,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an irreversible action that --approve always may run (repeatable)",
     )
 
-    parser = argparse.ArgumentParser(prog="parley", description="Chat with a local LLM through llama.cpp.")
+    parser = Parser(prog="parley", description="Chat with a local LLM through llama.cpp.")
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
     chat = sub.add_parser("chat", parents=[common], help="chat in the terminal (the default command)")
@@ -111,11 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args)
     except ParleyError as err:
-        print(f"parley: error: {err}", file=sys.stderr)
+        print(f"parley: error: {clean(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("parley: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`parley ask ... | head`): stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout once more at exit
+        return 1
+    except OSError as err:  # stdout cannot be written, e.g. a full disk
+        print(f"parley: error: cannot write the output: {err.strerror}", file=sys.stderr)
+        return 1
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -213,9 +231,12 @@ def _steps(args: argparse.Namespace) -> list[Step] | None:
         return read_script(args.script)
     if args.cmd != "ask":
         return None
-    question = " ".join(args.question).strip()
+    question = as_text(" ".join(args.question).strip(), "the question")
     if not sys.stdin.isatty():
-        piped = sys.stdin.read().strip()
+        try:
+            piped = as_text(sys.stdin.read().strip(), "stdin")
+        except UnicodeDecodeError:
+            raise UsageError("stdin holds bytes that are not UTF-8 text; Parley reads text") from None
         question = f"{question}\n\n{piped}".strip() if piped else question
     if not question:
         raise UsageError("ask needs a question (as arguments or on stdin)")

@@ -46,7 +46,8 @@ def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
 
 
 class ModelConfig(BaseModel):
-    """One model. Exactly one source: `path`, `package` + `resource`, or `repo` + `file`."""
+    """One model. Exactly one source: `path`, `package` + `resource`, `repo` + `file`, or
+    `script` (replies given in advance: see `chat.scripted_engine`)."""
 
     model_config = Strict
 
@@ -57,6 +58,7 @@ class ModelConfig(BaseModel):
     repo: str | None = Field(None, description="a Hugging Face repo id, e.g. 'org/name-GGUF'")
     file: str | None = Field(None, description="the GGUF's file name inside `repo`")
     revision: str | None = Field(None, description="branch, tag or commit of `repo`")
+    script: Path | None = Field(None, description="a JSON Lines file of replies, for testing without a model")
     n_ctx: int = Field(2048, ge=64, le=1_048_576, description="context window in tokens")
     n_gpu_layers: int = Field(0, ge=-1, description="layers offloaded to the GPU; 0 = CPU, -1 = all")
     n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; none = llama.cpp's choice")
@@ -67,14 +69,14 @@ class ModelConfig(BaseModel):
     prompt: str = Field("default", description="the system-prompt preset used at start")
     sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 
-    _resolve_paths = field_validator("path", "lora_path")(_resolve)
+    _resolve_paths = field_validator("path", "lora_path", "script")(_resolve)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
-        sources = [name for name in ("path", "package", "repo") if getattr(self, name) is not None]
+        sources = [name for name in ("path", "package", "repo", "script") if getattr(self, name) is not None]
         if len(sources) != 1:
             found = " and ".join(sources) if sources else "none"
-            raise ValueError(f"a model needs exactly one source (path, package or repo); found {found}")
+            raise ValueError(f"a model needs exactly one source (path, package, repo or script); found {found}")
         if self.package is not None and self.resource is None:
             raise ValueError("`package` needs `resource`, the GGUF's file name inside the package")
         if self.repo is not None and self.file is None:
@@ -91,6 +93,8 @@ class ModelConfig(BaseModel):
             return f"path {self.path}"
         if self.package is not None:
             return f"package {self.package}/{self.resource}"
+        if self.script is not None:
+            return f"script {self.script}"
         return f"hf {self.repo}/{self.file}"
 
 

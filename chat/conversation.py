@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from actions.config import Risk
 from chat.engine import Message
 from chat.errors import ParleyError
+from chat.files import write_atomic
 from chat.sampling import Sampling
+from chat.sanitize import clean
 from moderation.claims import Claim
 from moderation.verdict import Decision, Verdict
 
@@ -40,6 +42,7 @@ class GuardRecord(BaseModel):
     claims: list[Claim] = Field(default_factory=list)  # unbacked action claims
     problems: list[str] = Field(default_factory=list)  # action requests that could not be read
     pending: list[str] = Field(default_factory=list)  # requested actions still waiting for an answer
+    imitations: list[str] = Field(default_factory=list)  # passages that imitate Parley's own notices
 
 
 class Reply(BaseModel):
@@ -141,29 +144,31 @@ class SavedConversation(BaseModel):
 
 
 def save(path: Path, conversation: Conversation, model: str, params: Sampling) -> None:
-    """Write atomically: a crash mid-save never leaves a half-written file in place."""
+    """Write atomically: a crash or a full disk mid-save never leaves a half-written file in place.
+    OSError when it cannot be written."""
     doc = SavedConversation(
         schema=SCHEMA, version=SCHEMA_VERSION, model=model, params=params, conversation=conversation
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(doc.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, doc.model_dump_json(by_alias=True, indent=2) + "\n")
 
 
 def load(path: Path) -> SavedConversation:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ParleyError(f"no such file: {path}") from None
+        raise ParleyError(f"no such file: {clean(str(path))}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ParleyError(f"cannot read conversation {path}: {err}") from None
+        raise ParleyError(f"cannot read conversation {clean(str(path))}: {clean(str(err))}") from None
+    except (ValueError, RecursionError):  # a number of thousands of digits, nesting too deep
+        raise ParleyError(f"cannot read conversation {clean(str(path))}: not a file Parley wrote") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ParleyError(f'{path} is not a Parley conversation file (no "schema": "{SCHEMA}")')
     if data.get("version") != SCHEMA_VERSION:
         raise ParleyError(f"{path}: unsupported version {data.get('version')!r} (this Parley reads {SCHEMA_VERSION})")
     try:
         return SavedConversation.model_validate(data)
+    except RecursionError:
+        raise ParleyError(f"{clean(str(path))}: invalid conversation file (nested too deep)") from None
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -1,6 +1,6 @@
 """The engine: what Parley needs from a language model, and nothing more.
 
-Two implementations: `chat.llama_engine.LlamaEngine` (llama.cpp) and `chat.fake_engine.FakeEngine`
+Two implementations: `chat.llama_engine.LlamaEngine` (llama.cpp) and `chat.scripted_engine.ScriptedEngine`
 (scripted, for unit tests and benchmarks). Messages are plain {"role", "content"} dicts.
 """
 

@@ -204,6 +204,10 @@ def claim_notice(claim: Claim) -> Notice:
     return Notice("guard", f'{claim.reason} ("{claim.sentence}")')
 
 
+def imitation_notice(passage: str) -> Notice:
+    return Notice("guard", f"the reply imitates a notice of Parley's (\"{passage}\"): Parley's own are marked ⟦ ⟧")
+
+
 def unreadable_request_notice(problem: str) -> Notice:
     return Notice("guard", f"action request ignored: {problem}")
 

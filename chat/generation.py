@@ -1,4 +1,5 @@
-"""One reply, streamed from the engine through moderation: only moderated text is shown."""
+"""One reply, streamed from the engine through moderation: model text is cleaned of anything
+that could act on a terminal, then moderated, and only moderated text is shown."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ from typing import Any
 from chat.conversation import FinishReason, ModerationRecord, Reply
 from chat.engine import Message, StreamEnd
 from chat.sampling import Sampling
+from chat.sanitize import from_model, mark
 from chat.session import Session
 from moderation.stream import StreamFilter
+
+
+def redacted(category: str) -> str:
+    """What a reader sees in place of a sentence moderation removed."""
+    return mark(f"removed: {category}")
 
 
 def generate(
@@ -28,7 +35,7 @@ def generate(
     A cancelled or failed generation keeps its partial reply (finish_reason says which), so
     nothing the user saw is lost; a failure comes back beside it. With `schema`, a grammar
     holds the reply to it."""
-    screen = StreamFilter(session.moderator) if session.moderator.enabled else None
+    screen = StreamFilter(session.moderator, redacted) if session.moderator.enabled else None
     shown: list[str] = []
     start = time.perf_counter()
     ttft: float | None = None
@@ -53,10 +60,11 @@ def generate(
             produced += event.tokens
             last_token = time.perf_counter()
             first_token = first_token or last_token
+            text = from_model(event.text)  # moderation sees exactly what will be shown
             if screen is None:
-                release(event.text)
+                release(text)
             else:
-                release(screen.feed(event.text))
+                release(screen.feed(text))
                 if screen.blocked:
                     cancel.set()  # stop generating: nothing more of this reply will be shown
         if screen is not None:
@@ -68,7 +76,7 @@ def generate(
     content = "".join(shown)
     if screen is not None and screen.blocked is not None:
         # The model sees this in later turns, so it knows its reply never reached the user.
-        content = f"[reply withheld by moderation: {screen.blocked.label}]"
+        content = mark(f"reply withheld by moderation: {screen.blocked.label}")
     reply = Reply(
         content=content, model=session.model_name, params=params, finish_reason=finish,
         prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens,

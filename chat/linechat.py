@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from typing import TextIO
 
+from chat.errors import UsageError
 from chat.runner import Runner
-from chat.script import Step
+from chat.script import Step, as_text
 
 MULTILINE = '"""'
 
@@ -31,14 +33,30 @@ def read_interactive() -> Iterator[Step]:
         except KeyboardInterrupt:
             print()
             continue
+        except UnicodeDecodeError:  # bytes the terminal's encoding cannot read
+            line = "\udcff"
+        try:
+            line = as_text(line, "that input")
+        except UsageError as err:
+            print(f"parley: {err}; type it again", file=sys.stderr)
+            continue
         number += 1
         if line.strip():
             yield Step("command" if line.startswith("/") else "user", line.strip(), number)
 
 
 def read_piped(stream: TextIO) -> Iterator[Step]:
-    """Each non-empty line of a pipe is a user message or a command."""
-    for number, line in enumerate(stream, start=1):
+    """Each non-empty line of a pipe is a user message or a command; input that is not text
+    stops the chat with a usage error."""
+    lines = iter(stream)
+    for number in itertools.count(1):
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            line = "\udcff"  # reported below, as any other bytes that are not text
+        line = as_text(line, f"stdin line {number}")
         if line.strip():
             yield Step("command" if line.startswith("/") else "user", line.strip(), number)
 

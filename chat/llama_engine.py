@@ -17,17 +17,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from chat.config import ModelConfig
 from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
-from chat.errors import ConfigError, ModelLoadError
+from chat.errors import ConfigError, ModelLoadError, ParleyError
+from chat.gguf_header import check_lora, check_model
 from chat.sampling import Sampling
+from chat.sanitize import clean
 from chat.stops import StopScanner
 
-_GGUF_MAGIC = b"GGUF"
 _log_lines: list[str] = []
 
 
@@ -41,20 +43,11 @@ _LOG_CALLBACK = llama_cpp.llama_log_callback(_remember_log)  # referenced for as
 llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
-def check_gguf(path: Path) -> None:
-    """Fail early, with a clear message, on files llama.cpp would reject obscurely."""
-    if not path.is_file():
-        raise ConfigError(f"model file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"model file is empty (0 bytes): {path}")
-    with path.open("rb") as f:
-        if f.read(4) != _GGUF_MAGIC:
-            raise ModelLoadError(f"not a GGUF model file (bad magic bytes): {path}")
-
-
 class LlamaEngine(Engine):
     def __init__(self, name: str, path: Path, config: ModelConfig) -> None:
-        check_gguf(path)
+        check_model(path)
+        if config.lora_path is not None:
+            check_lora(config.lora_path, path)  # llama.cpp crashes on an adapter it cannot use
         _log_lines.clear()
         try:
             self._llm = llama_cpp.Llama(
@@ -67,14 +60,13 @@ class LlamaEngine(Engine):
             )
         except (ValueError, RuntimeError, OSError) as err:
             detail = next((line.strip() for line in reversed(_log_lines) if "error" in line.lower()), str(err))
-            raise ModelLoadError(f"cannot load model {path}: {detail}") from None
-        template, template_name = self._template(config.chat_template)
-        eos = self._token_text(self._llm.token_eos())
-        bos = self._token_text(self._llm.token_bos())
-        self._formatters = {
-            add: Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add)
-            for add in (True, False)
-        }
+            raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(detail)}") from None
+        try:
+            template, template_name = self._template(config.chat_template)
+            self._formatters, eos = self._compile(template, template_name)
+        except ParleyError:
+            self._llm.close()
+            raise
         self._stops = [eos] if eos else []
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._info = ModelInfo(name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers)
@@ -94,8 +86,31 @@ class LlamaEngine(Engine):
             return metadata[key], f"gguf template '{choice}'"
         path = Path(choice).expanduser()
         if path.is_file():
-            return path.read_text(encoding="utf-8"), f"template file {path}"
-        raise ConfigError(f"chat_template '{choice}' is neither a file nor a template in the GGUF")
+            try:
+                return path.read_text(encoding="utf-8"), f"template file {path}"
+            except (OSError, UnicodeDecodeError) as err:
+                raise ConfigError(f"chat_template {clean(str(path))}: cannot read it as UTF-8 text ({err})") from None
+        raise ConfigError(f"chat_template {clean(choice)!r} is neither a file nor a template in the GGUF")
+
+    def _compile(self, template: str, name: str) -> tuple[dict[bool, Jinja2ChatFormatter], str]:
+        """The chat template, compiled and tried on a small conversation now, so that a broken one
+        is a config error at load rather than a failure at the first reply; and the EOS text."""
+        eos = self._token_text(self._llm.token_eos())
+        bos = self._token_text(self._llm.token_bos())
+        try:
+            formatters = {
+                add: Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add)
+                for add in (True, False)
+            }
+            sample: list[Message] = [
+                {"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                {"role": "assistant", "content": "a"}, {"role": "user", "content": "u"},
+            ]  # fmt: skip
+            for formatter in formatters.values():
+                formatter(messages=sample)  # type: ignore[arg-type]
+        except jinja2.TemplateError as err:
+            raise ConfigError(f"chat template ({name}) does not work: {clean(str(err))}") from None
+        return formatters, eos
 
     @property
     def info(self) -> ModelInfo:

@@ -9,6 +9,7 @@ from pathlib import Path
 from chat.config import Config, ModelConfig
 from chat.engine import Engine
 from chat.errors import ConfigError, ParleyError
+from chat.scripted_engine import load_script
 
 
 def package_dir(package: str) -> Path | None:
@@ -27,8 +28,9 @@ def package_dir(package: str) -> Path | None:
 
 def local_path(model: ModelConfig) -> Path | None:
     """The GGUF's path if it is on this machine, else None. Never touches the network."""
-    if model.path is not None:
-        return model.path if model.path.is_file() else None
+    if model.path is not None or model.script is not None:
+        path = model.path or model.script
+        return path if path is not None and path.is_file() else None
     if model.package is not None:
         folder = package_dir(model.package)
         path = folder / str(model.resource) if folder else None
@@ -103,7 +105,9 @@ def format_models(config: Config) -> str:
 
 
 def load_engine(name: str, model: ModelConfig) -> Engine:
-    """Find (or fetch) the model file and load it with llama.cpp."""
+    """Find (or fetch) the model file and load it with llama.cpp; a script model needs neither."""
+    if model.script is not None:
+        return load_script(name, model)
     path = ensure_local(name, model)
     from chat.llama_engine import LlamaEngine  # imported here: llama.cpp is slow to import
 

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from actions.action import ActionError, Request
+from actions.action import Request
+from actions.errors import ActionError
 from chat import commands, context
 from chat.conversation import ActionRecord, DecidedBy, GuardRecord, Reply, Turn
 from chat.errors import ParleyError
@@ -37,14 +38,16 @@ from chat.events import (
     claim_notice,
     dropped_notices,
     finish_notices,
+    imitation_notice,
     moderation_notices,
     unreadable_request_notice,
     waiting_notice,
 )
 from chat.generation import generate
+from chat.sanitize import mark
 from chat.session import Session
-from chat.transcript import Transcript
-from moderation.claims import find_claims
+from chat.transcript import Transcript, TranscriptError
+from moderation.claims import find_claims, find_imitations
 
 ApproveMode = Literal["never", "ask", "always"]
 
@@ -96,10 +99,16 @@ class Pipeline:
         self.policy = policy or ApprovalPolicy()
         self.ask = ask  # None: no person can answer now (a script answers with /approve or /deny)
         self.transcript = transcript
+        self._transcript_error: TranscriptError | None = None
 
     def emit(self, event: Event) -> None:
+        """Record `event` in the transcript, then hand it to the front end. A transcript that
+        cannot be written stops nothing: the error is reported once the step is done."""
         if event.recorded and self.transcript is not None:
-            self.transcript.write(event.to_json())
+            try:
+                self.transcript.write(event.to_json())
+            except TranscriptError as err:
+                self._transcript_error = err
         self.on_event(event)
 
     def start(self) -> None:
@@ -107,19 +116,26 @@ class Pipeline:
         session = self.session
         if session.moderator.enabled:
             session.moderator.load()
-        self.emit(SessionStarted(
-            session.model_name, session.engine.info, session.conversation.system, session.conversation.prompt_name,
-            session.params, session.moderator.backend_name if session.moderator.enabled else "off",
-        ))  # fmt: skip
+        with self._reported():
+            self.emit(SessionStarted(
+                session.model_name, session.engine.info, session.conversation.system,
+                session.conversation.prompt_name, session.params,
+                session.moderator.backend_name if session.moderator.enabled else "off",
+            ))  # fmt: skip
 
     @contextmanager
     def _reported(self) -> Iterator[None]:
-        """A user-facing error becomes an error event, then goes on up for the exit code."""
+        """A user-facing error becomes an error event, then goes on up for the exit code; so
+        does a transcript that failed during the step."""
         try:
             yield
         except ParleyError as err:
             self.emit(ErrorRaised(str(err)))
             raise
+        if self._transcript_error is not None:
+            failure, self._transcript_error = self._transcript_error, None
+            self.emit(ErrorRaised(str(failure)))
+            raise failure
 
     # --- what the user enters ---------------------------------------------------------------
 
@@ -192,7 +208,7 @@ class Pipeline:
         for notice in [*moderation_notices(reply.moderation), *finish_notices(reply), *dropped_notices(dropped)]:
             self.emit(notice)
         requests, problems = self._requests(reply, forced)
-        reply.guard = GuardRecord(problems=problems)
+        reply.guard = GuardRecord(problems=problems, imitations=find_imitations(reply.content))
         self.session.pending = requests
         for request in requests:
             self.emit(ActionRequested(request))
@@ -202,6 +218,8 @@ class Pipeline:
             self.emit(claim_notice(claim))
         for problem in problems:
             self.emit(unreadable_request_notice(problem))
+        for passage in reply.guard.imitations:
+            self.emit(imitation_notice(passage))
         self.emit(TurnDone(turn, dropped, self.session.engine.info.n_ctx))
 
     def _requests(self, reply: Reply, forced: bool) -> tuple[list[Request], list[str]]:
@@ -272,6 +290,6 @@ class Pipeline:
         found = find_claims(reply.content, executed, session.registry.backer)
         if found and not session.pending and session.config.actions.claims == "redact":
             for claim in found:  # once every request is answered, so a claim that became backed stays
-                reply.content = reply.content.replace(claim.sentence, "[removed: unbacked action claim]")
+                reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))
         pending = [r.action.name for r in session.pending]
         reply.guard = reply.guard.model_copy(update={"claims": found, "pending": pending})

@@ -8,7 +8,6 @@ event as one JSON line instead. Ctrl+C stops the reply in progress (the partial 
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -22,7 +21,7 @@ from rich.text import Text
 from chat.errors import ParleyError
 from chat.events import CommandRan, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
-from chat.sanitize import clean
+from chat.sanitize import clean, json_line, mark
 from chat.script import Step
 from chat.session import Session
 from chat.transcript import Transcript
@@ -134,7 +133,7 @@ class Runner:
     def render(self, event: Event) -> None:
         if self.json_mode:
             if event.recorded:
-                self.out.write(json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n")
+                self.out.write(json_line(event.to_json()) + "\n")
                 self.out.flush()
             return
         if isinstance(event, TextShown):
@@ -148,7 +147,7 @@ class Runner:
         if isinstance(event, UserSent):
             self._reply_open = True
         elif isinstance(event, Notice):
-            self.notice(f"[{event.text}]", STYLES[event.severity])
+            self.notice(mark(event.text), STYLES[event.severity])
         elif isinstance(event, CommandRan) and event.ok and event.output:
             self.notice(event.output, style="")
         elif isinstance(event, ErrorRaised):

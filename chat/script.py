@@ -10,11 +10,24 @@ Two formats:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from chat.errors import UsageError
+
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL, and the stand-ins Python uses for undecodable bytes
+
+
+def as_text(text: str, where: str) -> str:
+    """`text` if it is text; a UsageError naming `where` if it holds bytes that are not UTF-8 or
+    binary data (nothing the model could read)."""
+    found = _NOT_TEXT.search(text)
+    if found is None:
+        return text
+    problem = "binary data (NUL bytes)" if found.group() == "\x00" else "bytes that are not UTF-8 text"
+    raise UsageError(f"{where} holds {problem}; Parley reads text")
 
 
 @dataclass(frozen=True)
@@ -26,7 +39,7 @@ class Step:
 
 def read_script(path: Path) -> list[Step]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = as_text(path.read_text(encoding="utf-8"), f"script {path}")
     except FileNotFoundError:
         raise UsageError(f"script not found: {path}") from None
     except (OSError, UnicodeDecodeError) as err:

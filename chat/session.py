@@ -15,6 +15,7 @@ import platformdirs
 
 from actions.action import ActionContext, Request
 from actions.registry import Registry
+from actions.workspace import Workspace
 from chat import context, export
 from chat.config import APP_NAME, Config, ModelConfig
 from chat.conversation import Conversation, Turn
@@ -49,13 +50,12 @@ class Session:
 
     def action_context(self) -> ActionContext:
         data = Path(platformdirs.user_data_dir(APP_NAME))
-        workspace = self.config.actions.workspace or data / "workspace"
-        workspace.mkdir(parents=True, exist_ok=True)
+        workspace = Workspace(self.config.actions.workspace or data / "workspace")
 
-        def export_to(path: Path) -> None:
-            export.export(path, self.conversation, self.model_name)
+        def export_as(suffix: str) -> str:
+            return export.render(suffix, self.conversation, self.model_name)
 
-        return ActionContext(workspace=workspace, notes_file=data / "notes.md", export=export_to)
+        return ActionContext(workspace=workspace, notes_file=data / "notes.md", export=export_as)
 
     def _load_presets(self) -> dict[str, Preset]:
         extra = [user_prompts_dir()] + ([self.config.prompts_dir] if self.config.prompts_dir else [])

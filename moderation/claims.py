@@ -163,3 +163,19 @@ def find_claims(
                 claims.append(Claim(sentence=sentence.strip(), verb=verb, kind=kind, reason=_reason(verb, kind)))
                 break  # one notice per sentence
     return claims
+
+
+# Parley's own notices and marks, as a reply might imitate them ("[removed: insult]",
+# "[action save_note ran: ...]", "✅ Note saved."): Parley writes its marks with ⟦ ⟧, which
+# model text cannot contain, so a bracketed look-alike in a reply is the model's.
+_IMITATION = re.compile(
+    r"\[\s*(?:removed\s*:|reply withheld|action\s+\w+\s+(?:ran|failed|not run)|moderation\s*:|no action was taken"
+    r"|stopped\s*\]|cut at max_tokens|context full|parley\s*:)[^\]\n]{0,200}\]?"
+    r"|^[ \t]*[✅✔☑]\ufe0f?[ \t]*\w[^\n]{0,80}",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def find_imitations(reply: str) -> list[str]:
+    """Passages of `reply` that imitate Parley's own notices."""
+    return [m.group().strip() for m in _IMITATION.finditer(reply)]

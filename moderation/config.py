@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from moderation.verdict import Category, Policy
+
+# A score at or above its category's threshold flags the text: a number from 0 to 1 (NaN would
+# switch the category off, a negative one flag everything).
+Threshold = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 DEFAULT_THRESHOLDS: dict[Category, float] = {
     "toxicity": 0.5,
@@ -47,7 +51,7 @@ class ModerationConfig(BaseModel):
     backend: Literal["auto", "detoxify", "offline"] = Field(
         "auto", description="auto: Detoxify when its weights are on this machine, else the offline classifier"
     )
-    thresholds: dict[Category, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    thresholds: dict[Category, Threshold] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     policy: dict[Category, Policy] = Field(
         default_factory=lambda: dict(DEFAULT_POLICY), description="what a flagged category leads to"
     )

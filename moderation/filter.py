@@ -13,6 +13,7 @@ from moderation.backends import Backend, OfflineBackend
 from moderation.config import DEFAULT_THRESHOLDS, ModerationConfig
 from moderation.sentences import split_sentences
 from moderation.verdict import SEVERITY, Category, Verdict
+from moderation.visible import visible_text
 
 
 def make_backend(config: ModerationConfig) -> Backend:
@@ -57,7 +58,8 @@ class Moderator:
                     )
 
     def check(self, text: str) -> Verdict:
-        """Score `text` (per sentence, keeping each category's maximum) and decide."""
+        """Score `text` as written and as it renders (per sentence, keeping each category's
+        maximum) and decide."""
         if not self.enabled:
             return Verdict(decision="allow", scores={}, flagged=(), backend="off", latency_s=0.0)
         self.load()
@@ -65,7 +67,10 @@ class Moderator:
         try:
             if self._backend is None:
                 raise RuntimeError(self._backend_error)
-            sentences = [s for s in split_sentences(text) if s.strip()] or [text]
+            # What a reader sees once the Markdown renders counts too ("f<b></b>uck" shows as one word).
+            seen = visible_text(text)
+            views = [text] if seen == text else [text, seen]
+            sentences = [s for view in views for s in split_sentences(view) if s.strip()] or [text]
             future = self._pool.submit(self._backend.score, sentences)
             per_sentence = future.result(timeout=self.config.timeout_s)
         except concurrent.futures.TimeoutError:

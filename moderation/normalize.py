@@ -1,4 +1,4 @@
-"""Undo common obfuscations before classifying: Unicode tricks, homoglyphs, leetspeak, letters
+"""Undo common obfuscations before classifying: Unicode tricks, confusables, leetspeak, letters
 spaced out or joined, separators inside words, and one-letter typos of known words.
 
 `Normalizer(vocabulary, weight)(text)` returns the text as a classifier would most likely have
@@ -11,15 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 
-# Letters from other scripts that look like Latin ones (NFKC leaves these alone).
-HOMOGLYPHS = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-        "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ո": "n",
-        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-        "χ": "x", "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴇ": "e", "ᴏ": "o",
-    }
-)  # fmt: skip
+import decancer_py
+
 LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "+": "t"}
 )
@@ -31,10 +24,13 @@ _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 
 
 def unicode_fold(text: str) -> str:
+    """Plain lower-case Latin letters for look-alikes: compatibility forms (full-width, math
+    letters), accents, and confusables from other scripts ("ıdıot", "fսck", "ꜰuck"), using
+    decancer's table of Unicode confusables."""
     text = unicodedata.normalize("NFKC", text)
     text = _ZERO_WIDTH.sub("", text)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return text.casefold().translate(HOMOGLYPHS)
+    return str(decancer_py.parse(text)).casefold()
 
 
 def _deleet(word: str) -> str:

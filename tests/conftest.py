@@ -13,9 +13,9 @@ import pytest
 from chat import cli
 from chat.config import Config, load_config
 from chat.events import Event
-from chat.fake_engine import FakeEngine, FakeLoader
 from chat.models import package_dir
 from chat.pipeline import Pipeline
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,18 +71,18 @@ prompt = "concise"
 
 
 @pytest.fixture
-def loader() -> FakeLoader:
-    return FakeLoader()
+def loader() -> ScriptedLoader:
+    return ScriptedLoader()
 
 
 @pytest.fixture
-def session(tmp_path: Path, loader: FakeLoader) -> Session:
+def session(tmp_path: Path, loader: ScriptedLoader) -> Session:
     return Session(fake_config(tmp_path), loader)
 
 
 @pytest.fixture
-def engine(session: Session) -> FakeEngine:
-    assert isinstance(session.engine, FakeEngine)
+def engine(session: Session) -> ScriptedEngine:
+    assert isinstance(session.engine, ScriptedEngine)
     return session.engine
 
 
@@ -131,7 +131,7 @@ class Cli:
     monkeypatch: pytest.MonkeyPatch
     capsys: pytest.CaptureFixture[str]
     config: Config
-    loader: FakeLoader = field(default_factory=FakeLoader)
+    loader: ScriptedLoader = field(default_factory=ScriptedLoader)
 
     def __call__(self, *args: str, stdin: str = "", tty: bool = False) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) of `parley --config CONFIG ARGS...`; with `tty`, stdin

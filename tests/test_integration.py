@@ -197,6 +197,32 @@ def test_broken_model_files_are_clear_errors(tmp_path: Path, content: bytes | No
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "content", "message"),
+    [
+        ("lora_path", None, "lora_path {file}: no such file"),
+        ("lora_path", b"garbage, not an adapter", "lora_path {file}: not a GGUF file"),
+        ("lora_path", "model", "lora_path {file}: not a LoRA adapter (its type is 'model')"),
+        ("chat_template", b"{% if %}broken", "chat template (template file {file}) does not work"),
+        ("chat_template", b"\xff\xfe{{ messages }}", "chat_template {file}: cannot read it as UTF-8 text"),
+    ],
+)
+def test_adapters_and_templates_llama_cpp_cannot_use_are_config_errors(
+    tmp_path: Path, setting: str, content: bytes | str | None, message: str
+) -> None:
+    """Before, a bad adapter "loaded" and the first reply killed the process (exit 139)."""
+    file = tmp_path / "extra.bin"
+    if content == "model":
+        file.write_bytes(EMBEDDED_GGUF.read_bytes())
+    elif isinstance(content, bytes):
+        file.write_bytes(content)
+    config = write_config(tmp_path, f'default = "m"\n[models.m]\npath = "{EMBEDDED_GGUF}"\n{setting} = "{file}"\n')
+    result = parley("ask", "--config", str(config), "hello")
+    assert result.returncode == 2, result.stderr
+    assert message.format(file=file) in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
 def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
     import signal
 
@@ -211,7 +237,7 @@ def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err  # not a crash: the model is freed only after the worker stops
-    assert "[stopped]" in err and "parley: interrupted" in err and "Traceback" not in err
+    assert "⟦stopped⟧" in err and "parley: interrupted" in err and "Traceback" not in err
     turn = [json.loads(line) for line in transcript.read_text().splitlines()][-1]
     assert turn["type"] == "turn" and turn["finish_reason"] == "cancelled" and turn["reply"]
 
@@ -265,7 +291,7 @@ def test_grammar_forces_a_well_formed_action_request(engine: LlamaEngine) -> Non
     params = Sampling(temperature=0.0, seed=1, max_tokens=120)
     events = list(engine.stream(messages, params, threading.Event(), registry.request_schema()))
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    request = registry.request_from(json.loads(text))
+    request = registry.read(text)
     assert request.action.name in registry.actions
     assert request.arguments.model_dump()  # validated arguments
 

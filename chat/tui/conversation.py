@@ -15,16 +15,17 @@ from textual.widgets.markdown import MarkdownStream
 
 from chat.conversation import Conversation
 from chat.events import Notice, Severity, TurnDone, finish_notices
-from chat.sanitize import clean
+from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
 
 FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench/tui_stream.py)
-REMOVED = re.compile(r"\[removed: [a-z_ ]+\]|\[reply withheld by moderation: [^\]]*\]")
+PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
 
 
 def mark_removed(markdown: str) -> str:
-    """Show what moderation or the guard removed as inline code, so it stands out from the reply."""
-    return REMOVED.sub(lambda m: f"`{m.group()}`", markdown)
+    """Show Parley's marks in a reply (what moderation or the guard removed) as inline code, so
+    they stand out from the model's text; model text cannot contain the mark brackets."""
+    return PARLEY_MARK.sub(lambda m: f"`{m.group()}`", markdown)
 
 
 class NoticeView(Static):

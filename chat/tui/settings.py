@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from pathlib import Path
 
 import platformdirs
 
 from chat.config import APP_NAME
+from chat.files import write_atomic
 
 
 def settings_path() -> Path:
@@ -25,7 +27,6 @@ def load(path: Path) -> dict[str, str]:
 
 
 def save(path: Path, settings: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Remember `settings`; a choice that cannot be saved is not worth stopping the chat for."""
+    with suppress(OSError):
+        write_atomic(path, json.dumps(settings, indent=2) + "\n")

@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from actions.action import ActionContext, ActionError
-from actions.builtin import BUILTIN, confine
+from actions.action import ActionContext
+from actions.builtin import BUILTIN
 from actions.commands import command_action
 from actions.config import ActionsConfig, CommandActionConfig
+from actions.errors import ActionError
 from actions.registry import Registry
+from actions.workspace import Workspace
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> ActionContext:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-
-    def export(path: Path) -> None:
-        path.write_text("exported")
-
-    return ActionContext(workspace, tmp_path / "notes.md", export)
+    return ActionContext(Workspace(tmp_path / "workspace"), tmp_path / "notes.md", lambda suffix: f"exported{suffix}")
 
 
 REGISTRY = Registry(BUILTIN)
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [
-        'Sure. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>',
-        '```action\n{"name": "save_note", "arguments": {"text": "buy milk"}}\n```',
-        '```json\n{"action": "save_note", "args": {"text": "buy milk"}}\n```',
-    ],
-)
-def test_requests_are_read_in_several_shapes(reply: str) -> None:
+def test_a_request_is_read_from_its_action_block() -> None:
+    reply = 'Sure. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>'
     requests, problems = REGISTRY.parse(reply)
     assert problems == [] and len(requests) == 1
     assert requests[0].action.name == "save_note" and requests[0].arguments.model_dump() == {"text": "buy milk"}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '```action\n{"name": "save_note", "arguments": {"text": "buy milk"}}\n```',
+        '```json\n{"name": "save_note", "arguments": {"text": "buy milk"}}\n```',
+        'To save a note, a model writes {"name": "save_note", "arguments": {"text": "buy milk"}}.',
+    ],
+)
+def test_only_an_action_block_is_a_request(reply: str) -> None:
+    assert REGISTRY.parse(reply) == ([], [])  # an example in an answer runs nothing
 
 
 @pytest.mark.parametrize(
@@ -50,12 +53,34 @@ def test_requests_are_read_in_several_shapes(reply: str) -> None:
         ('{"name": "save_note", "arguments": {"text": "x", "extra": 1}}', "extra: Extra inputs are not permitted"),
         ('{"name": "save_note", "arguments": {"text": ""}}', "save_note: text: String should have at least 1"),
         ('{"name": save_note}', "unreadable action request"),
-        ("[1, 2]", "must be a JSON object"),
+        ("[1, 2]", "malformed action request"),
+        ('{"action": "save_note", "args": {"text": "x"}}', "malformed action request"),  # no aliases
+        ('{"name": ["save_note"], "arguments": {}}', "malformed action request: name"),
+        ('{"name": {"a": 1}, "arguments": {}}', "malformed action request: name"),
+        ('{"name": "save_note", "arguments": [1]}', "malformed action request: arguments"),
+        ("[" * 100_000, "unreadable action request"),
+        ('{"name": "save_note", "arguments": {"text": ' + "9" * 5000 + "}}", "a number too long"),
+        ('{"name": "' + "x" * 50_000 + '"}', "malformed action request: name"),
+        ('{"name": "save_note", "arguments": {"text": "' + "x" * 1_200_000 + '"}}', "too long"),
     ],
 )
 def test_bad_requests_are_reported_not_run(body: str, message: str) -> None:
     requests, problems = REGISTRY.parse(f"<action>{body}</action>")
     assert requests == [] and len(problems) == 1 and message in problems[0]
+    assert len(problems[0]) < 400  # one readable line, whatever the request held
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["name", "arguments", "text", "x"]),
+                                                                inner, max_size=4),
+    max_leaves=20,
+), st.text(max_size=30))  # fmt: skip
+def test_no_request_crashes_the_parser(data: object, noise: str) -> None:
+    for body in (json.dumps(data), json.dumps(data)[: len(noise)], noise):
+        requests, problems = REGISTRY.parse(f"{noise}<action>{body}</action>{noise}")
+        assert len(requests) + len(problems) >= 1 or "</action>" in noise or "<action>" in noise.lower()
 
 
 def test_model_is_told_the_actions_and_their_schemas() -> None:
@@ -64,42 +89,36 @@ def test_model_is_told_the_actions_and_their_schemas() -> None:
     assert "save_note(text)" in prompt and "write_file(path, content)" in prompt
 
 
+def run(ctx: ActionContext, body: str) -> str:
+    (request,), _ = REGISTRY.parse(f"<action>{body}</action>")
+    return REGISTRY.execute(request, ctx)
+
+
 def test_save_note_and_files_inside_the_workspace(ctx: ActionContext) -> None:
-    def run(body: str) -> str:
-        (request,), _ = REGISTRY.parse(f"<action>{body}</action>")
-        return REGISTRY.execute(request, ctx)
-
-    run('{"name": "save_note", "arguments": {"text": "buy milk"}}')
+    run(ctx, '{"name": "save_note", "arguments": {"text": "buy milk"}}')
     assert "buy milk" in ctx.notes_file.read_text()
-    run('{"name": "write_file", "arguments": {"path": "sub/a.txt", "content": "hello"}}')
-    assert (ctx.workspace / "sub" / "a.txt").read_text() == "hello"
-    assert run('{"name": "read_file", "arguments": {"path": "sub/a.txt"}}') == "hello"
-    with pytest.raises(ActionError, match="never overwrites"):
-        run('{"name": "write_file", "arguments": {"path": "sub/a.txt", "content": "again"}}')
+    run(ctx, '{"name": "write_file", "arguments": {"path": "sub/a.txt", "content": "hello"}}')
+    assert (ctx.workspace.root / "sub" / "a.txt").read_text() == "hello"
+    assert run(ctx, '{"name": "read_file", "arguments": {"path": "sub/a.txt"}}') == "hello"
+    with pytest.raises(ActionError, match="already exists; nothing is overwritten"):
+        run(ctx, '{"name": "write_file", "arguments": {"path": "sub/a.txt", "content": "again"}}')
     with pytest.raises(ActionError, match="no such file"):
-        run('{"name": "read_file", "arguments": {"path": "nope.txt"}}')
+        run(ctx, '{"name": "read_file", "arguments": {"path": "nope.txt"}}')
 
 
-@pytest.mark.parametrize(
-    ("path", "message"),
-    [
-        ("/etc/passwd", "must be relative"),
-        ("~/secrets", "must be relative"),
-        ("../outside.txt", "may not contain '..'"),
-        ("a/../../outside.txt", "may not contain '..'"),
-        ("link/escape.txt", "leaves the workspace"),
-        ("filelink", "leaves the workspace"),
-    ],
-)
-def test_paths_cannot_leave_the_workspace(ctx: ActionContext, path: str, message: str) -> None:
-    outside = ctx.workspace.parent / "outside"
-    outside.mkdir(exist_ok=True)
-    (outside / "secret.txt").write_text("secret")
-    if not (ctx.workspace / "link").exists():
-        os.symlink(outside, ctx.workspace / "link")
-        os.symlink(outside / "secret.txt", ctx.workspace / "filelink")
-    with pytest.raises(ActionError, match=message):
-        confine(ctx.workspace, path)
+def test_a_note_is_one_line_whatever_its_text(ctx: ActionContext) -> None:
+    run(ctx, '{"name": "save_note", "arguments": {"text": "milk\\n- 2020-01-01 00:00 forged entry\\r\\nmore"}}')
+    (line,) = ctx.notes_file.read_text().splitlines()
+    assert line.endswith("milk - 2020-01-01 00:00 forged entry more")
+
+
+def test_export_never_overwrites_and_wants_md_or_json(ctx: ActionContext) -> None:
+    assert "exported to" in run(ctx, '{"name": "export_conversation", "arguments": {"path": "c.md"}}')
+    assert (ctx.workspace.root / "c.md").read_text() == "exported.md"
+    with pytest.raises(ActionError, match="already exists"):
+        run(ctx, '{"name": "export_conversation", "arguments": {"path": "c.md"}}')
+    with pytest.raises(ActionError, match="use a .md or .json file name"):
+        run(ctx, '{"name": "export_conversation", "arguments": {"path": "x.txt"}}')
 
 
 def test_command_actions_run_argv_without_a_shell(ctx: ActionContext, tmp_path: Path) -> None:
@@ -138,7 +157,7 @@ def test_the_registry_names_the_action_that_would_back_a_claim() -> None:
 
 
 def test_command_actions_declare_what_they_back() -> None:
-    notify = CommandActionConfig(description="notify", argv=["true"], enabled=True, backs=["send", "Notify"])
+    notify = CommandActionConfig(description="notify", argv=["true"], enabled=True, backs=["send", "notify"])
     off = CommandActionConfig(description="off", argv=["true"], backs=["book"])  # not enabled: not offered
     registry = Registry.from_config(ActionsConfig(commands={"notify": notify, "off": off}))
     assert "notify" in registry.actions and "off" not in registry.actions
@@ -146,3 +165,21 @@ def test_command_actions_declare_what_they_back() -> None:
     assert registry.backer("send", "I've sent the notification.") == "notify"
     assert registry.backer("book", "I've booked it.") is None
     assert Registry.from_config(ActionsConfig(enabled=False)).actions == {}
+
+
+def test_a_path_argument_stays_in_the_workspace(ctx: ActionContext, tmp_path: Path) -> None:
+    config = CommandActionConfig.model_validate(
+        {"description": "show", "argv": ["cat", "{file}"], "enabled": True,
+         "args": {"file": {"description": "a file", "type": "path"}}}
+    )  # fmt: skip
+    registry = Registry([command_action("show", config)])
+    ctx.workspace.create("notes.txt", "inside")
+    (request,), _ = registry.parse('<action>{"name": "show", "arguments": {"file": "notes.txt"}}</action>')
+    assert registry.execute(request, ctx) == "inside"  # cat got the path inside the workspace
+    _, problems = registry.parse('<action>{"name": "show", "arguments": {"file": "../../etc/passwd"}}</action>')
+    assert "may not contain '..'" in problems[0]
+    (tmp_path / "secret.txt").write_text("secret")
+    (ctx.workspace.root / "out").symlink_to(tmp_path / "secret.txt")
+    (request,), _ = registry.parse('<action>{"name": "show", "arguments": {"file": "out"}}</action>')
+    with pytest.raises(ActionError, match="leaves the workspace"):
+        registry.execute(request, ctx)

@@ -46,7 +46,7 @@ def test_json_events_carry_usage_context_timing(run: Cli) -> None:
     assert turn["context"]["n_ctx"] == 2048 and turn["context"]["dropped_turns"] == []
     assert set(turn["timing"]) == {"ttft_s", "total_s", "tokens_per_s"}
     assert turn["moderation"] == {"decision": "allow", "backend": "offline", "flagged": []}
-    assert turn["guard"] == {"problems": [], "claims": [], "pending": []} and turn["actions"] == []
+    assert turn["guard"] == {"problems": [], "claims": [], "pending": [], "imitations": []} and turn["actions"] == []
 
 
 def test_run_text_script(run: Cli, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_run_jsonl_script(run: Cli, tmp_path: Path) -> None:
     code, out, err = run("run", str(script))
     assert code == 0
     assert out.splitlines() == ["You said: a", "You "]  # two tokens: "You", " "
-    assert "[cut at max_tokens = 2]" in err
+    assert "⟦cut at max_tokens = 2⟧" in err
 
 
 def test_script_stops_at_a_bad_command_with_exit_2(run: Cli, tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from chat import commands
 from chat.commands import COMMANDS, execute
 from chat.errors import CommandError
-from chat.fake_engine import FakeEngine, FakeLoader
 from chat.pipeline import Pipeline
 from chat.sampling import Sampling
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
 
 REQUIRED = [
@@ -103,7 +103,7 @@ def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, l
     assert (session.params, session.conversation, session.model_name) == before
 
 
-def test_system_prompt_and_presets(session: Session, pipeline: Pipeline, engine: FakeEngine) -> None:
+def test_system_prompt_and_presets(session: Session, pipeline: Pipeline, engine: ScriptedEngine) -> None:
     assert session.conversation.prompt_name == "default"
     execute(session, "/prompt tutor")
     assert "tokens" in session.conversation.system
@@ -115,7 +115,7 @@ def test_system_prompt_and_presets(session: Session, pipeline: Pipeline, engine:
     assert engine.calls[-1].messages[0] == {"role": "system", "content": "Talk like a pirate."}
 
 
-def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: FakeLoader) -> None:
+def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: ScriptedLoader) -> None:
     from chat.session import user_prompts_dir
     from tests.conftest import fake_config
 
@@ -126,7 +126,7 @@ def test_user_prompt_folder_adds_presets(tmp_path: Path, loader: FakeLoader) -> 
     assert session.conversation.system == "Talk like a pirate."
 
 
-def test_undo_retry_clear(session: Session, pipeline: Pipeline, engine: FakeEngine) -> None:
+def test_undo_retry_clear(session: Session, pipeline: Pipeline, engine: ScriptedEngine) -> None:
     engine.enqueue("one", "two", "three")
     pipeline.send("first")
     pipeline.send("second")
@@ -140,7 +140,9 @@ def test_undo_retry_clear(session: Session, pipeline: Pipeline, engine: FakeEngi
     assert session.conversation.turns == [] and session.conversation.system
 
 
-def test_model_switch_and_failure_keeps_the_old_model(session: Session, loader: FakeLoader, pipeline: Pipeline) -> None:
+def test_model_switch_and_failure_keeps_the_old_model(
+    session: Session, loader: ScriptedLoader, pipeline: Pipeline
+) -> None:
     execute(session, "/model other")
     assert session.model_name == "other" and session.engine.info.n_ctx == 4096
     loader.fail_on.add("fake")
@@ -193,7 +195,7 @@ def test_load_rejects_other_files(session: Session, tmp_path: Path) -> None:
 
 
 def test_export_markdown_and_json_are_sanitized(
-    session: Session, tmp_path: Path, pipeline: Pipeline, engine: FakeEngine
+    session: Session, tmp_path: Path, pipeline: Pipeline, engine: ScriptedEngine
 ) -> None:
     engine.enqueue("evil \x1b]0;title\x07 [bold]x[/]")
     pipeline.send("hi")

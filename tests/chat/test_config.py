@@ -52,6 +52,37 @@ MALFORMED = {
         f'default = "a"\n{GOOD_MODEL}[moderation]\ntresholds = {{}}\n',
         "unknown key 'moderation.tresholds'; did you mean 'thresholds'?",
     ),
+    "argv_placeholder_not_an_argument": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.mail]\ndescription = "m"\nargv = ["mail", "{{to}}"]\n',
+        "actions.commands.mail: argv '{to}' uses {to}, which is not in args (none declared)",
+    ),
+    "argv_placeholder_with_an_attribute": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.mail]\ndescription = "m"\nargv = ["{{to.__class__}}"]\n'
+        'args = { to = "who" }\n',
+        "uses {to.__class__}, which is not in args (to)",
+    ),
+    "argv_unmatched_brace": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.mail]\ndescription = "m"\nargv = ["a{{b"]\n',
+        "argv 'a{b': expected '}' before end of string",
+    ),
+    "odd_argument_name": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.mail]\ndescription = "m"\nargv = ["m"]\n'
+        'args = { "to who" = "x" }\n',
+        "argument name 'to who': use lower-case letters",
+    ),
+    "bad_argument_type": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.cat]\ndescription = "c"\nargv = ["cat", "{{f}}"]\n'
+        'args = { f = { description = "file", type = "url" } }\n',
+        "actions.commands.cat.args.f.type: input should be 'text' or 'path'",
+    ),
+    "threshold_nan": (
+        f'default = "a"\n{GOOD_MODEL}[moderation]\nthresholds = {{ toxicity = nan }}\n',
+        "moderation.thresholds.toxicity: input should be a finite number",
+    ),
+    "threshold_negative": (
+        f'default = "a"\n{GOOD_MODEL}[moderation]\nthresholds = {{ insult = -1 }}\n',
+        "moderation.thresholds.insult: input should be greater than or equal to 0",
+    ),
     "renamed_moderation_actions": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\nactions = {{ insult = "warn" }}\n',
         "unknown key 'moderation.actions'; did you mean 'policy'? (renamed)",

@@ -9,8 +9,8 @@ import pytest
 from chat.context import report
 from chat.errors import ContextOverflowError
 from chat.events import TurnDone
-from chat.fake_engine import FakeEngine, FakeLoader
 from chat.pipeline import Pipeline
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
 from tests.conftest import Recorder, fake_config
 
@@ -21,11 +21,11 @@ class Small:
     """A session with a 600-token window (or `n_ctx`), a pipeline on it, and its turn events."""
 
     def __init__(self, tmp_path: Path, overflow: str = "truncate", n_ctx: int = 600) -> None:
-        self.session = Session(fake_config(tmp_path, n_ctx=n_ctx, overflow=overflow, max_tokens=50), FakeLoader())
+        self.session = Session(fake_config(tmp_path, n_ctx=n_ctx, overflow=overflow, max_tokens=50), ScriptedLoader())
         self.session.set_system("Be brief.")
         self.events = Recorder()
         self.pipeline = Pipeline(self.session, self.events)
-        assert isinstance(self.session.engine, FakeEngine)
+        assert isinstance(self.session.engine, ScriptedEngine)
         self.engine = self.session.engine
 
     def send(self, text: str, reply: str | None = None) -> TurnDone:

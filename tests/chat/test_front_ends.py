@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chat.config import Config
-from chat.fake_engine import FakeLoader
+from chat.scripted_engine import ScriptedLoader
 from chat.tui.screens import ConfirmScreen
 from tests.chat.tui.helpers import make_app, ready, submit, wait_until
 from tests.conftest import Cli, fake_config
@@ -48,7 +48,7 @@ def headless_transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     answers = iter(ANSWERS)
     monkeypatch.setattr("builtins.input", lambda *_: next(answers))
     transcript = tmp_path / "headless.jsonl"
-    cli = Cli(monkeypatch, capsys, config(tmp_path), FakeLoader(*REPLIES))
+    cli = Cli(monkeypatch, capsys, config(tmp_path), ScriptedLoader(*REPLIES))
     code, _, err = cli("run", str(script), "--json", "--approve", "ask", "--transcript", str(transcript), tty=True)
     assert code == 0, err
     assert next(answers, None) is None  # both questions were asked
@@ -58,7 +58,7 @@ def headless_transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 async def tui_transcript(tmp_path: Path) -> Path:
     """The same messages typed into the TUI, answering each dialog with a key."""
     transcript = tmp_path / "tui.jsonl"
-    app = make_app(tmp_path, config(tmp_path), FakeLoader(*REPLIES), transcript)
+    app = make_app(tmp_path, config(tmp_path), ScriptedLoader(*REPLIES), transcript)
     answers = iter(ANSWERS)
     async with app.run_test() as pilot:
         await ready(pilot)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chat.config import Config
-from chat.fake_engine import FakeLoader
+from chat.scripted_engine import ScriptedLoader
 from chat.tui.conversation import MessageView, NoticeView
 from tests.chat.tui.helpers import make_app, ready, submit, wait_until
 from tests.conftest import Cli, moderated_config
@@ -16,24 +16,24 @@ from tests.conftest import Cli, moderated_config
 ABUSIVE_REPLY = "Sure. You are a worthless idiot. Have a nice day."
 
 
-def run_cli(run: Cli, config: Config, loader: FakeLoader, *args: str, stdin: str = "") -> tuple[int, str, str]:
+def run_cli(run: Cli, config: Config, loader: ScriptedLoader, *args: str, stdin: str = "") -> tuple[int, str, str]:
     run.config, run.loader = config, loader
     return run(*args, stdin=stdin)
 
 
 def test_headless_reply_is_redacted_and_the_verdict_reported(tmp_path: Path, run: Cli) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
-    code, out, err = run_cli(run, config, FakeLoader(ABUSIVE_REPLY), "ask", "hi")
+    code, out, err = run_cli(run, config, ScriptedLoader(ABUSIVE_REPLY), "ask", "hi")
     assert code == 0
-    assert out == "Sure. [removed: toxicity] Have a nice day.\n"
-    assert "[moderation: removed: toxicity 1.00]" in err
+    assert out == "Sure. ⟦removed: toxicity⟧ Have a nice day.\n"
+    assert "⟦moderation: removed: toxicity 1.00⟧" in err
 
 
 def test_json_event_lists_flagged_scores(tmp_path: Path, run: Cli) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
-    code, out, _ = run_cli(run, config, FakeLoader(ABUSIVE_REPLY), "ask", "--json", "hi")
+    code, out, _ = run_cli(run, config, ScriptedLoader(ABUSIVE_REPLY), "ask", "--json", "hi")
     turn = [json.loads(line) for line in out.splitlines()][-1]
-    assert turn["reply"] == "Sure. [removed: toxicity] Have a nice day."
+    assert turn["reply"] == "Sure. ⟦removed: toxicity⟧ Have a nice day."
     moderation = turn["moderation"]
     assert moderation["decision"] == "redact" and moderation["backend"] == "offline"
     assert moderation["flagged"][0]["flagged"] == ["toxicity"] and moderation["flagged"][0]["scores"]["toxicity"] > 0.9
@@ -42,27 +42,27 @@ def test_json_event_lists_flagged_scores(tmp_path: Path, run: Cli) -> None:
 def test_a_failing_backend_withholds_the_reply(tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"')  # weights absent: the backend cannot load
-    code, out, err = run_cli(run, config, FakeLoader("Totally harmless. Really."), "ask", "hi")
+    code, out, err = run_cli(run, config, ScriptedLoader("Totally harmless. Really."), "ask", "hi")
     assert code == 0
     assert "harmless" not in out  # fail closed: nothing unmoderated is shown
-    assert "[moderation: reply withheld: " in err and "parley moderation download original" in err
+    assert "⟦moderation: reply withheld: " in err and "parley moderation download original" in err
 
 
 def test_fail_open_shows_the_reply_with_a_warning(tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"\nfail = "open"')
-    code, out, err = run_cli(run, config, FakeLoader("Totally harmless. Really."), "ask", "hi")
+    code, out, err = run_cli(run, config, ScriptedLoader("Totally harmless. Really."), "ask", "hi")
     assert out == "Totally harmless. Really.\n"
     assert "FAILED, shown unchecked" in err
 
 
 def test_flagged_input_is_not_sent_headless(tmp_path: Path, run: Cli) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     code, out, err = run_cli(run, config, loader, "ask", "you stupid idiot")
     assert code == 1 and "message not sent: moderation flagged it (toxicity)" in err
     assert loader.engines[0].calls == []
-    code, out, _ = run_cli(run, config, FakeLoader(), "ask", "hello there")
+    code, out, _ = run_cli(run, config, ScriptedLoader(), "ask", "hello there")
     assert code == 0 and out == "You said: hello there\n"
 
 
@@ -70,10 +70,10 @@ def test_moderation_command_and_switching_off(tmp_path: Path, run: Cli) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
     script = tmp_path / "s.txt"
     script.write_text("/moderation off\nfirst\n/moderation on\nsecond\n/moderation\n")
-    loader = FakeLoader(ABUSIVE_REPLY, ABUSIVE_REPLY)
+    loader = ScriptedLoader(ABUSIVE_REPLY, ABUSIVE_REPLY)
     code, out, err = run_cli(run, config, loader, "run", str(script))
     assert code == 0
-    assert out.splitlines() == [ABUSIVE_REPLY, "Sure. [removed: toxicity] Have a nice day."]
+    assert out.splitlines() == [ABUSIVE_REPLY, "Sure. ⟦removed: toxicity⟧ Have a nice day."]
     assert "WARNING: moderation is off" in err
     assert "backend: offline" in err and "recent verdicts:" in err and "redact" in err
 
@@ -81,7 +81,7 @@ def test_moderation_command_and_switching_off(tmp_path: Path, run: Cli) -> None:
 def test_moderate_command_reads_stdin(tmp_path: Path, run: Cli) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"')
     stdin = "You are a worthless idiot.\n\nHave a nice day!\n"
-    code, out, _ = run_cli(run, config, FakeLoader(), "moderate", "--json", stdin=stdin)
+    code, out, _ = run_cli(run, config, ScriptedLoader(), "moderate", "--json", stdin=stdin)
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["decision"] for r in rows] == ["redact", "allow"]
@@ -89,13 +89,13 @@ def test_moderate_command_reads_stdin(tmp_path: Path, run: Cli) -> None:
 
 
 async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
-    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), FakeLoader(ABUSIVE_REPLY))
+    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), ScriptedLoader(ABUSIVE_REPLY))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         await submit(pilot, "hi")
         await wait_until(pilot, lambda: not app.generating and len(app.query(MessageView)) == 2)
         reply = list(app.query(MessageView))[-1]
-        assert reply.text == "Sure. [removed: toxicity] Have a nice day."
+        assert reply.text == "Sure. ⟦removed: toxicity⟧ Have a nice day."
         assert "idiot" not in reply.text
         assert any("removed: toxicity" in str(n.render()) for n in reply.query(NoticeView))
 
@@ -103,20 +103,20 @@ async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
 async def test_tui_shows_a_block_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"')
-    app = make_app(tmp_path, config, FakeLoader("Anything at all. More."))
+    app = make_app(tmp_path, config, ScriptedLoader("Anything at all. More."))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         await submit(pilot, "hi")
         await wait_until(pilot, lambda: not app.generating and len(app.query(MessageView)) == 2)
         reply = list(app.query(MessageView))[-1]
-        assert reply.text.startswith("[reply withheld by moderation")
+        assert reply.text.startswith("⟦reply withheld by moderation")
         notices = [n for n in reply.query(NoticeView) if n.has_class("-error")]
         assert notices and "reply withheld" in str(notices[0].render())
 
 
 async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
     config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, config, loader)
     async with app.run_test() as pilot:
         await ready(pilot)

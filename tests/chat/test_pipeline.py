@@ -12,8 +12,8 @@ import pytest
 
 from chat.errors import ParleyError
 from chat.events import ActionDecided, ActionDone, Notice, TextShown, TurnDone
-from chat.fake_engine import FakeEngine, FakeLoader
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
 from chat.transcript import Transcript
 from tests.conftest import Recorder, fake_config
@@ -26,7 +26,7 @@ def notes_file() -> Path:
 
 
 def action_pipeline(tmp_path: Path, *replies: str, **kwargs: object) -> tuple[Pipeline, Recorder]:
-    session = Session(fake_config(tmp_path, actions="enabled = true"), FakeLoader(*replies))
+    session = Session(fake_config(tmp_path, actions="enabled = true"), ScriptedLoader(*replies))
     events = Recorder()
     return Pipeline(session, events, **kwargs), events  # type: ignore[arg-type]
 
@@ -52,11 +52,11 @@ def test_the_transcript_gets_every_event_but_streamed_text(session: Session, tmp
 
 
 def test_engine_failure_mid_stream_keeps_the_partial_reply(
-    pipeline: Pipeline, engine: FakeEngine, events: Recorder
+    pipeline: Pipeline, engine: ScriptedEngine, events: Recorder
 ) -> None:
     engine.enqueue("One. Two. Three four")
     engine.fail_after = 3  # "One.", " ", "Two." streamed, then the engine fails
-    with pytest.raises(ParleyError, match="generation failed: fake engine failure"):
+    with pytest.raises(ParleyError, match="generation failed: scripted engine failure"):
         pipeline.send("go")
     reply = pipeline.session.conversation.turns[-1].reply
     assert reply is not None and reply.finish_reason == "error"
@@ -69,7 +69,7 @@ def test_engine_failure_mid_stream_keeps_the_partial_reply(
     assert events[-3] == Notice("finish", "the reply failed part-way", "error")
 
 
-def test_cancel_keeps_the_partial_reply_marked_cancelled(pipeline: Pipeline, engine: FakeEngine) -> None:
+def test_cancel_keeps_the_partial_reply_marked_cancelled(pipeline: Pipeline, engine: ScriptedEngine) -> None:
     engine.enqueue("A. B. C. D. E. F.")
     cancel = threading.Event()
     shown: list[str] = []
@@ -86,7 +86,7 @@ def test_cancel_keeps_the_partial_reply_marked_cancelled(pipeline: Pipeline, eng
     assert turn.reply.content == "A. B. "
 
 
-def test_cancel_while_the_stream_is_blocked(pipeline: Pipeline, engine: FakeEngine) -> None:
+def test_cancel_while_the_stream_is_blocked(pipeline: Pipeline, engine: ScriptedEngine) -> None:
     engine.enqueue("never shown")
     engine.block = threading.Event()  # never set: the stream waits until cancelled
     cancel = threading.Event()
@@ -97,7 +97,7 @@ def test_cancel_while_the_stream_is_blocked(pipeline: Pipeline, engine: FakeEngi
 
 
 def test_a_message_that_cannot_fit_records_nothing(tmp_path: Path) -> None:
-    session = Session(fake_config(tmp_path, n_ctx=200, max_tokens=40), FakeLoader())
+    session = Session(fake_config(tmp_path, n_ctx=200, max_tokens=40), ScriptedLoader())
     events = Recorder()
     with pytest.raises(ParleyError, match="message too long"):
         Pipeline(session, events).send(" ".join(["word"] * 200))

@@ -1,9 +1,14 @@
+"""The one sanitiser: nothing from an untrusted source acts on a terminal, hides text or
+imitates Parley's marks, however a stream is split; JSON keeps the data whole but inert."""
+
 from __future__ import annotations
+
+import json
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.sanitize import clean
+from chat.sanitize import clean, from_model, json_line, mark
 
 PAYLOADS = [
     "\x1b[31mred\x1b[0m",
@@ -12,6 +17,20 @@ PAYLOADS = [
     "\x9b31m",  # C1 CSI
     "\x1bP+q\x1b\\",  # DCS
 ]
+INVISIBLE = {
+    "bidi override": "invoice_\u202efdp.sh",
+    "bidi isolate": "a\u2066b\u2069c",
+    "zero-width space": "id\u200biot",
+    "zero-width joiner": "id\u200diot",
+    "word joiner": "id\u2060iot",
+    "byte order mark": "\ufeffhello",
+    "tag characters": "hi\U000e0041\U000e0042",
+    "variation selector": "x\U000e0100y",
+    "arabic letter mark": "a\u061cb",
+}
+UNSAFE = [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]] + [
+    "\u202e", "\u2066", "\u200b", "\u200d", "\ufeff", "\U000e0041", "\U000e0100",
+]  # fmt: skip
 
 
 def test_escape_sequences_are_disarmed() -> None:
@@ -20,15 +39,33 @@ def test_escape_sequences_are_disarmed() -> None:
         assert "\x1b" not in cleaned and "\x9b" not in cleaned and "\x07" not in cleaned
 
 
+def test_invisible_and_direction_changing_characters_are_removed() -> None:
+    for name, payload in INVISIBLE.items():
+        assert not any(c in clean(payload) for c in UNSAFE), name
+    assert clean("invoice_\u202efdp.sh") == "invoice_fdp.sh"
+
+
 def test_text_newlines_and_tabs_survive() -> None:
     assert clean("a\tb\nc\r\nd") == "a\tb\nc\nd"
-    assert clean("[bold red]x[/] é 中文") == "[bold red]x[/] é 中文"
+    assert clean("[bold red]x[/] é 中文 ⟦x⟧") == "[bold red]x[/] é 中文 ⟦x⟧"
+
+
+def test_model_text_cannot_write_parley_marks() -> None:
+    assert from_model("⟦removed: insult⟧ 〚stopped〛") == "[removed: insult] [stopped]"
+    assert mark("stopped") == "⟦stopped⟧" and from_model(mark("stopped")) != mark("stopped")
 
 
 @given(st.lists(st.text(), max_size=10))
 def test_cleaning_chunks_equals_cleaning_the_whole(chunks: list[str]) -> None:
     # Streaming safety: a stream cleaned piece by piece shows exactly what the whole text cleaned
-    # shows, and no control character survives whichever way the text is split.
-    joined = "".join(clean(c) for c in chunks)
-    assert joined == clean("".join(chunks))
-    assert not any(ord(ch) < 32 and ch not in "\t\n" or 0x7F <= ord(ch) <= 0x9F for ch in joined)
+    # shows, and nothing unsafe survives whichever way the text is split.
+    joined = "".join(from_model(c) for c in chunks)
+    assert joined == from_model("".join(chunks))
+    assert not any(c in joined for c in UNSAFE) and "⟦" not in joined
+
+
+@given(st.text())
+def test_json_lines_keep_the_data_and_nothing_unsafe(text: str) -> None:
+    line = json_line({"content": text})
+    assert not any(c in line for c in UNSAFE) and "\n" not in line
+    assert json.loads(line) == {"content": text}

@@ -15,7 +15,7 @@ from moderation.config import ModerationConfig
 from moderation.filter import Moderator
 from moderation.normalize import unicode_fold
 from moderation.sentences import split_sentences
-from moderation.stream import StreamFilter
+from moderation.stream import OVERLAP, StreamFilter
 
 
 class WordBackend:
@@ -29,7 +29,11 @@ class WordBackend:
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         self.seen.extend(texts)
-        return [{cat: (1.0 if word in text else 0.0) for word, cat in self.words.items()} for text in texts]
+        return [{cat: (0.9 if word in text else 0.0) for word, cat in self.words.items()} for text in texts]
+
+
+def REDACTED(category: str) -> str:  # noqa: N802 - a constant in spirit
+    return f"[removed: {category}]"
 
 
 def moderator(backend: object, **config: object) -> Moderator:
@@ -81,7 +85,7 @@ def test_thresholds_actions_and_worst_action_wins() -> None:
     verdict = mod.check("You BAD person. I will KILL you.")
     assert verdict.decision == "block" and verdict.flagged == ("threat", "insult")
     assert mod.check("DARN it").decision == "warn"
-    relaxed = moderator(WordBackend(), thresholds={"threat": 1.5})
+    relaxed = moderator(WordBackend(), thresholds={"threat": 0.95})
     assert relaxed.check("I will KILL you").decision == "allow"
 
 
@@ -113,7 +117,7 @@ def test_backend_that_hangs_times_out_closed() -> None:
     verdict = mod.check("hello")
     assert verdict.decision == "block" and "timed out" in (verdict.error or "")
     assert time.perf_counter() - start < 2
-    stream = StreamFilter(mod)
+    stream = StreamFilter(mod, REDACTED)
     assert stream.feed("Hello there. ") == "" and stream.blocked is not None  # nothing unmoderated shown
     release.set()
 
@@ -129,7 +133,7 @@ def test_a_backend_that_cannot_load_fails_closed() -> None:
 
 
 def test_stream_redacts_a_sentence_and_blocks_the_rest() -> None:
-    stream = StreamFilter(moderator(WordBackend()))
+    stream = StreamFilter(moderator(WordBackend()), REDACTED)
     out = stream.feed("Hello. You are BAD") + stream.feed(". Fine again. ")
     assert out == "Hello. [removed: insult] Fine again. "
     out = stream.feed("Now I KILL. And more text.") + stream.finish()
@@ -138,9 +142,14 @@ def test_stream_redacts_a_sentence_and_blocks_the_rest() -> None:
 
 def test_long_text_without_sentence_ends_is_released_in_bounded_pieces() -> None:
     backend = WordBackend()
-    stream = StreamFilter(moderator(backend), hold_chars=40)
-    released = stream.feed("word " * 30)
-    assert released and all(len(piece) <= 40 for piece in backend.seen)
+    stream = StreamFilter(moderator(backend), REDACTED, hold_chars=40)
+    released = ""
+    for word in ["word "] * 30:
+        before = len(released)
+        released += stream.feed(word)
+        assert len(stream.buffer) < 40 or len(released) > before  # never more than 40 held back
+    # a piece cut mid-sentence is scored with the end of the one before it
+    assert released and all(len(text) <= 40 + OVERLAP for text in backend.seen)
     assert released + stream.finish() == "word " * 30
 
 
@@ -166,7 +175,7 @@ def test_stream_never_releases_unmoderated_text(parts: list[str], sizes: list[in
     if rest:
         chunks.append(rest)
     backend = WordBackend()
-    stream = StreamFilter(moderator(backend), hold_chars=25)
+    stream = StreamFilter(moderator(backend), REDACTED, hold_chars=25)
     released = ""
     for chunk in chunks:
         released += stream.feed(chunk)
@@ -176,9 +185,44 @@ def test_stream_never_releases_unmoderated_text(parts: list[str], sizes: list[in
         assert len(shown) <= len("".join("".join(backend.seen).split()))
     released += stream.finish()
     clean = WordBackend({"NEVER": "insult"})
-    clean_stream = StreamFilter(moderator(clean), hold_chars=25)
+    clean_stream = StreamFilter(moderator(clean), REDACTED, hold_chars=25)
     clean_out = "".join(clean_stream.feed(c) for c in chunks) + clean_stream.finish()
     assert clean_out == text  # nothing flagged: the released text equals the input
     if stream.blocked is None:
         for piece in released.split("[removed: insult]"):
             assert piece in text
+
+
+def test_a_long_run_is_never_cut_inside_a_word() -> None:
+    backend = WordBackend()
+    stream = StreamFilter(moderator(backend), REDACTED, hold_chars=200)
+    out = stream.feed("=" * 198 + "BAD.") + stream.finish()
+    assert "BAD" not in out and "[removed: insult]" in out
+    assert any("BAD" in seen for seen in backend.seen)  # the word was scored whole
+
+
+def test_a_word_joined_by_markup_across_a_cut_is_scored_whole() -> None:
+    stream = StreamFilter(moderator(WordBackend()), REDACTED, hold_chars=200)
+    out = stream.feed("=" * 190 + "[BA](https://x)D. Fine.") + stream.finish()
+    assert out.endswith("[removed: insult] Fine.")  # the piece that completes the word is removed
+
+
+def test_a_run_of_letters_cut_in_two_is_still_caught() -> None:
+    stream = StreamFilter(moderator(WordBackend()), REDACTED, hold_chars=200)
+    out = stream.feed("x" * 198 + "BAD and more") + stream.finish()
+    assert "BAD" not in out and "[removed: insult]" in out
+
+
+def test_a_flagged_piece_does_not_flag_the_next_one() -> None:
+    stream = StreamFilter(moderator(WordBackend()), REDACTED, hold_chars=30)
+    out = stream.feed("you are BAD and you know it well " + "fine words here and there ok. ") + stream.finish()
+    assert out.count("[removed: insult]") == 1 and "fine words" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["&#66;AD news", "[BA](https://x)D news", "B<b></b>AD news", "BA<!-- -->D news", "B**A**D news"],
+)
+def test_text_is_scored_as_it_renders(text: str) -> None:
+    verdict = moderator(WordBackend()).check(text)
+    assert verdict.flagged == ("insult",)

@@ -9,17 +9,17 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from chat.config import Config
-from chat.fake_engine import FakeLoader
+from chat.scripted_engine import ScriptedLoader
 from chat.tui.app import ParleyApp
 from chat.tui.widgets import PromptInput
 
 
 def make_app(
-    tmp_path: Path, config: Config, loader: FakeLoader | None = None, transcript: Path | None = None
+    tmp_path: Path, config: Config, loader: ScriptedLoader | None = None, transcript: Path | None = None
 ) -> ParleyApp:
     return ParleyApp(
         config,
-        loader or FakeLoader(),
+        loader or ScriptedLoader(),
         transcript_path=transcript,
         data_dir=tmp_path / "data",
         settings_file=tmp_path / "tui.json",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown
 
-from chat.fake_engine import FakeLoader
 from chat.pipeline import Question
+from chat.scripted_engine import ScriptedLoader
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
@@ -48,7 +48,7 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
         seen.append((len(self.query_one(Markdown).source), self.app.generating))  # type: ignore[attr-defined]
 
     monkeypatch.setattr(MessageView, "append", spy)
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -69,7 +69,7 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
 
 
 async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -86,7 +86,7 @@ async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_pat
 
 
 async def test_input_sent_during_generation_is_refused_and_kept(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -124,7 +124,7 @@ async def test_a_bad_command_shows_an_error(tmp_path: Path) -> None:
 
 
 async def test_overflow_dims_the_dropped_turns(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path, n_ctx=300, max_tokens=40), loader)
     long = " ".join(f"w{i}" for i in range(30))
     async with app.run_test() as pilot:
@@ -153,7 +153,7 @@ async def test_confirmation_modal_answers(tmp_path: Path) -> None:
 
 
 async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     payload = "[bold red]x[/] [@click=app.quit]click[/] \x1b]0;title\x07\x1b[31mred"
     async with app.run_test(size=(120, 30)) as pilot:
@@ -170,7 +170,7 @@ async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> No
 
 
 async def test_the_app_survives_an_engine_that_raises_mid_stream(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -199,7 +199,7 @@ async def test_too_long_input_is_refused_and_given_back(tmp_path: Path) -> None:
 
 
 async def test_model_switch_failure_keeps_the_old_model(tmp_path: Path) -> None:
-    loader = FakeLoader()
+    loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -218,7 +218,7 @@ async def test_model_switch_failure_keeps_the_old_model(tmp_path: Path) -> None:
 async def test_input_is_refused_while_another_model_loads(tmp_path: Path) -> None:
     gate = threading.Event()
 
-    class SlowSecondLoad(FakeLoader):
+    class SlowSecondLoad(ScriptedLoader):
         def __call__(self, name, model):  # type: ignore[no-untyped-def]
             if self.engines:
                 gate.wait(10)
@@ -242,7 +242,7 @@ async def test_input_is_refused_while_another_model_loads(tmp_path: Path) -> Non
 async def test_input_typed_while_loading_is_kept(tmp_path: Path) -> None:
     gate = threading.Event()
 
-    class SlowLoader(FakeLoader):
+    class SlowLoader(ScriptedLoader):
         def __call__(self, name, model):  # type: ignore[no-untyped-def]
             gate.wait(10)
             return super().__call__(name, model)
@@ -351,7 +351,7 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
 
 async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tmp_path: Path) -> None:
     reply = "Fine. You are a worthless idiot. I've booked a table for two. Anything else?"
-    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), FakeLoader(reply))
+    app = make_app(tmp_path, moderated_config(tmp_path, 'backend = "offline"'), ScriptedLoader(reply))
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         await submit(pilot, "hi")
@@ -361,9 +361,9 @@ async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tm
         assert order == ["Static", "NoticeView", "Markdown", "NoticeView"]  # role, above, body, below
         above, below = (str(n.render()) for n in view.query(NoticeView))
         assert above.startswith("moderation: removed: toxicity") and "Parley cannot make bookings" in below
-        assert view.text == "Fine. [removed: toxicity] I've booked a table for two. Anything else?"
+        assert view.text == "Fine. ⟦removed: toxicity⟧ I've booked a table for two. Anything else?"
         text = screen_text(app)
-        assert "[removed: toxicity]" in text and "`" not in text  # shown as inline code, not as backticks
+        assert "⟦removed: toxicity⟧" in text and "`" not in text  # shown as inline code, not as backticks
 
 
 async def test_an_autosave_that_cannot_be_written_is_a_notice(tmp_path: Path) -> None:
@@ -392,7 +392,7 @@ def test_a_crash_exits_non_zero_and_says_where_the_conversation_is(
 
     monkeypatch.setattr(ParleyApp, "on_mount", crash)
     monkeypatch.setattr(ParleyApp, "run", lambda self: App.run(self, headless=True))
-    monkeypatch.setattr(cli, "load_engine", FakeLoader())
+    monkeypatch.setattr(cli, "load_engine", ScriptedLoader())
     for stream in ("sys.stdin", "sys.stdout"):
         monkeypatch.setattr(f"{stream}.isatty", lambda: True)
     code = cli.main(["--config", str(fake_config(tmp_path).origin), "chat"])

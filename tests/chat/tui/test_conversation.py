@@ -47,10 +47,10 @@ async def test_a_turn_streams_in_from_another_thread_and_finishes_as_recorded() 
         current = view.reply
         assert current is not None
         await wait_until(pilot, lambda: current.text == "You are an idiot. Bye.")
-        turn = Turn(user="hi", reply=reply("[removed: insult] Bye."))  # what moderation let through
+        turn = Turn(user="hi", reply=reply("⟦removed: insult⟧ Bye."))  # what moderation let through
         await view.finish_turn(TurnDone(turn, [], 2048))
-        assert current.text == "[removed: insult] Bye." and view.reply is None
-        assert current.query_one(Markdown).source == "`[removed: insult]` Bye."  # marked as Parley's
+        assert current.text == "⟦removed: insult⟧ Bye." and view.reply is None
+        assert current.query_one(Markdown).source == "`⟦removed: insult⟧` Bye."  # marked as Parley's
 
 
 async def test_notices_go_where_they_belong() -> None:
