@@ -163,7 +163,9 @@ def dispatch(args: argparse.Namespace) -> int:
             session, json_mode=args.json, transcript=transcript, interactive=steps is None and person,
             can_ask=person, approve=args.approve, allow_irreversible=frozenset(args.allow_irreversible),
         )  # fmt: skip
-        runner.start()
+        code = runner.start()
+        if code:
+            return code
         if steps is None:
             from chat.linechat import line_chat
 

@@ -59,8 +59,13 @@ class Runner:
             session, self.render, policy=policy, ask=self.ask if can_ask else None, transcript=transcript
         )
 
-    def start(self) -> None:
-        self.pipeline.start()
+    def start(self) -> int:
+        """Report the session; the exit code of the error that stops it before it begins, else 0."""
+        try:
+            self.pipeline.start()
+        except ParleyError as err:  # already shown, through the error event
+            return err.exit_code
+        return 0
 
     # --- running steps ------------------------------------------------------------------------
 

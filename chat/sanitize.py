@@ -8,7 +8,8 @@ and paths quoted in errors).
   starts one never gets through, so the rest is inert text;
 - invisible and direction-changing characters: bidi marks, embeddings, overrides and isolates;
   zero-width spaces, joiners and non-joiners; the word joiner and BOM; Unicode tag characters;
-  supplementary variation selectors. (Emoji joined with a zero-width joiner show as their parts.)
+  variation selectors, except the two that choose emoji or text presentation. (Emoji joined
+  with a zero-width joiner show as their parts.)
 
 `from_model` also turns Parley's own mark brackets ⟦ ⟧, and their look-alikes 〚 〛, into [ ]:
 only Parley writes them (`mark`), so a reply cannot imitate one of Parley's notices.
@@ -29,6 +30,7 @@ MARK_OPEN, MARK_CLOSE = "⟦", "⟧"
 _UNSAFE = (
     "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 controls but tab and newline, DEL, C1 controls
     "\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"  # bidi, zero-width
+    "\ufe00-\ufe0d"  # variation selectors, but for emoji and text presentation (FE0E, FE0F)
     "\U000e0000-\U000e007f\U000e0100-\U000e01ef"  # tag characters, supplementary variation selectors
 )
 _UNSAFE_CHARACTER = re.compile(f"[{_UNSAFE}]")

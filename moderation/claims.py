@@ -169,8 +169,8 @@ def find_claims(
 # "[action save_note ran: ...]", "✅ Note saved."): Parley writes its marks with ⟦ ⟧, which
 # model text cannot contain, so a bracketed look-alike in a reply is the model's.
 _IMITATION = re.compile(
-    r"\[\s*(?:removed\s*:|reply withheld|action\s+\w+\s+(?:ran|failed|not run)|moderation\s*:|no action was taken"
-    r"|stopped\s*\]|cut at max_tokens|context full|parley\s*:)[^\]\n]{0,200}\]?"
+    r"[\[［]\s*(?:removed\s*:|reply withheld|action\s+\w+\s+(?:ran|failed|not run)|moderation\s*:|no action was taken"
+    r"|stopped\s*[\]］]|cut at max_tokens|context full|parley\s*:)[^\]］\n]{0,200}[\]］]?"
     r"|^[ \t]*[✅✔☑]\ufe0f?[ \t]*\w[^\n]{0,80}",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,3 +154,12 @@ def json_events(out: str, kind: str | None = None) -> list[dict[str, Any]]:
     """The JSON Lines events in `out` (of one type, if given)."""
     found = [json.loads(line) for line in out.splitlines()]
     return [e for e in found if kind is None or e["type"] == kind]
+
+
+def active(attributes: str) -> bool:
+    """Whether an HTML tag's attributes would do something: an event handler, or a link or source
+    whose URL (decoded as a browser decodes it) runs a script or carries data."""
+    if re.search(r"\bon\w+\s*=", attributes):
+        return True
+    urls = [html.unescape(u) for u in re.findall(r'(?:href|src)="([^"]*)"', attributes)]
+    return any(re.match(r"\s*(?:javascript|vbscript|data|file):", u, re.IGNORECASE) for u in urls)

@@ -3,6 +3,8 @@ and a keyboard-driven Yes/No confirmation whose default is No."""
 
 from __future__ import annotations
 
+import time
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -84,7 +86,11 @@ def context_screen(report: ContextReport) -> InfoScreen:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask Yes or No. No is focused, Escape and n answer No, y answers Yes."""
+    """Ask Yes or No. No is focused, Escape and n answer No, y answers Yes. Answers in the first
+    half second are ignored: keys typed for the input just before the dialog opened (say, the
+    "y" of "why") must not answer it."""
+
+    GRACE_S = 0.5
 
     BINDINGS = [
         Binding("escape,n", "answer(False)", "No"),
@@ -95,6 +101,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, question: Question) -> None:
         super().__init__(classes="confirm")
         self.question = question
+        self._opened = time.monotonic()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="panel"):
@@ -106,12 +113,17 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self._opened = time.monotonic()
+
+    def _answer(self, answer: bool) -> None:
+        if time.monotonic() - self._opened >= self.GRACE_S:
+            self.dismiss(answer)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self._answer(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        self._answer(answer)
 
     def action_switch(self) -> None:
         yes, no = self.query_one("#yes", Button), self.query_one("#no", Button)

@@ -11,8 +11,7 @@ import pytest
 
 from chat.config import Config
 from chat.scripted_engine import ScriptedLoader
-from chat.tui.screens import ConfirmScreen
-from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import Cli, fake_config
 
 SAVE = 'Sure. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>'
@@ -65,8 +64,7 @@ async def tui_transcript(tmp_path: Path) -> Path:
         for message in MESSAGES:
             await submit(pilot, message)
             if message.startswith("save"):
-                await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-                await pilot.press(next(answers))
+                await answer_dialog(pilot, next(answers))
             await wait_until(pilot, lambda: not app.generating)
     return transcript
 

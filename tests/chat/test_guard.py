@@ -17,7 +17,7 @@ from chat.scripted_engine import ScriptedLoader
 from chat.session import Session
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
-from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import ROOT, Cli, fake_config
 from tests.conftest import json_events as events
 
@@ -142,7 +142,7 @@ async def test_tui_confirmation_yes_no_and_escape(tmp_path: Path) -> None:
             await submit(pilot, "save it")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             assert "save_note" in str(app.screen.query_one("#confirm-details").render())
-            await pilot.press(*keys)
+            await answer_dialog(pilot, *keys)
             await wait_until(pilot, lambda: not app.generating)
             assert (notes_file().read_text().count("buy milk") if notes_file().exists() else 0) == expected
         notices = [str(n.render()) for n in app.query(NoticeView)]

@@ -10,7 +10,7 @@ import pytest
 from chat.config import Config
 from chat.scripted_engine import ScriptedLoader
 from chat.tui.conversation import MessageView, NoticeView
-from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import Cli, moderated_config
 
 ABUSIVE_REPLY = "Sure. You are a worthless idiot. Have a nice day."
@@ -121,14 +121,12 @@ async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
     async with app.run_test() as pilot:
         await ready(pilot)
         await submit(pilot, "you stupid idiot")
-        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
-        await pilot.press("enter")  # the default is No
+        await answer_dialog(pilot, "enter")  # the default is No
         await wait_until(pilot, lambda: app.screen.__class__.__name__ != "ConfirmScreen")
         assert loader.engines[0].calls == []
         assert app.query_one("PromptInput").text == "you stupid idiot"  # type: ignore[attr-defined]
         await submit(pilot, "you stupid idiot")
-        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: len(loader.engines[0].calls) == 1 and not app.generating)
 
 

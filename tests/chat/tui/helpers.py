@@ -47,3 +47,12 @@ async def submit(pilot: Pilot[None], text: str) -> None:
     prompt.load_text(text)
     await pilot.press("enter")
     await pilot.pause()
+
+
+async def answer_dialog(pilot: Pilot[None], *keys: str) -> None:
+    """Wait for the Yes/No dialog and for its grace time (answers before it are ignored), then press."""
+    from chat.tui.screens import ConfirmScreen
+
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.pause(ConfirmScreen.GRACE_S)
+    await pilot.press(*keys)

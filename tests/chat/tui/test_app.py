@@ -17,7 +17,7 @@ from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
 from chat.tui.widgets import PromptInput, StatusBar
-from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import fake_config, moderated_config
 
 
@@ -146,10 +146,25 @@ async def test_confirmation_modal_answers(tmp_path: Path) -> None:
         await ready(pilot)
         for keys in (["enter"], ["y"], ["escape"], ["n"], ["tab", "enter"]):
             app.push_screen(ConfirmScreen(Question("Run save_note?", "text: hello", "Run it?")), answers.append)
-            await pilot.pause()
-            await pilot.press(*keys)
+            await answer_dialog(pilot, *keys)
             await pilot.pause()
     assert answers == [False, True, False, False, True]  # Enter on the default (No) declines
+
+
+async def test_keys_typed_as_the_dialog_opens_do_not_answer_it(tmp_path: Path) -> None:
+    """Typing "ok why is that" while a reply streams: the "y" must not approve the dialog that
+    opens meanwhile."""
+    app = make_app(tmp_path, fake_config(tmp_path))
+    answers: list[bool | None] = []
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        app.push_screen(ConfirmScreen(Question("Run save_note?", "text: hello", "Run it?")), answers.append)
+        await pilot.press(*"why y")
+        await pilot.pause()
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)
+        await answer_dialog(pilot, "n")
+        await pilot.pause()
+    assert answers == [False]
 
 
 async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> None:
