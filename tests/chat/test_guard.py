@@ -184,3 +184,23 @@ def test_undo_and_clear_drop_waiting_requests(tmp_path: Path) -> None:
     pipeline.send("save it")
     execute(session, "/clear")
     assert session.pending == [] and session.conversation.actions_prompt  # actions still offered
+
+
+async def test_tui_a_failing_action_is_a_notice_not_a_crash(tmp_path: Path) -> None:
+    requests = [
+        'Ok. <action>{"name": "export_conversation", "arguments": {"path": "x.txt"}}</action>',
+        'Ok. <action>{"name": "write_file", "arguments": {"path": "a\\u0000b", "content": "x"}}</action>',
+        'Ok. <action>{"name": "read_file", "arguments": {"path": "missing.txt"}}</action>',
+    ]
+    app = make_app(tmp_path, fake_config(tmp_path, actions="enabled = true"), ScriptedLoader(*requests))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        for _ in requests:
+            await submit(pilot, "do it")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) or not app.generating)
+            if isinstance(app.screen, ConfirmScreen):
+                await answer_dialog(pilot, "y")
+            await wait_until(pilot, lambda: not app.generating)
+        notices = " ".join(str(n.render()) for n in app.query(NoticeView))
+        assert "use a .md or .json file name" in notices and "NUL" in notices and "no such file" in notices
+        assert app.is_running
