@@ -51,8 +51,9 @@ def main() -> None:
     per_sentence = (time.perf_counter() - start) / len(ordinary)
     removed = [r for r, v in zip(ordinary, verdicts, strict=True) if v.decision in ("redact", "block")]
     flagged = [r for r, v in zip(ordinary, verdicts, strict=True) if v.decision != "allow"]
-    print(f"\nordinary: {len(ordinary)} sentences; redacted or blocked {len(removed) / len(ordinary):.1%} "
-          f"(target <= 2%), flagged at all {len(flagged) / len(ordinary):.1%}; {per_sentence * 1000:.1f} ms each")  # fmt: skip
+    share_removed, share_flagged = len(removed) / len(ordinary), len(flagged) / len(ordinary)
+    print(f"\nordinary: {len(ordinary)} sentences; redacted or blocked {share_removed:.1%} (target <= 2%), "
+          f"flagged at all {share_flagged:.1%}; {per_sentence * 1000:.1f} ms each")  # fmt: skip
     by_topic = Counter(r["topic"] for r in removed)
     if by_topic:
         print("  removed by topic: " + ", ".join(f"{t} {n}" for t, n in by_topic.most_common()))
