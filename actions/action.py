@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +47,3 @@ class Request:
 
     action: Action
     arguments: BaseModel
-
-    def describe(self) -> str:
-        args = json.dumps(self.arguments.model_dump(), ensure_ascii=False, indent=2)
-        return f"{self.action.name} ({self.action.risk}): {self.action.description}\narguments: {args}"

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from actions.action import Action, ActionContext
 from actions.errors import ActionError
@@ -17,8 +17,20 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Characters a note may not hold: controls (escape sequences) and invisible or bidi characters,
+# which would act on a terminal that shows the notes file, or hide part of a note.
+_NOT_PLAIN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+
+
 class NoteArgs(_Args):
     text: str = Field(min_length=1, max_length=10_000, description="the note")
+
+    @field_validator("text")
+    @classmethod
+    def _plain(cls, text: str) -> str:
+        if _NOT_PLAIN.search(text):
+            raise ValueError("a note is plain text: no control or invisible characters")
+        return text
 
 
 class WriteArgs(_Args):

@@ -103,14 +103,16 @@ class Workspace:
         target = (root / Path(*parts)).resolve()  # follows symlinks, so a link out shows here
         if not target.is_relative_to(root):
             raise ActionError(f"path leaves the workspace: {relative}")
+        if target.is_file() and target.stat().st_nlink > 1:
+            raise ActionError(f"{relative} has other hard links (it may be a file outside); not used")
         return target
 
     def read(self, relative: str) -> str:
         """A text file's content (at most MAX_READ characters); never through a link."""
         parts = parts_of(relative)
         with self._folder(parts, relative, create=False) as folder:
-            try:
-                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            try:  # non-blocking: opening a FIFO must not wait for a writer
+                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=folder)
             except FileNotFoundError:
                 raise ActionError(f"no such file in the workspace: {relative}") from None
             with os.fdopen(fd, "rb") as f:

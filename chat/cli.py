@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,8 +18,8 @@ from chat.errors import ParleyError, UsageError
 from chat.models import format_models, load_engine
 from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
-from chat.sanitize import clean
-from chat.script import Step, as_text, read_script
+from chat.sanitize import clean, json_line
+from chat.script import Step, as_text, read_script, text_lines
 from chat.session import Session
 from chat.transcript import Transcript
 from moderation.claims import find_claims
@@ -88,12 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("script", type=Path)
     sub.add_parser("models", parents=[config], help="list the models in models.toml")
     moderate = sub.add_parser("moderate", parents=[config], help="print a moderation verdict for each line of stdin")
-    moderate.add_argument("--backend", choices=["auto", "detoxify", "offline"], help="override [moderation] backend")
+    moderate.add_argument(
+        "--backend", choices=["auto", "detoxify", "contextual", "offline"], help="override [moderation] backend"
+    )
     moderate.add_argument("--json", action="store_true", help="JSON Lines with the scores")
     guard = sub.add_parser("guard", parents=[config], help="print the unbacked action claims in each line of stdin")
     guard.add_argument("--json", action="store_true", help="JSON Lines: the claims of each line")
-    moderation = sub.add_parser("moderation", help="manage moderation weights")
+    moderation = sub.add_parser("moderation", parents=[config], help="prepare the encoder, fetch Detoxify weights")
     moderation_sub = moderation.add_subparsers(dest="action", metavar="ACTION", required=True)
+    moderation_sub.add_parser("prepare", help="build the sentence encoder of the default moderation (once)")
     download = moderation_sub.add_parser("download", help="fetch Detoxify weights into the torch and HF caches")
     download.add_argument(
         "variant",
@@ -137,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.cmd == "moderation" and args.action == "prepare":
+        from moderation.prepare import PrepareError, prepare
+
+        try:
+            print(f"encoder ready: {prepare()}")
+        except PrepareError as err:
+            raise ParleyError(str(err)) from None
+        return 0
     if args.cmd == "moderation":
         from moderation.detox import download
 
@@ -183,13 +193,10 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
         update={"enabled": True, **({"backend": args.backend} if args.backend else {})}
     )
     moderator = Moderator(settings)
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        if not text.strip():
-            continue
+    for _, text in text_lines(sys.stdin):
         verdict = moderator.check(text)
         if args.json:
-            print(json.dumps({"text": text, **verdict.model_dump(mode="json")}, ensure_ascii=False), flush=True)
+            print(json_line({"text": text, **verdict.model_dump(mode="json")}), flush=True)
         else:
             print(f"{verdict.decision}\t{verdict.scores_text()}\t{clean(text)}", flush=True)
     return 0
@@ -198,14 +205,10 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
 def _guard(config: Config, as_json: bool) -> int:
     """Claims in assistant messages read from stdin, one message a line (no action ran)."""
     backer = Registry.from_config(config.actions).backer
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        if not text.strip():
-            continue
+    for _, text in text_lines(sys.stdin):
         claims = find_claims(text, backer=backer)
         if as_json:
-            found = [c.model_dump() for c in claims]
-            print(json.dumps({"text": text, "claims": found}, ensure_ascii=False), flush=True)
+            print(json_line({"text": text, "claims": [c.model_dump() for c in claims]}), flush=True)
         else:
             for claim in claims:
                 print(f"{clean(claim.sentence)}\t{claim.reason}", flush=True)
@@ -220,10 +223,20 @@ def _tui(config: Config, args: argparse.Namespace) -> int:
         args.approve or "ask", frozenset(args.allow_irreversible) | frozenset(config.actions.allow_irreversible)
     )
     app = ParleyApp(config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript, policy=policy)
-    app.run()
-    if app.return_code:
-        print(f"parley: the chat stopped on an error; the conversation is saved in {app.autosave_path}",
-              file=sys.stderr)  # fmt: skip
+    try:
+        app.run()
+    except KeyboardInterrupt:  # a SIGINT from outside (the terminal's Ctrl+C is a key in the TUI)
+        return 130
+    if app.return_code and app.transcript.failed:
+        where = clean(str(app.transcript.path))
+        print(f"parley: the transcript {where} stopped being written (see the notice)", file=sys.stderr)
+    elif app.return_code:
+        saved = (
+            f"the conversation is saved in {app.autosave_path}"
+            if app.autosave_path.exists()
+            else "no turn had finished, so none was lost"
+        )
+        print(f"parley: the chat ended with an error; {saved}", file=sys.stderr)
     return app.return_code or 0
 
 

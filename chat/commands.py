@@ -16,6 +16,7 @@ import platformdirs
 from chat import conversation as conv_file
 from chat import export
 from chat.config import APP_NAME
+from chat.conversation import describe_request
 from chat.errors import CommandError, ParleyError, did_you_mean
 from chat.models import format_models
 from chat.sampling import Sampling, describe
@@ -286,7 +287,7 @@ def _act(session: Session, arg: str) -> Outcome:
 @command("actions", "/actions", "list the actions the assistant may ask for, and those waiting")
 def _actions(session: Session, arg: str) -> Outcome:
     lines = [f"{a.name} ({a.risk}): {a.description}" for a in session.registry.actions.values()]
-    lines += [f"waiting for your answer: {r.describe()}" for r in session.pending]
+    lines += [f"waiting for your answer: {describe_request(r, one_line=True)}" for r in session.pending]
     return Outcome("\n".join(lines) or "no actions are enabled ([actions] enabled = false)")
 
 

@@ -40,6 +40,8 @@ def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
     """Expand ~ and make a relative path relative to the config file's folder."""
     if value is None:
         return None
+    if "\x00" in str(value):
+        raise ValueError("a path may not contain a NUL character")
     value = value.expanduser()
     base = (info.context or {}).get("base")
     return value if value.is_absolute() or base is None else Path(base) / value
@@ -169,6 +171,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"cannot read config {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"invalid config {path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"invalid config {path}: nested too deep") from None
     try:
         config = Config.model_validate(data, context={"base": path.parent})
     except ValidationError as err:

@@ -9,12 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from actions.action import Request
 from actions.config import Risk
 from chat.engine import Message
 from chat.errors import ParleyError
 from chat.files import write_atomic
 from chat.sampling import Sampling
-from chat.sanitize import clean
+from chat.sanitize import clean, quoted, shown_json
 from moderation.claims import Claim
 from moderation.verdict import Decision, Verdict
 
@@ -66,6 +67,14 @@ class Reply(BaseModel):
         return GuardRecord() if value is None else value  # files saved before the guard always ran
 
 
+def describe_request(request: Request, one_line: bool = False) -> str:
+    """A request as the person deciding sees it: every argument exactly, with what would be
+    invisible shown as an escape (what is shown is what runs)."""
+    args = shown_json(request.arguments.model_dump(), indent=None if one_line else 2)
+    action = request.action
+    return f"{action.name} ({action.risk}): {action.description}{' ' if one_line else chr(10)}arguments: {args}"
+
+
 DecidedBy = Literal["user", "policy"]  # a person answered, or the approval policy (--approve)
 
 
@@ -84,7 +93,7 @@ class ActionRecord(BaseModel):
     def summary(self) -> str:
         """For the user: "action save_note ran: note saved to ..." (or failed, or not run: why)."""
         state = "ran" if self.ok else "failed" if self.approved else "not run"
-        return f"action {self.name} {state}: {self.result}"
+        return f"action {self.name} {state}: {quoted(self.result)}"
 
     def for_model(self) -> str:
         who = "the user" if self.decided_by == "user" else "the approval policy"
@@ -165,6 +174,10 @@ def load(path: Path) -> SavedConversation:
         raise ParleyError(f'{path} is not a Parley conversation file (no "schema": "{SCHEMA}")')
     if data.get("version") != SCHEMA_VERSION:
         raise ParleyError(f"{path}: unsupported version {data.get('version')!r} (this Parley reads {SCHEMA_VERSION})")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates (\\ud800) are no text
+    except UnicodeEncodeError:
+        raise ParleyError(f"{clean(str(path))}: holds text that is not valid Unicode") from None
     try:
         return SavedConversation.model_validate(data)
     except RecursionError:

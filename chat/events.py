@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from actions.action import Request
-from chat.conversation import ActionRecord, DecidedBy, ModerationRecord, Reply, Turn
+from chat.conversation import ActionRecord, DecidedBy, ModerationRecord, Reply, Turn, describe_request
 from chat.engine import ModelInfo
 from chat.sampling import Sampling
+from chat.sanitize import quoted
 from moderation.claims import Claim
 
 Severity = Literal["information", "warning", "error"]
@@ -201,7 +202,7 @@ def dropped_notices(dropped: list[int]) -> list[Notice]:
 
 
 def claim_notice(claim: Claim) -> Notice:
-    return Notice("guard", f'{claim.reason} ("{claim.sentence}")')
+    return Notice("guard", f'{claim.reason} ("{quoted(claim.sentence)}")')
 
 
 def imitation_notice(passage: str) -> Notice:
@@ -209,11 +210,11 @@ def imitation_notice(passage: str) -> Notice:
 
 
 def unreadable_request_notice(problem: str) -> Notice:
-    return Notice("guard", f"action request ignored: {problem}")
+    return Notice("guard", f"action request ignored: {quoted(problem)}")
 
 
 def waiting_notice(request: Request) -> Notice:
-    return Notice("action", f"action waiting for /approve or /deny: {request.describe()}")
+    return Notice("action", f"action waiting for /approve or /deny: {describe_request(request, one_line=True)}")
 
 
 def action_notice(record: ActionRecord) -> Notice:

@@ -1,8 +1,8 @@
 """Export a conversation as Markdown or JSON, chosen by the file ending.
 
 In Markdown, the messages are text, never structure: HTML is escaped, a line cannot become a
-heading (so no message can forge a turn), images are not loaded and links to scripts or data
-are not links.
+heading or a code fence (so no message can forge or swallow a turn), and there are no links or
+images (nothing is loaded or run when the file is viewed).
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from chat.files import write_atomic
 from chat.sanitize import clean
 
 FORMATS = (".md", ".json")
-_HEADING = re.compile(r"^( {0,3})(#|=+[ \t]*$|-+[ \t]*$|\[[^\]\n]*\]:)", re.MULTILINE)  # ATX, setext, link definitions
-_UNSAFE_LINK = re.compile(r"\]\(\s*<?\s*(?=(?:javascript|vbscript|data|file):)", re.IGNORECASE)
+# At the start of a line: a heading (ATX or setext underline) or a code fence, which would give a
+# message structure (a fence left open would swallow every later turn).
+_STRUCTURE = re.compile(r"^( {0,3})(#|=+[ \t]*$|-+[ \t]*$|```|~~~)", re.MULTILINE)
 
 
 def as_markdown_text(text: str) -> str:
-    """`text` as Markdown that renders as that text's words, with nothing active in it."""
-    text = html.escape(clean(text), quote=False)
-    text = _HEADING.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
-    text = text.replace("![", "!\\[")  # an image would be fetched when the file is viewed
-    return _UNSAFE_LINK.sub("]\\(", text)
+    """`text` as Markdown that renders as that text's words, with nothing active in it: HTML
+    escaped, no heading or code fence, and no link or image (every `[` is escaped, so no
+    reference definition either)."""
+    text = html.escape(clean(text), quote=False).replace("[", "\\[")
+    return _STRUCTURE.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
 
 
 def to_markdown(conversation: Conversation, model: str) -> str:

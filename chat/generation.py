@@ -1,19 +1,62 @@
 """One reply, streamed from the engine through moderation: model text is cleaned of anything
-that could act on a terminal, then moderated, and only moderated text is shown."""
+that could act on a terminal, then moderated, and only moderated text is shown. The engine runs
+in a thread of its own, so it never waits for moderation; the display does."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chat.conversation import FinishReason, ModerationRecord, Reply
-from chat.engine import Message, StreamEnd
+from chat.engine import Message, StreamEnd, TextDelta
 from chat.sampling import Sampling
 from chat.sanitize import from_model, mark
 from chat.session import Session
 from moderation.stream import StreamFilter
+
+
+class _Producer:
+    """The engine's stream, run in a thread of its own: llama.cpp goes on generating while the
+    text it produced waits for moderation. Yields (when, event) pairs, then stops; a failure of
+    the engine comes as an event too."""
+
+    _END = object()
+
+    def __init__(
+        self, session: Session, messages: list[Message], params: Sampling, cancel: threading.Event,
+        schema: dict[str, Any] | None,
+    ) -> None:  # fmt: skip
+        self._events: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
+
+        def produce() -> None:
+            try:
+                for event in session.engine.stream(messages, params, cancel, schema):
+                    self._events.put((time.perf_counter(), event))
+            except Exception as err:  # handed over, raised nowhere
+                self._events.put((time.perf_counter(), err))
+            finally:
+                self._events.put((time.perf_counter(), self._END))
+
+        self._thread = threading.Thread(target=produce, name="generate", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def __iter__(self) -> Iterator[tuple[float, TextDelta | StreamEnd | Exception]]:
+        while True:
+            stamp, event = self._events.get()
+            if event is self._END:
+                return
+            yield stamp, event  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Wait for the engine to stop: the model is never freed under a running generation."""
+        self._thread.join()
 
 
 def redacted(category: str) -> str:
@@ -52,27 +95,34 @@ def generate(
     first_token = last_token = 0.0  # when the model produced text (moderation may show it later)
     failure: Exception | None = None
     produced = 0  # tokens generated, for the record when the stream fails before its end
+    unseen = False  # text the engine produced after the reply was stopped
+    stream = _Producer(session, messages, params, cancel, schema)
     try:
-        for event in session.engine.stream(messages, params, cancel, schema):
-            if isinstance(event, StreamEnd):
+        for stamp, event in stream:
+            if isinstance(event, Exception):  # the engine failed: keep what was shown, report it after
+                failure = event
+                end = StreamEnd(end.finish_reason, end.prompt_tokens, produced, end.evaluated_prompt_tokens)
+            elif isinstance(event, StreamEnd):
                 end = event
-                continue
-            produced += event.tokens
-            last_token = time.perf_counter()
-            first_token = first_token or last_token
-            text = from_model(event.text)  # moderation sees exactly what will be shown
-            if screen is None:
-                release(text)
             else:
-                release(screen.feed(text))
-                if screen.blocked:
+                produced += event.tokens
+                last_token = stamp
+                first_token = first_token or stamp
+                if cancel.is_set():  # stopped or blocked: what the engine produced since is not shown
+                    unseen = True
+                    continue
+                text = from_model(event.text)  # moderation sees exactly what will be shown
+                release(text if screen is None else screen.feed(text))
+                if screen is not None and screen.blocked:
                     cancel.set()  # stop generating: nothing more of this reply will be shown
-        if screen is not None:
+        if screen is not None and failure is None:
             release(screen.finish())
-    except Exception as err:  # the engine failed: keep what was shown, report it after the turn
-        failure = err
-        end = StreamEnd(end.finish_reason, end.prompt_tokens, produced, end.evaluated_prompt_tokens)
-    finish: FinishReason = "error" if failure else "blocked" if screen and screen.blocked else end.finish_reason
+    finally:
+        cancel.set() if stream.running else None
+        stream.close()
+    finish: FinishReason = (
+        "error" if failure else "blocked" if screen and screen.blocked else "cancelled" if unseen else end.finish_reason
+    )
     content = "".join(shown)
     if screen is not None and screen.blocked is not None:
         # The model sees this in later turns, so it knows its reply never reached the user.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Iterator
 from typing import TextIO
 
 from chat.errors import UsageError
 from chat.runner import Runner
-from chat.script import Step, as_text
+from chat.script import Step, as_text, text_lines
 
 MULTILINE = '"""'
 
@@ -48,17 +47,8 @@ def read_interactive() -> Iterator[Step]:
 def read_piped(stream: TextIO) -> Iterator[Step]:
     """Each non-empty line of a pipe is a user message or a command; input that is not text
     stops the chat with a usage error."""
-    lines = iter(stream)
-    for number in itertools.count(1):
-        try:
-            line = next(lines)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            line = "\udcff"  # reported below, as any other bytes that are not text
-        line = as_text(line, f"stdin line {number}")
-        if line.strip():
-            yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+    for number, line in text_lines(stream):
+        yield Step("command" if line.startswith("/") else "user", line.strip(), number)
 
 
 def line_chat(runner: Runner) -> int:

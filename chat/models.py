@@ -9,6 +9,7 @@ from pathlib import Path
 from chat.config import Config, ModelConfig
 from chat.engine import Engine
 from chat.errors import ConfigError, ParleyError
+from chat.sanitize import clean
 from chat.scripted_engine import load_script
 
 
@@ -47,7 +48,8 @@ def ensure_local(name: str, model: ModelConfig) -> Path:
     if path is not None:
         return path
     if model.path is not None:
-        raise ConfigError(f"model '{name}': file not found: {model.path}")
+        what = "not a regular file" if model.path.exists() else "file not found"
+        raise ConfigError(f"model '{clean(name)}': {what}: {clean(str(model.path))}")
     if model.package is not None:
         raise ConfigError(
             f"model '{name}': {model.resource} not found in package '{model.package}'"
@@ -101,7 +103,7 @@ def format_models(config: Config) -> str:
         local = "yes" if row.path else "no"
         rows.append(("*" if row.is_default else "", row.name, row.source, local, row.size_text, str(row.n_ctx)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return clean("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows))
 
 
 def load_engine(name: str, model: ModelConfig) -> Engine:

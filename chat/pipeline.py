@@ -21,7 +21,7 @@ from typing import Literal
 from actions.action import Request
 from actions.errors import ActionError
 from chat import commands, context
-from chat.conversation import ActionRecord, DecidedBy, GuardRecord, Reply, Turn
+from chat.conversation import ActionRecord, DecidedBy, GuardRecord, Reply, Turn, describe_request
 from chat.errors import ParleyError
 from chat.events import (
     ActionDecided,
@@ -181,6 +181,10 @@ class Pipeline:
         self._finish(turn, dropped, force_action)
         if failure is not None:
             raise ParleyError(f"generation failed: {failure}") from failure
+        verdicts = turn.reply.moderation.flagged if turn.reply.moderation else []
+        broken = next((v.error for v in verdicts if v.error), None)
+        if broken is not None:  # the turn is recorded, but a filter that failed is a failure
+            raise ParleyError(f"moderation failed: {broken}")
         return turn
 
     def _show(self, text: str) -> None:
@@ -243,10 +247,10 @@ class Pipeline:
             if approved is not None:
                 self.decide(approved, "policy")
             elif self.ask is not None:
+                action = request.action
                 question = Question(
-                    f"The assistant asks to run {request.action.name} ({request.action.risk})", request.describe(),
-                    "Run it?",
-                )  # fmt: skip
+                    f"The assistant asks to run {action.name} ({action.risk})", describe_request(request), "Run it?"
+                )
                 self.decide(self.ask(question), "user")
             else:
                 self.emit(waiting_notice(request))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import signal
 import sys
+import termios
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TextIO
 
 from rich.console import Console
@@ -120,6 +121,9 @@ class Runner:
         """Ask at the terminal; anything but yes is no (Ctrl+C and end of input too)."""
         self.notice(f"{question.title}\n{question.details}", "yellow")
         self.console.print(Text(f"{question.prompt} [y/N] "), end="")  # on err: out may be JSON
+        if sys.stdin.isatty():  # a line typed ahead, while the reply streamed, answers nothing
+            with suppress(termios.error, OSError, ValueError):
+                termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return input().strip().lower() in ("y", "yes")

@@ -9,11 +9,13 @@ Two formats:
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from chat.errors import UsageError
 
@@ -28,6 +30,22 @@ def as_text(text: str, where: str) -> str:
         return text
     problem = "binary data (NUL bytes)" if found.group() == "\x00" else "bytes that are not UTF-8 text"
     raise UsageError(f"{where} holds {problem}; Parley reads text")
+
+
+def text_lines(stream: TextIO, where: str = "stdin") -> Iterator[tuple[int, str]]:
+    """The non-empty lines of `stream` with their numbers (newline removed); a UsageError at the
+    first that is not text."""
+    lines = iter(stream)
+    for number in itertools.count(1):
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            line = "\udcff"  # reported below, as any other bytes that are not text
+        line = as_text(line.rstrip("\n"), f"{where} line {number}")
+        if line.strip():
+            yield number, line
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,8 @@ def parse_jsonl(text: str, name: str = "<script>") -> list[Step]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise UsageError(f"{name}:{number}: not valid JSON: {err.msg}") from None
+        except (ValueError, RecursionError):  # a number of thousands of digits, nesting too deep
+            raise UsageError(f"{name}:{number}: not a step Parley can read") from None
         steps.append(_step(obj, name, number))
     return steps
 
@@ -90,11 +110,11 @@ def _step(obj: object, name: str, number: int) -> Step:
     if isinstance(obj, dict) and set(obj) == {"command"} and isinstance(obj["command"], str):
         if not obj["command"].startswith("/"):
             raise UsageError(f"{where}: a command must start with '/' (got {obj['command']!r})")
-        return Step("command", obj["command"].strip(), number)
+        return Step("command", as_text(obj["command"].strip(), where), number)
     if isinstance(obj, dict) and set(obj) == {"role", "content"}:
         if obj["role"] != "user":
             raise UsageError(f'{where}: only role "user" can be scripted (got {obj["role"]!r})')
         if not isinstance(obj["content"], str) or not obj["content"].strip():
             raise UsageError(f'{where}: "content" must be a non-empty string')
-        return Step("user", obj["content"], number)
+        return Step("user", as_text(obj["content"], where), number)
     raise UsageError(f'{where}: expected {{"role": "user", "content": ...}} or {{"command": "/..."}}')

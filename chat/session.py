@@ -40,6 +40,7 @@ class Session:
         self.moderator = moderator or Moderator(config.moderation)
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
+        self.moderator.load_in_background()  # beside the model's loading, not after it
         self.engine: Engine = load_engine(self.model_name, self.model_config)
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -27,28 +28,46 @@ class Transcript:
         self.failed = False  # a write failed: the error was reported once, later events are not written
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            size = os.fstat(self._fd).st_size
-            self._new_line = size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
+            # Non-blocking only to open: a FIFO nobody reads is an error, not a hang.
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+            os.set_blocking(self._fd, True)
+            # A pipe or a device (a FIFO, /dev/stderr) has no last line to look at, cut back or fsync.
+            self._file = stat.S_ISREG(os.fstat(self._fd).st_mode)
+            self._new_line = self._file and _ends_torn(path)
         except OSError as err:
-            raise TranscriptError(f"cannot open transcript {clean(str(path))}: {err.strerror}") from None
+            why = "it is a pipe that nothing reads" if err.errno == errno.ENXIO else err.strerror
+            raise TranscriptError(f"cannot open transcript {clean(str(path))}: {why}") from None
 
     def write(self, event: dict[str, Any]) -> None:
         if self.failed:
             return
         data = ("\n" * self._new_line + json_line(event) + "\n").encode("utf-8")
-        start = os.lseek(self._fd, 0, os.SEEK_END)
+        start = None
         try:
+            if self._file:
+                start = os.lseek(self._fd, 0, os.SEEK_END)
             if os.write(self._fd, data) != len(data):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(self._fd)
+            if self._file:
+                os.fsync(self._fd)
         except OSError as err:
             self.failed = True
-            with suppress(OSError):  # a device such as /dev/full cannot be truncated, and needs not
-                os.ftruncate(self._fd, start)
+            if start is not None:
+                with suppress(OSError):
+                    os.ftruncate(self._fd, start)
             raise TranscriptError(f"cannot write transcript {clean(str(self.path))}: {err.strerror}") from None
         self._new_line = False
 
     def close(self) -> None:
         with suppress(OSError):
             os.close(self._fd)
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether the file's last line was cut short (by a crash mid-write, long ago)."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"

@@ -43,10 +43,14 @@ class OfflineBackend:
         # exists to recover obfuscated abuse, and it never touches a word the model knows.
         self.normalize = Normalizer(known, lambda w: weights.get(w, 0.0))
 
-    def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
+    def offensiveness(self, texts: Sequence[str]) -> list[float]:
+        """The word model's score of each text, the higher of it as written and as normalised."""
         if not texts:
             return []
         both = list(texts) + [self.normalize(t) for t in texts]
         probs = self._predict(both)
         n = len(texts)
-        return [{"toxicity": float(max(probs[i], probs[n + i]))} for i in range(n)]
+        return [float(max(probs[i], probs[n + i])) for i in range(n)]
+
+    def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
+        return [{"toxicity": p} for p in self.offensiveness(texts)]

@@ -168,11 +168,18 @@ def find_claims(
 # Parley's own notices and marks, as a reply might imitate them ("[removed: insult]",
 # "[action save_note ran: ...]", "✅ Note saved."): Parley writes its marks with ⟦ ⟧, which
 # model text cannot contain, so a bracketed look-alike in a reply is the model's.
+# Brackets and their look-alikes; not ⟦ ⟧, which only Parley writes (a reply cannot contain them).
+_OPEN, _CLOSE = "\\[［〖【⟬⦃⸨⦗⟨《「『", "\\]］〗】⟭⦄⸩⦘⟩》」』"
+_NOTICE_WORDS = (
+    r"removed\s*:|reply withheld|reply withdrawn|action\s+\w+\s+(?:ran|failed|not run)|moderation\s*:"
+    rf"|no action was taken|stopped\s*[{_CLOSE}]|cut at max_tokens|context full|parley\s*:"
+)
+_STATUS = r"(?:saved|done|sent|booked|confirmed|completed|scheduled|ran|executed|cancelled|canceled|paid|ordered)"
 _IMITATION = re.compile(
-    r"[\[［]\s*(?:removed\s*:|reply withheld|action\s+\w+\s+(?:ran|failed|not run)|moderation\s*:|no action was taken"
-    r"|stopped\s*[\]］]|cut at max_tokens|context full|parley\s*:)[^\]］\n]{0,200}[\]］]?"
-    r"|^[ \t]*[✅✔☑]\ufe0f?[ \t]*\w[^\n]{0,80}",
-    re.IGNORECASE | re.MULTILINE,
+    rf"[{_OPEN}]\s*(?:{_NOTICE_WORDS})[^{_CLOSE}\n]{{0,200}}[{_CLOSE}]?"
+    # a check mark and a status word in the same sentence
+    rf"|[✅✔☑]\ufe0f?[^\n.!?]{{0,40}}\b{_STATUS}\b[^\n]{{0,60}}|[^\n.!?]{{0,60}}\b{_STATUS}\b[^\n.!?]{{0,10}}[✅✔☑]\ufe0f?",
+    re.IGNORECASE,
 )
 
 

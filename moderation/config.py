@@ -22,6 +22,8 @@ DEFAULT_THRESHOLDS: dict[Category, float] = {
     "identity_attack": 0.5,
     "sexual_explicit": 0.5,
     "profanity": 0.5,
+    "self_harm": 0.5,
+    "sexual_harassment": 0.5,
 }
 DEFAULT_POLICY: dict[Category, Policy] = {
     "toxicity": "redact",
@@ -32,6 +34,8 @@ DEFAULT_POLICY: dict[Category, Policy] = {
     "identity_attack": "block",
     "sexual_explicit": "redact",
     "profanity": "warn",
+    "self_harm": "block",
+    "sexual_harassment": "redact",
 }
 
 
@@ -48,8 +52,10 @@ class ModerationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    backend: Literal["auto", "detoxify", "offline"] = Field(
-        "auto", description="auto: Detoxify when its weights are on this machine, else the offline classifier"
+    backend: Literal["auto", "detoxify", "contextual", "offline"] = Field(
+        "auto",
+        description="auto: Detoxify when its weights are on this machine, else the contextual backend when its "
+        "encoder is prepared, else the offline word model",
     )
     thresholds: dict[Category, Threshold] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     policy: dict[Category, Policy] = Field(

@@ -17,12 +17,19 @@ from moderation.visible import visible_text
 
 
 def make_backend(config: ModerationConfig) -> Backend:
-    """The configured backend; `auto` takes Detoxify when its weights are here, else offline."""
+    """The configured backend. `auto` takes Detoxify when its weights are here, else the
+    contextual backend when its encoder is prepared, else the offline word model."""
     if config.backend in ("detoxify", "auto"):
         from moderation.detox import DetoxifyBackend, weights_available  # torch: only when used
 
         if config.backend == "detoxify" or weights_available(config.detoxify):
             return DetoxifyBackend(config.detoxify)
+    if config.backend in ("contextual", "auto"):
+        from moderation import encoder
+        from moderation.contextual import ContextualBackend  # llama.cpp: only when used
+
+        if config.backend == "contextual" or encoder.find() is not None:
+            return ContextualBackend()
     return OfflineBackend()
 
 
@@ -42,6 +49,12 @@ class Moderator:
     def backend_name(self) -> str:
         return self._backend.name if self._backend else f"{self.config.backend} (not loaded yet)"
 
+    def load_in_background(self) -> None:
+        """Start loading the backend beside other work (the model's loading); `load`, and the first
+        check, wait for it."""
+        if self.enabled:
+            threading.Thread(target=self.load, name="moderation-load", daemon=True).start()
+
     def load(self) -> None:
         """Load the backend now (it is otherwise loaded on first use); errors are kept, not raised."""
         with self._lock:
@@ -51,10 +64,9 @@ class Moderator:
                 except Exception as err:  # reported in every verdict; fail closed/open decides
                     self._backend_error = f"{type(err).__name__}: {err}"
                 if self.config.backend == "auto" and self._backend is not None and self._backend.name == "offline":
-                    variant = self.config.detoxify.variant
                     self.note = (
-                        f"Detoxify weights are not on this machine, so the offline classifier moderates "
-                        f"(to use Detoxify: parley moderation download {variant})"
+                        "the contextual moderation is not prepared, so a word-list classifier moderates: it "
+                        "misses abuse without swear words and flags ordinary words (run: parley moderation prepare)"
                     )
 
     def check(self, text: str) -> Verdict:

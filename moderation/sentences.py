@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
+# End punctuation (with closing quotes or brackets) and space, a line break, or one of Parley's
+# marks: a sentence it replaced was a sentence of its own.
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|⟧\s+|\n+")
 
 
 def split_sentences(text: str) -> list[str]:

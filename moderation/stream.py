@@ -20,6 +20,16 @@ OVERLAP = 80  # characters of the previous piece scored with the next one after 
 _WORD_START = re.compile(r"(?<!\w)\w")
 
 
+_MARKUP_START = re.compile(r"<[A-Za-z!?/]")
+
+
+def _open_markup(text: str) -> bool:
+    """Whether `text` ends inside a tag, comment or other `<...>` construct not closed yet
+    ("x < y" is no such thing)."""
+    starts = [m.start() for m in _MARKUP_START.finditer(text)]
+    return bool(starts) and text.rfind(">") < starts[-1]
+
+
 class StreamFilter:
     def __init__(self, moderator: Moderator, redacted: Callable[[str], str], hold_chars: int | None = None) -> None:
         self.moderator = moderator
@@ -57,9 +67,11 @@ class StreamFilter:
 
     def _cut(self) -> tuple[int, bool] | None:
         """Where the next piece ends, and whether that is a sentence end; None: hold on."""
-        match = SENTENCE_END.search(self.buffer)
-        if match and match.end() <= self.hold_chars:
-            return match.end(), True
+        for match in SENTENCE_END.finditer(self.buffer):
+            if match.end() > self.hold_chars:
+                break
+            if not _open_markup(self.buffer[: match.start()]):  # "f<!-- a. -->uck" is one word on screen
+                return match.end(), True
         if len(self.buffer) < self.hold_chars:
             return None
         window = self.buffer[: self.hold_chars]

@@ -6,9 +6,11 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
-# Detoxify's labels; other backends map onto them (and may add profanity).
+# Detoxify's labels, then Parley's own: profanity (the word model), self-harm encouragement and
+# sexual harassment (the contextual backend's heads). A backend scores the categories it knows.
 Category = Literal[
-    "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit", "profanity"
+    "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit",
+    "profanity", "self_harm", "sexual_harassment",
 ]  # fmt: skip
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 

@@ -40,6 +40,8 @@ def _read(path: Path) -> Preset:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise PresetError(f"invalid prompt preset {path}: {err}") from None
+    except RecursionError:
+        raise PresetError(f"invalid prompt preset {path}: nested too deep") from None
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise PresetError(f"invalid prompt preset {path}: needs a non-empty string `text`")

@@ -47,8 +47,10 @@ def fake_config(
     overflow: str = "truncate",
     max_tokens: int = 64,
     actions: str = "enabled = false",
+    moderation: str = 'backend = "offline"',
 ) -> Config:
-    """A config for the fake engine; `actions` is the body of its [actions] table."""
+    """A config for the scripted engine; `actions` and `moderation` are the bodies of those tables
+    (the offline word model by default: quick to load, and its scores are what the tests expect)."""
     gguf = tmp_path / "fake.gguf"
     gguf.write_bytes(b"GGUF")
     path = write_config(
@@ -65,6 +67,8 @@ max_tokens = {max_tokens}
 path = "fake.gguf"
 n_ctx = 4096
 prompt = "concise"
+[moderation]
+{moderation}
 [actions]
 {actions}
 """,
@@ -110,11 +114,8 @@ def pipeline(session: Session, events: Recorder) -> Pipeline:
 
 
 def moderated_config(tmp_path: Path, moderation: str) -> Config:
-    """fake_config plus a [moderation] table (TOML lines)."""
-    base = fake_config(tmp_path)
-    assert base.origin is not None
-    path = write_config(tmp_path, base.origin.read_text() + f"\n[moderation]\n{moderation}\n")
-    return load_config(path)
+    """fake_config with this [moderation] table (TOML lines)."""
+    return fake_config(tmp_path, moderation=moderation)
 
 
 class Stdin(io.StringIO):

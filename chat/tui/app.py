@@ -13,6 +13,7 @@ import asyncio
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from chat.errors import ParleyError, did_you_mean
 from chat.events import CommandRan, ErrorRaised, Event, Notice, TextShown, TurnDone, UserSent
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
-from chat.transcript import Transcript
+from chat.transcript import Transcript, TranscriptError
 from chat.tui import settings
 from chat.tui.conversation import ConversationView
 from chat.tui.screens import ConfirmScreen, context_screen, help_screen, keys_screen
@@ -179,7 +180,8 @@ class ParleyApp(App[None]):
                 self.pipeline = Pipeline(
                     session, self.render_event, policy=self.policy, ask=self.ask, transcript=self.transcript
                 )
-                self.pipeline.start()
+                with suppress(TranscriptError):  # shown by its error event; the chat goes on unrecorded
+                    self.pipeline.start()
                 if session.moderator.note:
                     self._on_ui(self.chat.say, session.moderator.note, "warning")
             else:
@@ -300,6 +302,10 @@ class ParleyApp(App[None]):
     def render_event(self, event: Event) -> None:
         """The pipeline's events, from the worker thread. Streamed text goes to the reply without
         waiting for the screen; the rest waits until the UI has shown it, so it stays in order."""
+        if isinstance(event, TurnDone):  # saved here, in the worker: also when the app is closing
+            self._autosave()
+        if self.closing.is_set():
+            return  # the screen is going away; the pipeline still writes the transcript
         if isinstance(event, TextShown):
             self.chat.feed(event.text)
         elif threading.get_ident() == self._thread_id:
@@ -333,12 +339,14 @@ class ParleyApp(App[None]):
         reply = done.reply
         rate = f"{reply.tokens_per_s:.0f} tok/s, " if reply.tokens_per_s else ""
         self.last_speed = f"{rate}TTFT {reply.ttft_s:.2f}s" if reply.ttft_s is not None else rate
+
+    def _autosave(self) -> None:
         session = self.session
         assert session is not None
         try:
             conv_file.save(self.autosave_path, session.conversation, session.model_name, session.params)
-        except OSError as err:
-            self.chat.say(f"autosave failed ({self.autosave_path}): {err.strerror or err}", "error")
+        except (OSError, ValueError) as err:
+            self._on_ui(self.chat.say, f"autosave failed ({self.autosave_path}): {err}", "error")
 
     def ask(self, question: Question) -> bool:
         """Ask the user Yes/No in a dialog (default No), from the worker thread."""
@@ -367,7 +375,7 @@ class ParleyApp(App[None]):
     async def action_quit(self) -> None:
         self.closing.set()
         self.cancel.set()
-        self.exit()
+        self.exit(return_code=1 if self.transcript.failed else 0)  # a transcript that failed is a failure
 
     async def on_unmount(self) -> None:
         # A worker may still be inside llama.cpp: stop it and wait before freeing the model. Wait

@@ -7,6 +7,7 @@ import re
 import threading
 from typing import Literal
 
+from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
@@ -20,6 +21,12 @@ from chat.tui.widgets import literal
 
 FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench/tui_stream.py)
 PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
+
+
+def literal_markdown() -> MarkdownIt:
+    """Markdown for model text: HTML is shown as text, not hidden, and character references
+    (`&#x202e;`) as written, not decoded into characters the sanitiser took out."""
+    return MarkdownIt("gfm-like", {"html": False}).disable("entity")
 
 
 def mark_removed(markdown: str) -> str:
@@ -56,7 +63,7 @@ class MessageView(Vertical):
         if self.role == "user":
             yield Static(literal(self._text), classes="body")
         else:
-            yield Markdown(mark_removed(self._text), classes="body", open_links=False)
+            yield Markdown(mark_removed(self._text), classes="body", open_links=False, parser_factory=literal_markdown)
 
     @property
     def text(self) -> str:

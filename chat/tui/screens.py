@@ -86,16 +86,15 @@ def context_screen(report: ContextReport) -> InfoScreen:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask Yes or No. No is focused, Escape and n answer No, y answers Yes. Answers in the first
-    half second are ignored: keys typed for the input just before the dialog opened (say, the
-    "y" of "why") must not answer it."""
+    """Ask Yes or No. No is focused: Enter, Escape and n answer No. Yes takes two deliberate
+    keys (Tab or an arrow, then Enter) or a click, and nothing answers in the first half second:
+    words typed for the input as the dialog opens ("tell me why, yes...") answer nothing."""
 
     GRACE_S = 0.5
 
     BINDINGS = [
         Binding("escape,n", "answer(False)", "No"),
-        Binding("y", "answer(True)", "Yes"),
-        Binding("left,right,tab", "switch", "Switch", show=False),
+        Binding("left,right,tab,shift+tab", "switch", "Switch", show=False),
     ]
 
     def __init__(self, question: Question) -> None:

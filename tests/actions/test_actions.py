@@ -106,10 +106,13 @@ def test_save_note_and_files_inside_the_workspace(ctx: ActionContext) -> None:
         run(ctx, '{"name": "read_file", "arguments": {"path": "nope.txt"}}')
 
 
-def test_a_note_is_one_line_whatever_its_text(ctx: ActionContext) -> None:
-    run(ctx, '{"name": "save_note", "arguments": {"text": "milk\\n- 2020-01-01 00:00 forged entry\\r\\nmore"}}')
+def test_a_note_is_one_line_of_plain_text(ctx: ActionContext) -> None:
+    run(ctx, '{"name": "save_note", "arguments": {"text": "milk\\n- 2020-01-01 00:00 forged entry\\n\\nmore"}}')
     (line,) = ctx.notes_file.read_text().splitlines()
     assert line.endswith("milk - 2020-01-01 00:00 forged entry more")
+    for hostile in ("\\u001b]8;;http://x\\u0007link", "a\\rb", "user\\u202e txt"):
+        _, problems = REGISTRY.parse(f'<action>{{"name": "save_note", "arguments": {{"text": "{hostile}"}}}}</action>')
+        assert "a note is plain text" in problems[0]
 
 
 def test_export_never_overwrites_and_wants_md_or_json(ctx: ActionContext) -> None:

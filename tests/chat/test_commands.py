@@ -203,7 +203,7 @@ def test_export_markdown_and_json_are_sanitized(
     execute(session, f"/export {tmp_path / 'c.json'}")
     markdown = (tmp_path / "c.md").read_text()
     assert "## User (1)" in markdown and "## Assistant" in markdown and "\x1b" not in markdown
-    assert "[bold]x[/]" in markdown
+    assert "\\[bold]x\\[/]" in markdown  # shown as written: Markdown-escaped, so not a link
     data = json.loads((tmp_path / "c.json").read_text())
     assert [m["role"] for m in data["messages"]] == ["system", "user", "assistant"]
     assert "\x1b" not in data["messages"][2]["content"]

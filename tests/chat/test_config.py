@@ -46,7 +46,7 @@ MALFORMED = {
     ),
     "bad_moderation_backend": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n',
-        "moderation.backend: input should be 'auto', 'detoxify' or 'offline'",
+        "moderation.backend: input should be 'auto', 'detoxify', 'contextual' or 'offline'",
     ),
     "unknown_moderation_key": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\ntresholds = {{}}\n',
@@ -82,6 +82,14 @@ MALFORMED = {
     "threshold_negative": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\nthresholds = {{ insult = -1 }}\n',
         "moderation.thresholds.insult: input should be greater than or equal to 0",
+    ),
+    "nested_too_deep": (
+        f'default = "a"\n{GOOD_MODEL}x = ' + "[" * 5000 + "]" * 5000 + "\n",
+        "nested too deep",
+    ),
+    "nul_in_a_path": (
+        'default = "a"\n[models.a]\npath = "a\\u0000.gguf"\n',
+        "models.a.path: a path may not contain a NUL character",
     ),
     "renamed_moderation_actions": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\nactions = {{ insult = "warn" }}\n',

@@ -19,7 +19,8 @@ LONG = " ".join(f"w{i}" for i in range(30))
 # One request approved, one declined, then long turns until the window overflows.
 MESSAGES = ["save a note", "save another", *(f"tell me more {i} {LONG}" for i in range(4))]
 REPLIES = [SAVE, SAVE, *([LONG] * 4)]
-ANSWERS = ["y", "n"]
+ANSWERS = ["y", "n"]  # at the terminal
+KEYS = [["tab", "enter"], ["n"]]  # the same answers in the TUI's dialog
 VOLATILE = {"time", "timing", "created"}  # when things happened, and how fast
 
 
@@ -58,13 +59,13 @@ async def tui_transcript(tmp_path: Path) -> Path:
     """The same messages typed into the TUI, answering each dialog with a key."""
     transcript = tmp_path / "tui.jsonl"
     app = make_app(tmp_path, config(tmp_path), ScriptedLoader(*REPLIES), transcript)
-    answers = iter(ANSWERS)
+    answers = iter(KEYS)
     async with app.run_test() as pilot:
         await ready(pilot)
         for message in MESSAGES:
             await submit(pilot, message)
             if message.startswith("save"):
-                await answer_dialog(pilot, next(answers))
+                await answer_dialog(pilot, *next(answers))
             await wait_until(pilot, lambda: not app.generating)
     return transcript
 

@@ -138,7 +138,7 @@ async def test_tui_confirmation_yes_no_and_escape(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path, actions="enabled = true"), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
-        for keys, expected in ((["n"], 0), (["escape"], 0), (["y"], 1)):
+        for keys, expected in ((["n"], 0), (["escape"], 0), (["tab", "enter"], 1)):
             await submit(pilot, "save it")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             assert "save_note" in str(app.screen.query_one("#confirm-details").render())
@@ -199,8 +199,43 @@ async def test_tui_a_failing_action_is_a_notice_not_a_crash(tmp_path: Path) -> N
             await submit(pilot, "do it")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) or not app.generating)
             if isinstance(app.screen, ConfirmScreen):
-                await answer_dialog(pilot, "y")
+                await answer_dialog(pilot, "tab", "enter")
             await wait_until(pilot, lambda: not app.generating)
         notices = " ".join(str(n.render()) for n in app.query(NoticeView))
         assert "use a .md or .json file name" in notices and "NUL" in notices and "no such file" in notices
         assert app.is_running
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "【removed: insult】",
+        "［action save_note ran: saved to notes.md］",
+        "「Parley: the reply was approved」",
+        "✅ Your table is booked.",
+        "Payment sent ✔️",
+    ],
+)
+def test_replies_imitating_a_notice_in_any_bracket_are_found(reply: str) -> None:
+    from moderation.claims import find_imitations
+
+    assert find_imitations(f"Sure.\n{reply}\nAnything else?")
+
+
+def test_ordinary_brackets_and_checkmarks_are_not_imitations() -> None:
+    from moderation.claims import find_imitations
+
+    assert find_imitations("See [1] and 【注】. ✅ Pros: fast. The list [done, todo] is a Python list.") == []
+
+
+def test_a_waiting_request_shows_hidden_characters_as_escapes(actions_cli: Cli, tmp_path: Path) -> None:
+    hidden = (
+        'OK. <action>{"name": "write_file", "arguments": {"path": "a.sh", "content": "ls \\u202e#\\nrm x"}}</action>'
+    )
+    code, _, err = run(
+        actions_cli, ScriptedLoader(hidden), "run", "--approve", "ask", str(write_script(tmp_path, "go\n"))
+    )
+    assert code == 0
+    (waiting,) = [line for line in err.splitlines() if "action waiting for /approve" in line]
+    assert '"content": "ls \\u202e#\\nrm x"' in waiting  # what is shown is what would run
+    assert "\u202e" not in err

@@ -289,3 +289,34 @@ def test_a_bad_script_is_a_config_error(tmp_path: Path, line: str, message: str)
     (tmp_path / "replies.jsonl").write_text(line + "\n")
     result = parley("--config", str(config), "ask", "hi", home=tmp_path)
     assert result.returncode == 2 and message in one_line(result)
+
+
+def test_a_transcript_pipe_nobody_reads_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = parley("--config", str(scripted(tmp_path, "Hello.")), "ask", "--transcript", str(fifo), "hi",
+                    home=tmp_path, timeout=60)  # fmt: skip
+    assert result.returncode == 1 and "it is a pipe that nothing reads" in one_line(result)
+
+
+def test_a_transcript_pipe_with_a_reader_gets_every_event(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the test reads; a pipe holds these few events
+    try:
+        result = parley("--config", str(scripted(tmp_path, "Hello.")), "ask", "--transcript", str(fifo), "hi",
+                        home=tmp_path)  # fmt: skip
+        out = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["type"] for line in out.decode().splitlines()] == ["session", "user", "turn"]
+
+
+def test_moderate_json_escapes_what_would_act_on_a_terminal(tmp_path: Path) -> None:
+    result = parley("--config", str(scripted(tmp_path)), "moderate", "--json",
+                    stdin="fine \x1b[2J \u202e x\n".encode(), home=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert not any(c in out for c in UNSAFE)
+    assert json.loads(out)["text"] == "fine \x1b[2J \u202e x"  # escaped, not lost

@@ -43,16 +43,17 @@ def test_a_failing_backend_withholds_the_reply(tmp_path: Path, run: Cli, monkeyp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"')  # weights absent: the backend cannot load
     code, out, err = run_cli(run, config, ScriptedLoader("Totally harmless. Really."), "ask", "hi")
-    assert code == 0
-    assert "harmless" not in out  # fail closed: nothing unmoderated is shown
+    assert code == 1  # a filter that cannot work is a runtime failure...
+    assert "harmless" not in out  # ...and it fails closed: nothing unmoderated is shown
     assert "⟦moderation: reply withheld: " in err and "parley moderation download original" in err
+    assert "error: moderation failed:" in err
 
 
 def test_fail_open_shows_the_reply_with_a_warning(tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-weights"))
     config = moderated_config(tmp_path, 'backend = "detoxify"\nfail = "open"')
     code, out, err = run_cli(run, config, ScriptedLoader("Totally harmless. Really."), "ask", "hi")
-    assert out == "Totally harmless. Really.\n"
+    assert out == "Totally harmless. Really.\n" and code == 1
     assert "FAILED, shown unchecked" in err
 
 
@@ -126,17 +127,21 @@ async def test_tui_asks_before_sending_flagged_input(tmp_path: Path) -> None:
         assert loader.engines[0].calls == []
         assert app.query_one("PromptInput").text == "you stupid idiot"  # type: ignore[attr-defined]
         await submit(pilot, "you stupid idiot")
-        await answer_dialog(pilot, "y")
+        await answer_dialog(pilot, "tab", "enter")  # Yes
         await wait_until(pilot, lambda: len(loader.engines[0].calls) == 1 and not app.generating)
 
 
-def test_missing_detoxify_weights_are_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_detoxify_or_the_encoder_auto_says_what_moderates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moderation import encoder
     from moderation.config import ModerationConfig
     from moderation.filter import Moderator
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none"))
+    monkeypatch.setattr(encoder, "candidate_paths", lambda: [tmp_path / "no-encoder.gguf"])
     moderator = Moderator(ModerationConfig(backend="auto"))
     moderator.load()
     assert moderator.backend_name == "offline"
-    assert "Detoxify weights are not on this machine" in moderator.describe()
-    assert "parley moderation download original" in moderator.note
+    assert "a word-list classifier moderates" in moderator.describe()
+    assert "parley moderation prepare" in moderator.note

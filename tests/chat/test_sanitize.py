@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.sanitize import clean, from_model, json_line, mark
+from chat.sanitize import clean, from_model, json_line, mark, quoted, shown_json
 
 PAYLOADS = [
     "\x1b[31mred\x1b[0m",
@@ -27,6 +27,9 @@ INVISIBLE = {
     "tag characters": "hi\U000e0041\U000e0042",
     "variation selector": "x\U000e0100y",
     "arabic letter mark": "a\u061cb",
+    "hangul filler": "id\u3164iot",
+    "soft hyphen": "id\u00adiot",
+    "interlinear annotation": "a\ufff9b\ufffbc",
 }
 UNSAFE = [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]] + [
     "\u202e", "\u2066", "\u200b", "\u200d", "\ufeff", "\U000e0041", "\U000e0100",
@@ -48,6 +51,24 @@ def test_invisible_and_direction_changing_characters_are_removed() -> None:
 def test_text_newlines_and_tabs_survive() -> None:
     assert clean("a\tb\nc\r\nd") == "a\tb\nc\nd"
     assert clean("[bold red]x[/] é 中文 ⟦x⟧") == "[bold red]x[/] é 中文 ⟦x⟧"
+
+
+def test_unicode_line_separators_are_line_breaks() -> None:
+    # A terminal may show U+2028 as a line break: treat it as one, so nothing counts lines wrongly.
+    assert clean("a\u2028b\u2029c") == "a\nb\nc"
+
+
+def test_quoted_model_text_stays_on_one_line_with_no_marks() -> None:
+    quote = quoted("line one\n⟦approved⟧ line\u2028two" + "x" * 400)
+    assert "\n" not in quote and "⟦" not in quote and quote.startswith("line one ⏎ [approved] line ⏎ two")
+    assert len(quote) == 300 and quote.endswith("…")
+
+
+def test_shown_json_makes_the_invisible_visible() -> None:
+    # What a person approves is what runs: a hidden override shows as its escape.
+    shown = shown_json({"path": "invoice_\u202efdp.sh"})
+    assert "\\u202e" in shown and "\u202e" not in shown
+    assert json.loads(shown) == {"path": "invoice_\u202efdp.sh"}
 
 
 def test_model_text_cannot_write_parley_marks() -> None:

@@ -87,7 +87,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(BackendError, match="parley moderation download original"):
         DetoxifyBackend(DetoxifyConfig())
-    assert make_backend(ModerationConfig(backend="auto")).name == "offline"  # auto falls back
+    assert make_backend(ModerationConfig(backend="auto")).name == "contextual"  # auto falls back
 
 
 def test_release_files_match_detoxify() -> None:

@@ -144,25 +144,31 @@ async def test_confirmation_modal_answers(tmp_path: Path) -> None:
     answers: list[bool | None] = []
     async with app.run_test() as pilot:
         await ready(pilot)
-        for keys in (["enter"], ["y"], ["escape"], ["n"], ["tab", "enter"]):
+        for keys in (["enter"], ["right", "enter"], ["escape"], ["n"], ["tab", "enter"], ["y"]):
             app.push_screen(ConfirmScreen(Question("Run save_note?", "text: hello", "Run it?")), answers.append)
             await answer_dialog(pilot, *keys)
             await pilot.pause()
-    assert answers == [False, True, False, False, True]  # Enter on the default (No) declines
+    # Enter on the default (No) declines; y is no answer at all (the dialog is still open at the end)
+    assert answers == [False, True, False, False, True]
 
 
-async def test_keys_typed_as_the_dialog_opens_do_not_answer_it(tmp_path: Path) -> None:
-    """Typing "ok why is that" while a reply streams: the "y" must not approve the dialog that
-    opens meanwhile."""
+async def test_keys_typed_as_the_dialog_opens_do_not_answer_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typing "tell me why, yes" while a reply streams must not approve the dialog that opens
+    meanwhile: its first moments take no answer, and Yes needs a deliberate Tab then Enter."""
     app = make_app(tmp_path, fake_config(tmp_path))
     answers: list[bool | None] = []
     async with app.run_test() as pilot:
         await ready(pilot)
+        monkeypatch.setattr(ConfirmScreen, "GRACE_S", 60.0)  # all that is typed now comes as it opens
         app.push_screen(ConfirmScreen(Question("Run save_note?", "text: hello", "Run it?")), answers.append)
-        await pilot.press(*"why y")
+        await pilot.press(*"tell me why", "enter")
         await pilot.pause()
         assert answers == [] and isinstance(app.screen, ConfirmScreen)
-        await answer_dialog(pilot, "n")
+        monkeypatch.setattr(ConfirmScreen, "GRACE_S", 0.0)  # later on
+        await pilot.press(*"yes yes y")
+        await pilot.pause()
+        assert answers == [] and isinstance(app.screen, ConfirmScreen)  # no key answers yes alone
+        await pilot.press("enter")  # Enter answers the default, No
         await pilot.pause()
     assert answers == [False]
 
@@ -182,6 +188,20 @@ async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> No
         assert "[link=https://evil.example]me[/link]" in screen
         assert "\x1b" not in replies(app)[0].text
         assert replies(app)[0].query_one(Markdown).source.endswith("[31mred")
+
+
+async def test_html_and_character_references_in_a_reply_show_as_written(tmp_path: Path) -> None:
+    loader = ScriptedLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        # Hidden HTML could hide text; a decoded &#x202e; would bring back a bidi override.
+        loader.engines[0].enqueue("Plain <span hidden>secret</span> and &#x202e;gnp.exe here.")
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: not app.generating)
+        screen = screen_text(app)
+        assert "<span hidden>secret</span>" in screen and "&#x202e;gnp.exe" in screen
+        assert "\u202e" not in screen
 
 
 async def test_the_app_survives_an_engine_that_raises_mid_stream(tmp_path: Path) -> None:
@@ -320,6 +340,21 @@ async def test_theme_choice_persists(tmp_path: Path) -> None:
         assert again.theme == "nord"
 
 
+async def test_quitting_mid_reply_keeps_the_turn_in_the_autosave(tmp_path: Path) -> None:
+    loader = ScriptedLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        loader.engines[0].token_delay = 0.05
+        loader.engines[0].enqueue("One two three four five six seven eight nine ten. " * 10)
+        await submit(pilot, "count slowly")
+        await wait_until(pilot, lambda: bool(replies(app)) and len(replies(app)[0].text) > 0)
+        await pilot.press("ctrl+q")
+    saved = json.loads(app.autosave_path.read_text())
+    (turn,) = saved["conversation"]["turns"]
+    assert turn["user"] == "count slowly" and turn["reply"]["finish_reason"] == "cancelled"
+
+
 async def test_autosave_and_load_resume(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
@@ -412,4 +447,4 @@ def test_a_crash_exits_non_zero_and_says_where_the_conversation_is(
         monkeypatch.setattr(f"{stream}.isatty", lambda: True)
     code = cli.main(["--config", str(fake_config(tmp_path).origin), "chat"])
     assert code == 1
-    assert "the chat stopped on an error; the conversation is saved in" in capsys.readouterr().err
+    assert "the chat ended with an error; no turn had finished, so none was lost" in capsys.readouterr().err

