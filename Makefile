@@ -50,7 +50,7 @@ bench: setup
 	$(BIN)/python bench/claims.py
 	$(BIN)/python bench/moderation_corpora.py
 
-# Retrain the contextual moderation's heads (moderation/heads.json, committed): a few minutes.
+# Retrain the contextual moderation (its encoder adapter and heads, committed): about 20 minutes on 2 cores.
 heads: setup
 	$(BIN)/python -m moderation.training.train
 

@@ -1,11 +1,15 @@
-"""The offline moderation backend on HateCheck (Röttger et al., 2021), read in place.
+"""Moderation on HateCheck (Röttger et al., 2021), read in place.
 
-HateCheck's templates are split by `templ_id` into a tuning half and a test half: the threshold
-is chosen on the tuning half only (best F1 with neutral/positive identity mentions flagged at
-most 10% of the time), and every number reported comes from the test half. Profanity is flagged
-on purpose, so `profanity_nh` is reported apart and not counted as a failure.
+HateCheck's templates are split by `templ_id` into a tuning half and a test half; every number
+reported comes from the test half. The word models (alt-profanity-check, Parley's offline
+backend) get a threshold chosen on the tuning half (best F1 with neutral/positive identity
+mentions flagged at most 10% of the time). The contextual backend runs as shipped, through the
+moderator with its default thresholds, which were chosen on its own training data: HateCheck
+tunes nothing of it. A reply is flagged when the moderator's decision is not `allow` (a
+warning counts). Profanity is flagged on purpose, so `profanity_nh` is reported apart and not
+counted as a failure.
 
-    python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv]
+    python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv] [--no-contextual]
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moderation.backends import OfflineBackend  # noqa: E402
+from moderation.config import ModerationConfig  # noqa: E402
+from moderation.filter import Moderator  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hatecheck" / "test_suite_cases.csv"
 IDENTITY = ("ident_neutral_nh", "ident_pos_nh")
@@ -51,56 +57,73 @@ def flag_rate(rows: list[dict[str, str]], flagged: dict[str, bool], functionalit
     return sum(flagged[r["case_id"]] for r in chosen) / len(chosen) if chosen else float("nan")
 
 
+def tuned_threshold(tune: list[dict[str, str]], scores: dict[str, float]) -> float:
+    """The best F1 on the tuning half with identity mentions flagged at most 10% of the time."""
+    best = (-1.0, 0.5)
+    for step in range(5, 96):
+        flagged = {k: v >= step / 100 for k, v in scores.items()}
+        if max(flag_rate(tune, flagged, f) for f in IDENTITY) <= 0.10:
+            best = max(best, (metrics(tune, flagged)["f1"], step / 100))
+    return best[1]
+
+
+def report(name: str, test: list[dict[str, str]], flagged: dict[str, bool], by_id: dict[str, dict[str, str]]) -> None:
+    m = metrics(test, flagged)
+    print(f"## {name}")
+    print(f"test half: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  FPR {m['fpr']:.3f}")
+    print(f"{'functionality':<22} {'n':>4} {'flagged':>8}")
+    for functionality in sorted({r["functionality"] for r in test}):
+        n = sum(1 for r in test if r["functionality"] == functionality)
+        print(f"{functionality:<22} {n:>4} {flag_rate(test, flagged, functionality):>8.1%}")
+    print("obfuscated hate vs the same sentences written plainly (ref_case_id), test half:")
+    for functionality in SPELLING:
+        cases = [r for r in test if r["functionality"] == functionality and r["ref_case_id"] in by_id]
+        spelled = sum(flagged[r["case_id"]] for r in cases) / len(cases)
+        plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in cases) / len(cases)
+        gap = 100 * (plain - spelled)
+        print(f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {gap:+.1f} points)")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--no-contextual", action="store_true", help="only the word models")
     args = parser.parse_args()
     rows = load(args.data)
     by_id = {r["case_id"]: r for r in rows}
-    backend = OfflineBackend()
+    tune = [r for r in rows if is_tuning(r)]
+    test = [r for r in rows if not is_tuning(r)]
     texts = [r["test_case"].strip() for r in rows]
+    print(f"HateCheck: {len(rows)} cases, {len(tune)} tuning / {len(test)} test (split by templ_id)\n")
 
+    backend = OfflineBackend()
     start = time.perf_counter()
     raw_scores = backend._predict(texts)  # the classifier alone, as written
     raw_time = time.perf_counter() - start
     start = time.perf_counter()
     full_scores = [s["toxicity"] for s in backend.score(texts)]  # with the normaliser
     full_time = time.perf_counter() - start
-    systems = {
-        "alt-profanity-check alone": {r["case_id"]: float(s) for r, s in zip(rows, raw_scores, strict=True)},
-        "Parley offline (normaliser + classifier)": {r["case_id"]: s for r, s in zip(rows, full_scores, strict=True)},
+    word_models = {
+        "alt-profanity-check alone": ([float(s) for s in raw_scores], raw_time),
+        "Parley offline (normaliser + classifier)": (full_scores, full_time),
     }
-    per_item = dict(zip(systems, (raw_time / len(rows), full_time / len(rows)), strict=True))
-
-    tune = [r for r in rows if is_tuning(r)]
-    test = [r for r in rows if not is_tuning(r)]
-    print(f"HateCheck: {len(rows)} cases, {len(tune)} tuning / {len(test)} test (split by templ_id)\n")
-    for name, scores in systems.items():
-        best = (-1.0, 0.5)
-        for step in range(5, 96):
-            threshold = step / 100
-            flagged = {k: v >= threshold for k, v in scores.items()}
-            if max(flag_rate(tune, flagged, f) for f in IDENTITY) <= 0.10:
-                best = max(best, (metrics(tune, flagged)["f1"], threshold))
-        threshold = best[1]
+    for name, (values, seconds) in word_models.items():
+        scores = {r["case_id"]: v for r, v in zip(rows, values, strict=True)}
+        threshold = tuned_threshold(tune, scores)
         flagged = {k: v >= threshold for k, v in scores.items()}
-        m = metrics(test, flagged)
-        print(f"## {name}: threshold {threshold:.2f} (tuned), {per_item[name] * 1e3:.3f} ms per item")
-        print(
-            f"test half: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  FPR {m['fpr']:.3f}"
-        )
-        print(f"{'functionality':<22} {'n':>4} {'flagged':>8}")
-        for functionality in sorted({r["functionality"] for r in test}):
-            n = sum(1 for r in test if r["functionality"] == functionality)
-            print(f"{functionality:<22} {n:>4} {flag_rate(test, flagged, functionality):>8.1%}")
-        print("obfuscated hate vs the same sentences written plainly (ref_case_id), test half:")
-        for functionality in SPELLING:
-            cases = [r for r in test if r["functionality"] == functionality and r["ref_case_id"] in by_id]
-            spelled = sum(flagged[r["case_id"]] for r in cases) / len(cases)
-            plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in cases) / len(cases)
-            gap = 100 * (plain - spelled)
-            print(f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {gap:+.1f} points)")
-        print()
+        report(f"{name}: threshold {threshold:.2f} (tuned), {seconds / len(rows) * 1e3:.3f} ms per item", test,
+               flagged, by_id)  # fmt: skip
+
+    if not args.no_contextual:
+        moderator = Moderator(ModerationConfig(backend="contextual"))
+        moderator.load()
+        start = time.perf_counter()
+        verdicts = [moderator.check(text) for text in texts]
+        seconds = time.perf_counter() - start
+        flagged = {r["case_id"]: v.decision != "allow" for r, v in zip(rows, verdicts, strict=True)}
+        report(f"Parley contextual, as shipped (default thresholds), {seconds / len(rows) * 1e3:.1f} ms per item",
+               test, flagged, by_id)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from chat import __version__
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
 from chat.models import format_models, load_engine
+from chat.moderation_model import ModerationModel
 from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
 from chat.sanitize import clean, json_line
@@ -24,6 +25,7 @@ from chat.session import Session
 from chat.transcript import Transcript
 from moderation.claims import find_claims
 from moderation.filter import Moderator
+from moderation.verdict import SEVERITY
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -140,11 +142,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "moderation" and args.action == "prepare":
+        from moderation.backends import BackendError
         from moderation.prepare import PrepareError, prepare
 
         try:
             print(f"encoder ready: {prepare()}")
-        except PrepareError as err:
+        except (PrepareError, BackendError) as err:
             raise ParleyError(str(err)) from None
         return 0
     if args.cmd == "moderation":
@@ -188,17 +191,28 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _moderate(config: Config, args: argparse.Namespace) -> int:
-    """Verdicts for stdin, one line each: `allow`/`warn`/`redact`/`block` and the flagged scores."""
+    """Verdicts for stdin, one line each: `allow`/`warn`/`redact`/`block` and the flagged scores;
+    with a moderation model set up, its verdict too (and the worse of the two decides)."""
     settings = config.moderation.model_copy(
         update={"enabled": True, **({"backend": args.backend} if args.backend else {})}
     )
     moderator = Moderator(settings)
-    for _, text in text_lines(sys.stdin):
-        verdict = moderator.check(text)
-        if args.json:
-            print(json_line({"text": text, **verdict.model_dump(mode="json")}), flush=True)
-        else:
-            print(f"{verdict.decision}\t{verdict.scores_text()}\t{clean(text)}", flush=True)
+    llm = settings.llm
+    judge = ModerationModel(llm, load_engine("moderation.llm", llm), moderator) if llm else None
+    try:
+        for _, text in text_lines(sys.stdin):
+            verdict = moderator.check(text)
+            second = judge.check("", text) if judge else None
+            decision = max([verdict, *([second] if second else [])], key=lambda v: SEVERITY[v.decision]).decision
+            if args.json:
+                record = {"text": text, **verdict.model_dump(mode="json"), "decision": decision}
+                print(json_line({**record, "model": second.model_dump(mode="json") if second else None}), flush=True)
+            else:
+                found = "; ".join(v.scores_text() for v in (verdict, second) if v and v.scores_text())
+                print(f"{decision}\t{found}\t{clean(text)}", flush=True)
+    finally:
+        if judge is not None:
+            judge.close()
     return 0
 
 

@@ -256,7 +256,8 @@ def _moderation(session: Session, arg: str) -> Outcome:
         return Outcome("moderation is on")
     if arg:
         raise CommandError("usage: /moderation [on|off]")
-    return Outcome(moderator.describe())
+    judge = session.moderation_model
+    return Outcome(moderator.describe(f"{judge.name}, {judge.config.source}: judges each whole reply" if judge else ""))
 
 
 def _answer(session: Session, approved: bool) -> Outcome:

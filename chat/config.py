@@ -27,6 +27,7 @@ from actions.config import ActionsConfig
 from chat.errors import ConfigError, did_you_mean
 from chat.sampling import Sampling
 from moderation.config import ModerationConfig
+from moderation.llm_verdicts import LlmFormat
 
 APP_NAME = "parley"
 CONFIG_ENV = "PARLEY_CONFIG"
@@ -100,6 +101,21 @@ class ModelConfig(BaseModel):
         return f"hf {self.repo}/{self.file}"
 
 
+class ModerationModelConfig(ModelConfig):
+    """`[moderation.llm]`: a moderation model (Llama Guard 3, Qwen3Guard-Gen, ShieldGemma) that
+    judges each whole reply after the fast pass. Its sources and settings are a chat model's."""
+
+    format: LlmFormat = Field(description="how the model is asked and answers")
+    n_ctx: int = Field(4096, ge=64, le=1_048_576, description="context window in tokens: the user's message and "
+                       "the whole reply must fit")  # fmt: skip
+
+
+class ChatModerationConfig(ModerationConfig):
+    """`[moderation]`, with the moderation model, which the chat layer loads and runs."""
+
+    llm: ModerationModelConfig | None = None
+
+
 class Config(BaseModel):
     model_config = Strict
 
@@ -109,7 +125,7 @@ class Config(BaseModel):
     )
     prompts_dir: Path | None = Field(None, description="extra folder of system-prompt presets")
     models: dict[str, ModelConfig] = Field(min_length=1)
-    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    moderation: ChatModerationConfig = Field(default_factory=ChatModerationConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
     _origin: Path | None = PrivateAttr(None)

@@ -30,11 +30,13 @@ def now() -> datetime:
 
 
 class ModerationRecord(BaseModel):
-    """How moderation treated a reply: the worst decision, and the verdict of each flagged part."""
+    """How moderation treated a reply: the worst decision, the verdict of each flagged part, and
+    the moderation model's verdict."""
 
     decision: Decision
     backend: str
     flagged: list[Verdict] = Field(default_factory=list)
+    model: Verdict | None = None  # the moderation model's verdict on the whole reply, when one is set up
 
 
 class GuardRecord(BaseModel):

@@ -69,9 +69,13 @@ class Engine(ABC):
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         """The prompt text for `messages`, through the chat template."""
 
+    def prompt_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> list[int]:
+        """The tokens the model evaluates for `messages`, through the chat template."""
+        return self.tokenize(self.render(messages, add_generation_prompt))
+
     def count_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> int:
         """Exact token count of the chat-templated prompt for `messages`."""
-        return len(self.tokenize(self.render(messages, add_generation_prompt)))
+        return len(self.prompt_tokens(messages, add_generation_prompt))
 
     @abstractmethod
     def stream(

@@ -85,6 +85,14 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class ReplyWithdrawn(Event):
+    """The moderation model judged the reply, already shown, unfit: `content` replaces it."""
+
+    type = "withdrawn"
+    content: str
+
+
+@dataclass(frozen=True)
 class ActionRequested(Event):
     type = "action_request"
     request: Request
@@ -173,14 +181,22 @@ _MODERATION_OUTCOME = {"allow": "FAILED, shown unchecked", "warn": "warning", "r
 
 
 def moderation_notices(record: ModerationRecord | None) -> list[Notice]:
-    """One notice per flagged part of a reply."""
+    """One notice per flagged part of a reply, and one for the moderation model's verdict."""
     if record is None:
         return []
     severity: Severity = "error" if record.decision == "block" else "warning"
-    return [
+    notices = [
         Notice("moderation", f"moderation: {_MODERATION_OUTCOME[v.decision]}: {v.scores_text()}", severity)
         for v in record.flagged
     ]
+    verdict = record.model
+    if verdict is not None and (verdict.flagged or verdict.error):
+        withdrawn = verdict.decision in ("redact", "block")
+        outcome = "reply withdrawn" if withdrawn else "reply shown unchecked" if verdict.error else "warning"
+        failed = " FAILED," if verdict.error else ":"
+        notices.append(Notice("moderation", f"moderation model{failed} {outcome}: {verdict.scores_text()}",
+                              "error" if withdrawn else "warning"))  # fmt: skip
+    return notices
 
 
 def finish_notices(reply: Reply) -> list[Notice]:

@@ -12,6 +12,7 @@ import codecs
 import ctypes
 import json
 import random
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -125,6 +126,26 @@ class LlamaEngine(Engine):
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
 
+    def prompt_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> list[int]:
+        """The template's own text may hold control tokens (`<|im_start|>`); the messages may
+        not: a reply or a pasted file that spells out `<|im_start|>system` stays plain text and
+        never becomes a turn of its own. The template is rendered around a placeholder for each
+        message, and each message's text is tokenized with control tokens off."""
+        marks = [f"\x00{i}\x00" for i in range(len(messages))]  # NUL: no message can hold one
+        placeholders: list[Message] = [{"role": m["role"], "content": k} for m, k in zip(messages, marks, strict=True)]
+        rendered = self.render(placeholders, add_generation_prompt)
+        if any(rendered.count(mark) != 1 for mark in marks):
+            # A template that rewrites or drops a message's text (rare): the whole text as it renders.
+            return self.tokenize(self.render(messages, add_generation_prompt))
+        tokens: list[int] = []
+        for index, piece in enumerate(_PLACEHOLDER.split(rendered)):
+            if index % 2:  # a message's text
+                tokens += self._llm.tokenize(messages[int(piece)]["content"].encode("utf-8"), add_bos=False,
+                                             special=False)  # fmt: skip
+            elif piece:  # the template's own text
+                tokens += self.tokenize(piece)
+        return tokens
+
     def stream(
         self,
         messages: Sequence[Message],
@@ -132,7 +153,7 @@ class LlamaEngine(Engine):
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
     ) -> Iterator[StreamEvent]:
-        prompt = self.tokenize(self.render(messages))
+        prompt = self.prompt_tokens(messages)
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
@@ -199,6 +220,9 @@ class LlamaEngine(Engine):
 
     def close(self) -> None:
         self._llm.close()
+
+
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
 
 def _evaluated_tokens(ctx: llama_cpp.llama_context_p) -> int:

@@ -30,6 +30,7 @@ from chat.events import (
     CommandRan,
     ErrorRaised,
     Event,
+    ReplyWithdrawn,
     SessionStarted,
     TextShown,
     TurnDone,
@@ -48,6 +49,7 @@ from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
 from moderation.claims import find_claims, find_imitations
+from moderation.verdict import SEVERITY
 
 ApproveMode = Literal["never", "ask", "always"]
 
@@ -178,10 +180,12 @@ class Pipeline:
         self.emit(UserSent(text))
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
+        self._second_look(turn)
         self._finish(turn, dropped, force_action)
         if failure is not None:
             raise ParleyError(f"generation failed: {failure}") from failure
-        verdicts = turn.reply.moderation.flagged if turn.reply.moderation else []
+        record = turn.reply.moderation
+        verdicts = [*record.flagged, *([record.model] if record.model else [])] if record else []
         broken = next((v.error for v in verdicts if v.error), None)
         if broken is not None:  # the turn is recorded, but a filter that failed is a failure
             raise ParleyError(f"moderation failed: {broken}")
@@ -189,6 +193,23 @@ class Pipeline:
 
     def _show(self, text: str) -> None:
         self.emit(TextShown(text))
+
+    def _second_look(self, turn: Turn) -> None:
+        """The moderation model's verdict on the whole reply, once the fast pass has shown it. It
+        judges the reply as a whole, so a verdict to redact or block withdraws all of it."""
+        judge, reply = self.session.moderation_model, turn.reply
+        assert reply is not None
+        record = reply.moderation
+        if judge is None or record is None or reply.finish_reason in ("blocked", "error") or not reply.content.strip():
+            return
+        record.model = verdict = judge.check(turn.user, reply.content)
+        if SEVERITY[verdict.decision] > SEVERITY[record.decision]:
+            record.decision = verdict.decision
+        if verdict.decision in ("redact", "block"):
+            # The model sees this in later turns, so it knows its reply was taken back.
+            reply.content = mark(f"reply withdrawn by the moderation model: {verdict.label}")
+            reply.finish_reason = "blocked"
+            self.emit(ReplyWithdrawn(reply.content))
 
     def _check_input(self, text: str) -> None:
         """With input moderation on, a flagged message is sent only if a person confirms it."""

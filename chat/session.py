@@ -21,6 +21,7 @@ from chat.config import APP_NAME, Config, ModelConfig
 from chat.conversation import Conversation, Turn
 from chat.engine import Engine
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
+from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
 from moderation.filter import Moderator
 from prompts import Preset, PresetError, load_presets
@@ -42,6 +43,10 @@ class Session:
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
         self.engine: Engine = load_engine(self.model_name, self.model_config)
+        llm = config.moderation.llm if self.moderator.enabled else None
+        self.moderation_model = (
+            ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
+        )
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()
         self.registry = Registry.from_config(config.actions)
@@ -109,3 +114,5 @@ class Session:
 
     def close(self) -> None:
         self.engine.close()
+        if self.moderation_model is not None:
+            self.moderation_model.close()

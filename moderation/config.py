@@ -24,6 +24,7 @@ DEFAULT_THRESHOLDS: dict[Category, float] = {
     "profanity": 0.5,
     "self_harm": 0.5,
     "sexual_harassment": 0.5,
+    "unsafe": 0.5,
 }
 DEFAULT_POLICY: dict[Category, Policy] = {
     "toxicity": "redact",
@@ -36,6 +37,7 @@ DEFAULT_POLICY: dict[Category, Policy] = {
     "profanity": "warn",
     "self_harm": "block",
     "sexual_harassment": "redact",
+    "unsafe": "warn",  # a moderation model's other harms: some (Llama Guard's "specialized advice") are ordinary
 }
 
 

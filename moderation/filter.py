@@ -42,7 +42,8 @@ class Moderator:
         self._backend_error: str | None = None
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moderation")
-        self.recent: deque[Verdict] = deque(maxlen=10)  # for /moderation
+        self.recent: deque[Verdict] = deque(maxlen=10)  # flagged and failed verdicts, for /moderation
+        self.last: Verdict | None = None  # the latest verdict, whatever it decided
         self.note = ""  # a plain word about the backend, e.g. why Detoxify is not the one in use
 
     @property
@@ -87,13 +88,20 @@ class Moderator:
             per_sentence = future.result(timeout=self.config.timeout_s)
         except concurrent.futures.TimeoutError:
             self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="moderation")  # drop the hung one
-            return self._failed(f"timed out after {self.config.timeout_s:g}s", start)
+            return self.failed(f"timed out after {self.config.timeout_s:g}s", start)
         except Exception as err:
-            return self._failed(str(err) or type(err).__name__, start)
+            return self.failed(str(err) or type(err).__name__, start)
         scores: dict[Category, float] = {}
         for sentence_scores in per_sentence:
             for category, value in sentence_scores.items():
                 scores[category] = max(value, scores.get(category, 0.0))
+        return self.decide(scores, self.backend_name, start)
+
+    def decide(
+        self, scores: dict[Category, float], backend: str, start: float, labels: tuple[str, ...] = ()
+    ) -> Verdict:
+        """The verdict on `scores` (from `backend`, asked at `start`): every category over its
+        threshold is flagged, and the worst policy among them decides."""
         policy = self.config.policy_for
         flagged = sorted(
             (c for c, v in scores.items() if v >= self.config.threshold(c)),
@@ -101,26 +109,30 @@ class Moderator:
         )
         verdict = Verdict(
             decision=policy(flagged[0]) if flagged else "allow", scores=scores, flagged=tuple(flagged),
-            backend=self.backend_name, latency_s=time.perf_counter() - start,
+            backend=backend, latency_s=time.perf_counter() - start, labels=labels,
         )  # fmt: skip
+        self.last = verdict
         if flagged:
             self.recent.append(verdict)
         return verdict
 
-    def _failed(self, error: str, start: float) -> Verdict:
+    def failed(self, error: str, start: float, backend: str | None = None) -> Verdict:
+        """The verdict when a backend failed: fail closed blocks, fail open allows."""
         verdict = Verdict(
             decision="block" if self.config.fail == "closed" else "allow", scores={}, flagged=(),
-            backend=self.backend_name, latency_s=time.perf_counter() - start, error=error,
+            backend=backend or self.backend_name, latency_s=time.perf_counter() - start, error=error,
         )  # fmt: skip
+        self.last = verdict
         self.recent.append(verdict)
         return verdict
 
-    def describe(self) -> str:
-        """What /moderation shows."""
+    def describe(self, model: str = "") -> str:
+        """What /moderation shows; `model` describes the moderation model, if one is set up."""
         lines = [
             f"moderation: {'on' if self.enabled else 'OFF: replies are shown unchecked'}",
             f"backend: {self.backend_name}" + (f" (failed: {self._backend_error})" if self._backend_error else ""),
             *([self.note] if self.note else []),
+            *([f"moderation model: {model}"] if model else []),
             f"on failure: fail {self.config.fail}; timeout {self.config.timeout_s:g}s; input checked: "
             f"{'yes' if self.config.moderate_input else 'no'}",
             "category          threshold  policy",
@@ -128,7 +140,11 @@ class Moderator:
         for category in DEFAULT_THRESHOLDS:
             lines.append(f"{category:<17} {self.config.threshold(category):>9.2f}  {self.config.policy_for(category)}")
         if self.recent:
-            lines.append("recent verdicts:")
-            for v in self.recent:
-                lines.append(f"  {v.decision:<6} {v.scores_text()}")
+            lines.append("recent verdicts that flagged or failed:")
+            lines += [f"  {v.decision:<6} {v.backend}: {v.scores_text()}" for v in self.recent]
+        if self.last is not None:
+            lines.append(f"last check ({self.last.backend}, {self.last.decision}), every score:")
+            lines.append(
+                "  " + (", ".join(f"{c} {s:.2f}" for c, s in self.last.scores.items()) or self.last.error or "-")
+            )
         return "\n".join(lines)

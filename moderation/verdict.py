@@ -7,10 +7,12 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 # Detoxify's labels, then Parley's own: profanity (the word model), self-harm encouragement and
-# sexual harassment (the contextual backend's heads). A backend scores the categories it knows.
+# sexual harassment (the contextual backend's heads), and `unsafe`: a harm a moderation model
+# names that has no category here (crime, weapons, privacy...). A backend scores the categories
+# it knows.
 Category = Literal[
     "toxicity", "severe_toxicity", "obscene", "insult", "threat", "identity_attack", "sexual_explicit",
-    "profanity", "self_harm", "sexual_harassment",
+    "profanity", "self_harm", "sexual_harassment", "unsafe",
 ]  # fmt: skip
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 
@@ -30,6 +32,7 @@ class Verdict(BaseModel):
     backend: str
     latency_s: float
     error: str | None = None  # the backend failed (then decision follows fail = closed/open)
+    labels: tuple[str, ...] = ()  # a moderation model's own names for what it found ("S10: Hate")
 
     @field_serializer("scores")
     def _round_scores(self, scores: dict[Category, float]) -> dict[Category, float]:
@@ -40,8 +43,10 @@ class Verdict(BaseModel):
         return round(latency, 4)
 
     def scores_text(self) -> str:
-        """ "insult 0.93, threat 0.71" for the flagged categories, or the error."""
-        return ", ".join(f"{c} {self.scores[c]:.2f}" for c in self.flagged) or self.error or ""
+        """ "insult 0.93, threat 0.71" for the flagged categories (and a moderation model's own
+        words for them), or the error."""
+        text = ", ".join(f"{c} {self.scores[c]:.2f}" for c in self.flagged) or self.error or ""
+        return f"{text} ({'; '.join(self.labels)})" if self.labels and self.flagged else text
 
     @property
     def label(self) -> str:

@@ -28,7 +28,7 @@ from chat import commands
 from chat import conversation as conv_file
 from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
-from chat.events import CommandRan, ErrorRaised, Event, Notice, TextShown, TurnDone, UserSent
+from chat.events import CommandRan, ErrorRaised, Event, Notice, ReplyWithdrawn, TextShown, TurnDone, UserSent
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
 from chat.transcript import Transcript, TranscriptError
@@ -322,6 +322,8 @@ class ParleyApp(App[None]):
             await chat.start_turn(event.content, len(self.session.conversation.turns))
         elif isinstance(event, Notice):
             chat.add_notice(event)
+        elif isinstance(event, ReplyWithdrawn):
+            await chat.withdraw(event.content)
         elif isinstance(event, TurnDone):
             await chat.finish_turn(event)
             self._turn_done(event)

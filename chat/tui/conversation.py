@@ -156,6 +156,12 @@ class ConversationView(VerticalScroll):
         else:
             self.reply.add_notice(notice.text, "above" if notice.kind == "moderation" else "below", notice.severity)
 
+    async def withdraw(self, content: str) -> None:
+        """The moderation model took the reply back: `content` says so, in its place."""
+        if self.reply is not None:
+            await self.reply.finish()
+            await self.reply.replace(content)
+
     async def finish_turn(self, done: TurnDone) -> None:
         """The turn is over: show the reply as recorded (moderation or the guard may have
         replaced parts of it), and dim the turns that left the context window."""

@@ -45,7 +45,7 @@ def test_json_events_carry_usage_context_timing(run: Cli) -> None:
     assert turn["usage"]["prompt_tokens"] > 0 and turn["usage"]["completion_tokens"] == 5
     assert turn["context"]["n_ctx"] == 2048 and turn["context"]["dropped_turns"] == []
     assert set(turn["timing"]) == {"ttft_s", "total_s", "tokens_per_s"}
-    assert turn["moderation"] == {"decision": "allow", "backend": "offline", "flagged": []}
+    assert turn["moderation"] == {"decision": "allow", "backend": "offline", "flagged": [], "model": None}
     assert turn["guard"] == {"problems": [], "claims": [], "pending": [], "imitations": []} and turn["actions"] == []
 
 

