@@ -3,6 +3,7 @@ They run argv directly, never through a shell, with each argument validated."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -55,4 +56,7 @@ def command_action(name: str, config: CommandActionConfig) -> Action:
             raise ActionError(f"{name} exited with {done.returncode}: {output}")
         return output or f"{name} ran"
 
-    return Action(name, config.description, model, config.risk, run, backs=frozenset(config.backs))
+    # "I've sent the notification" is its claim; "I've sent the email" is not, when about = ["notification"]
+    words = "|".join(map(re.escape, config.about))
+    about = re.compile(rf"\b(?:{words})", re.IGNORECASE) if config.about else None
+    return Action(name, config.description, model, config.risk, run, backs=frozenset(config.backs), about=about)

@@ -39,6 +39,10 @@ class CommandActionConfig(BaseModel):
     backs: list[Annotated[str, Field(pattern=r"^[a-z][a-z-]*$")]] = Field(
         default_factory=list, description='verbs of the claims it makes true once it ran, e.g. ["send", "notify"]'
     )
+    about: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        description='words a claim must mention for it to back the claim, e.g. ["notification"] (none: any claim)',
+    )
 
     @field_validator("args", mode="before")
     @classmethod

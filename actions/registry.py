@@ -121,10 +121,10 @@ class Registry:
     def execute(self, request: Request, ctx: ActionContext) -> str:
         return request.action.run(request.arguments, ctx)
 
-    def backer(self, verb: str, sentence: str) -> str | None:
-        """The action that would back a claim made with `verb` (a base form) in `sentence`: one
-        whose `about` the sentence matches first ("I've saved notes.txt" is a file's), else
-        any whose verbs include it; None when no action could."""
+    def backers(self, verb: str, sentence: str) -> list[str]:
+        """The actions that would back a claim made with `verb` (a base form) in `sentence`:
+        those whose `about` the sentence matches first ("I've saved notes.txt" is a file's),
+        then any whose verbs include it; none when only the world could."""
         fitting = [a for a in self.actions.values() if a.can_back(verb, sentence)]
         fitting.sort(key=lambda a: a.about is None)
-        return fitting[0].name if fitting else None
+        return [a.name for a in fitting]

@@ -218,9 +218,9 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
 
 def _guard(config: Config, as_json: bool) -> int:
     """Claims in assistant messages read from stdin, one message a line (no action ran)."""
-    backer = Registry.from_config(config.actions).backer
+    backers = Registry.from_config(config.actions).backers
     for _, text in text_lines(sys.stdin):
-        claims = find_claims(text, backer=backer)
+        claims = find_claims(text, backers=backers)
         if as_json:
             print(json_line({"text": text, "claims": [c.model_dump() for c in claims]}), flush=True)
         else:

@@ -48,7 +48,7 @@ from chat.generation import generate
 from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
-from moderation.claims import find_claims, find_imitations
+from moderation.claims import ClaimWatch, find_claims, find_imitations
 from moderation.verdict import SEVERITY
 
 ApproveMode = Literal["never", "ask", "always"]
@@ -102,6 +102,7 @@ class Pipeline:
         self.ask = ask  # None: no person can answer now (a script answers with /approve or /deny)
         self.transcript = transcript
         self._transcript_error: TranscriptError | None = None
+        self._claims = ClaimWatch()  # the claims in the reply being shown
 
     def emit(self, event: Event) -> None:
         """Record `event` in the transcript, then hand it to the front end. A transcript that
@@ -178,6 +179,7 @@ class Pipeline:
         session.conversation.turns.append(turn)
         session.pending = []
         self.emit(UserSent(text))
+        self._claims = ClaimWatch(session.registry.backers)
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._second_look(turn)
@@ -193,6 +195,8 @@ class Pipeline:
 
     def _show(self, text: str) -> None:
         self.emit(TextShown(text))
+        for claim in self._claims.feed(text):
+            self.emit(claim_notice(claim))
 
     def _second_look(self, turn: Turn) -> None:
         """The moderation model's verdict on the whole reply, once the fast pass has shown it. It
@@ -240,7 +244,8 @@ class Pipeline:
         self._answer_pending()
         self._check_claims()
         for claim in reply.guard.claims:
-            self.emit(claim_notice(claim))
+            if claim.sentence not in self._claims.told:  # not told while it streamed
+                self.emit(claim_notice(claim))
         for problem in problems:
             self.emit(unreadable_request_notice(problem))
         for passage in reply.guard.imitations:
@@ -312,7 +317,7 @@ class Pipeline:
             return
         reply = turn.reply
         executed = {a.name for a in turn.actions if a.ok}
-        found = find_claims(reply.content, executed, session.registry.backer)
+        found = find_claims(reply.content, executed, session.registry.backers)
         if found and not session.pending and session.config.actions.claims == "redact":
             for claim in found:  # once every request is answered, so a claim that became backed stays
                 reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))

@@ -8,6 +8,7 @@ front end talks to the engine directly, so the accounting and the policy live in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from chat.engine import Engine
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
+from moderation import claims
 from moderation.filter import Moderator
 from prompts import Preset, PresetError, load_presets
 
@@ -42,6 +44,7 @@ class Session:
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
+        threading.Thread(target=claims.load, name="claims-load", daemon=True).start()
         self.engine: Engine = load_engine(self.model_name, self.model_config)
         llm = config.moderation.llm if self.moderator.enabled else None
         self.moderation_model = (

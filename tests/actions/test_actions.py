@@ -150,13 +150,13 @@ def test_grammar_schema_has_every_action_and_no_length_limits() -> None:
     assert "maxLength" not in str(schema)
 
 
-def test_the_registry_names_the_action_that_would_back_a_claim() -> None:
-    assert REGISTRY.backer("save", "I've saved that note for you.") == "save_note"
-    assert REGISTRY.backer("save", "I've saved notes.txt in the workspace.") == "write_file"  # about a file
-    assert REGISTRY.backer("read", "I read the file from your workspace.") == "read_file"
-    assert REGISTRY.backer("read", "I read your message twice.") is None  # not about a file
-    assert REGISTRY.backer("export", "The conversation has been exported.") == "export_conversation"
-    assert REGISTRY.backer("book", "I've booked a table.") is None  # nothing Parley can do
+def test_the_registry_names_the_actions_that_would_back_a_claim() -> None:
+    assert REGISTRY.backers("save", "I've saved that note for you.")[0] == "save_note"
+    assert REGISTRY.backers("save", "I've saved notes.txt in the workspace.") == ["write_file", "save_note"]
+    assert REGISTRY.backers("read", "I read the file from your workspace.")[0] == "read_file"
+    assert REGISTRY.backers("read", "I read your message twice.") == []  # not about a file
+    assert REGISTRY.backers("export", "The conversation has been exported.")[0] == "export_conversation"
+    assert REGISTRY.backers("book", "I've booked a table.") == []  # nothing Parley can do
 
 
 def test_command_actions_declare_what_they_back() -> None:
@@ -164,9 +164,9 @@ def test_command_actions_declare_what_they_back() -> None:
     off = CommandActionConfig(description="off", argv=["true"], backs=["book"])  # not enabled: not offered
     registry = Registry.from_config(ActionsConfig(commands={"notify": notify, "off": off}))
     assert "notify" in registry.actions and "off" not in registry.actions
-    assert registry.backer("notify", "I've notified the team.") == "notify"
-    assert registry.backer("send", "I've sent the notification.") == "notify"
-    assert registry.backer("book", "I've booked it.") is None
+    assert registry.backers("notify", "I've notified the team.")[0] == "notify"
+    assert registry.backers("send", "I've sent the notification.")[0] == "notify"
+    assert registry.backers("book", "I've booked it.") == []
     assert Registry.from_config(ActionsConfig(enabled=False)).actions == {}
 
 

@@ -9,8 +9,6 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from actions.builtin import BUILTIN
-from actions.registry import Registry
 from chat.commands import execute
 from chat.pipeline import Pipeline
 from chat.scripted_engine import ScriptedLoader
@@ -18,10 +16,9 @@ from chat.session import Session
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
-from tests.conftest import ROOT, Cli, fake_config
+from tests.conftest import Cli, fake_config
 from tests.conftest import json_events as events
 
-CORPUS = ROOT / "bench" / "data" / "claims.jsonl"
 SAVE = 'I can do that. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>'
 CLAIM = "Done! I've booked a table for two at 7pm."
 
@@ -40,18 +37,32 @@ def run(cli: Cli, loader: ScriptedLoader, *args: str) -> tuple[int, str, str]:
     return cli(*args)
 
 
-def test_detector_meets_its_targets_on_the_test_split() -> None:
-    from moderation.claims import find_claims
+def test_detector_meets_its_targets_on_the_written_test_half() -> None:
+    """Written without reading the detector, with 229 distinct claim verbs; tuned on dev only."""
+    from bench.claims import predict, rows, scores
 
-    rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
-    assert len(rows) >= 300
-    test = [r for r in rows if r["split"] == "test"]
-    backer = Registry(BUILTIN).backer
-    predicted = [bool(find_claims(r["text"], set(r["executed"]), backer)) for r in test]
-    tp = sum(p and r["label"] == "claim" for p, r in zip(predicted, test, strict=True))
-    fp = sum(p and r["label"] != "claim" for p, r in zip(predicted, test, strict=True))
-    fn = sum(not p and r["label"] == "claim" for p, r in zip(predicted, test, strict=True))
-    assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.85
+    sample = rows("written", "test")
+    assert len(sample) >= 300
+    precision, recall = scores(sample, predict(sample))
+    assert precision >= 0.95 and recall >= 0.92
+
+
+def test_few_sentences_of_real_replies_are_flagged_wrongly() -> None:
+    """The embedded model's replies under the support preset, labelled by hand: claims are rare
+    there, so what counts is the share of sentences without one that get a notice."""
+    from bench.claims import predict, rows
+
+    sample = [r for r in rows("replies", "test") if r["label"] == "none"]
+    assert len(sample) >= 400
+    assert sum(predict(sample)) / len(sample) <= 0.05
+
+
+def test_detector_still_meets_the_first_corpus() -> None:
+    from bench.claims import predict, rows, scores
+
+    sample = rows("regression", "test")
+    precision, recall = scores(sample, predict(sample))
+    assert precision >= 0.95 and recall >= 0.95
 
 
 def test_never_is_the_default_without_a_terminal(actions_cli: Cli, tmp_path: Path) -> None:

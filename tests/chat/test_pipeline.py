@@ -170,3 +170,15 @@ def test_a_failing_action_is_a_recorded_result_not_a_crash(tmp_path: Path) -> No
     (done,) = [e for e in events if isinstance(e, ActionDone)]
     assert done.record == record
     assert events.types()[-1] == "turn"
+
+
+def test_a_claim_notice_follows_its_sentence_while_the_reply_streams(tmp_path: Path) -> None:
+    reply = "Done. I've re-booked your slot for Monday. Anything else I can help with today? Have a lovely weekend."
+    pipeline, events = action_pipeline(tmp_path, reply)
+    pipeline.send("move my slot")
+    notices = [i for i, e in enumerate(events) if isinstance(e, Notice) and e.kind == "guard"]
+    shown = [i for i, e in enumerate(events) if isinstance(e, TextShown)]
+    assert len(notices) == 1  # told once: not again when the turn ends
+    assert shown[0] < notices[0] < shown[-1]  # before the rest of the reply was shown
+    text_before = "".join(e.text for e in events[: notices[0]] if isinstance(e, TextShown))
+    assert "Monday." in text_before

@@ -1,0 +1,104 @@
+"""The unbacked-claim detector on sentences of its own: any verb in any form of a claim, the same
+verbs where they claim nothing, what an action backs, and claims found as text streams."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.config import ActionsConfig, CommandActionConfig
+from actions.registry import Registry
+from moderation.claims import ClaimWatch, find_claims, lemma, verb_form
+
+REGISTRY = Registry.from_config(ActionsConfig())
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I've defrosted the freezer in your flat.",  # perfect, a verb on no list
+        "We re-routed your parcel to the depot on Mill Lane.",  # simple past, hyphenated
+        "I unfroze the card this morning.",  # an irregular past with a prefix
+        "I had the deed notarised yesterday.",  # causative
+        "I'm whitelisting your address as we speak.",  # progressive, a word the tables lack
+        "I'll courier the spare keys tomorrow.",  # commitment with a noun used as a verb
+        "Let me ring the depot for you.",
+        "We're going to waive the late fee.",
+        "Your boiler service has been pencilled in for Friday.",  # passive result
+        "£12 has been reimbursed to your card.",  # passive with an amount as subject
+        "Your locker is now unlocked.",
+        "I've been chasing the courier all morning.",  # perfect progressive
+        "I wrote off the remaining balance.",  # phrasal: "write off" acts
+        "I read the letter and have already disputed the charge.",  # a second verb carries the claim
+    ],
+)
+def test_claims_with_any_verb_are_found(sentence: str) -> None:
+    assert find_claims(sentence), sentence
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Defrosting a freezer takes about a day.",  # explanation
+        "You can re-route the parcel from the tracking page.",  # instruction
+        "If I could, I would unfreeze the card now.",  # hypothetical
+        "I haven't notarised anything, and I cannot.",  # refusal
+        "Would you like me to waive the fee?",  # offer
+        "The courier re-routed it to the depot.",  # a third party
+        "You've already whitelisted the address.",  # the user's own act
+        "I've summarised the courier's terms below.",  # work in the reply
+        "I've put together a checklist for the move.",
+        "Let me explain how the refund works.",
+        'The note said "I have cancelled the lease".',  # quoted
+        "Late fees are usually waived for first offences.",  # generic passive
+        "I'm sorry about the delay.",
+        "I'll need your order number first.",
+        "I'm not permitted to change an address once an order is packed.",
+    ],
+)
+def test_the_same_verbs_without_a_claim_are_left_alone(sentence: str) -> None:
+    assert find_claims(sentence) == [], sentence
+
+
+def test_verb_forms_come_from_the_inflection_tables() -> None:
+    assert verb_form("booked") == ("book", frozenset({"past"}))
+    assert verb_form("rang") == ("ring", frozenset({"past"}))
+    assert "ing" in verb_form("couriering")[1]  # type: ignore[index]
+    assert verb_form("happy") is None  # an adjective
+    assert lemma("re-routed") == "re-route" and lemma("unfroze") == "unfreeze"
+
+
+def test_a_claim_names_what_it_claims_and_why_nothing_backs_it() -> None:
+    (claim,) = find_claims("Thanks for waiting. I've reimbursed the £40 to your card.")
+    assert claim.sentence == "I've reimbursed the £40 to your card." and claim.verb == "reimbursed"
+    assert claim.kind == "world" and "cannot move money" in claim.reason
+
+
+def test_an_action_that_ran_backs_only_its_own_claims() -> None:
+    backers = REGISTRY.backers
+    assert find_claims("I've saved that to your notes.", {"save_note"}, backers) == []
+    (claim,) = find_claims("I've saved that to your notes and emailed your boss.", {"save_note"}, backers)
+    assert claim.verb == "emailed" and claim.kind == "world"
+    # a file claim is backed by the file action, even when another action could save too
+    assert find_claims("I saved it in your notes file.", {"write_file"}, backers) == []
+
+
+def test_a_command_action_backs_the_claims_it_declares_about_its_things() -> None:
+    notify = CommandActionConfig(description="notify", argv=["true"], enabled=True, backs=["send", "notify"],
+                                 about=["notification"])  # fmt: skip
+    backers = Registry.from_config(ActionsConfig(commands={"notify": notify})).backers
+    assert find_claims("I've sent the notification.", {"notify"}, backers) == []
+    (claim,) = find_claims("I've sent the email.", {"notify"}, backers)
+    assert claim.kind == "world"  # "notify" backs notifications only
+    (claim,) = find_claims("I've sent the notification.", set(), backers)
+    assert claim.kind == "notify"  # it would back it, but did not run
+
+
+def test_claims_are_found_sentence_by_sentence_as_text_streams() -> None:
+    watch = ClaimWatch(REGISTRY.backers)
+    assert watch.feed("Sure thing. I've re-") == []
+    assert watch.feed("booked your slot for ") == []  # the sentence is not over yet
+    (claim,) = watch.feed("Monday. And I've ")
+    assert claim.sentence == "I've re-booked your slot for Monday." and claim.kind == "world"
+    # a claim an action could back waits for the end of the turn (the action may still run)
+    assert watch.feed("saved it to your notes. Anything else? ") == []
+    assert watch.told == {"I've re-booked your slot for Monday."}
