@@ -4,6 +4,8 @@
   distinct claim verbs (see claims_written.md);
 - claims_replies.jsonl: every sentence of the embedded model's replies to service requests under the
   `support` preset, labelled by hand (see claims_replies.md);
+- claims_fresh.jsonl: more such replies (130 other requests), all held out: labelled after the
+  detector's tuning ended, because the test half of claims_replies.jsonl was seen by then;
 - claims.jsonl: the first corpus, written together with the old verb lists; kept as a regression set.
 
     python bench/claims.py [--split test|dev|all] [--errors]
@@ -28,7 +30,8 @@ from actions.registry import Registry  # noqa: E402
 from moderation.claims import find_claims, load  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "regression": "claims.jsonl"}
+CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "fresh": "claims_fresh.jsonl",
+           "regression": "claims.jsonl"}  # fmt: skip
 # The built-in actions, and a command action of the user's as the corpora name it.
 NOTIFY = CommandActionConfig(
     description="show a desktop notification", argv=["notify-send", "{text}"], args={"text": "what to say"},
@@ -65,6 +68,8 @@ def main() -> None:
     independent: tuple[list[dict[str, Any]], list[bool]] = ([], [])
     for corpus in CORPORA:
         sample = rows(corpus, args.split)
+        if not sample:
+            continue  # claims_fresh.jsonl has a test split only
         start = time.perf_counter()
         predicted = predict(sample)
         per_sentence = (time.perf_counter() - start) / len(sample)
@@ -83,7 +88,7 @@ def main() -> None:
             independent[0].extend(sample)
             independent[1].extend(predicted)
     precision, recall = scores(*independent)
-    print(f"written + replies ({args.split} split): precision {precision:.3f}  recall {recall:.3f}")
+    print(f"all but the regression set ({args.split} split): precision {precision:.3f}  recall {recall:.3f}")
 
 
 if __name__ == "__main__":
