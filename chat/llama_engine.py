@@ -30,6 +30,7 @@ from chat.gguf_header import check_lora, check_model
 from chat.sampling import Sampling
 from chat.sanitize import clean
 from chat.stops import StopScanner
+from moderation.encoder import LOAD_LOCK
 
 _log_lines: list[str] = []
 
@@ -51,14 +52,15 @@ class LlamaEngine(Engine):
             check_lora(config.lora_path, path)  # llama.cpp crashes on an adapter it cannot use
         _log_lines.clear()
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=config.n_ctx,
-                n_gpu_layers=config.n_gpu_layers,
-                n_threads=config.n_threads,
-                lora_path=str(config.lora_path) if config.lora_path else None,
-                verbose=False,
-            )
+            with LOAD_LOCK:  # never beside another load: see LOAD_LOCK
+                self._llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=config.n_ctx,
+                    n_gpu_layers=config.n_gpu_layers,
+                    n_threads=config.n_threads,
+                    lora_path=str(config.lora_path) if config.lora_path else None,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as err:
             detail = next((line.strip() for line in reversed(_log_lines) if "error" in line.lower()), str(err))
             raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(detail)}") from None

@@ -321,3 +321,37 @@ def test_act_command_turns_the_reply_into_a_pending_request(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     commands = [e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "command"]
     assert commands[-1]["command"] == "/approve" and commands[-1]["ok"], commands
+
+
+def test_loading_the_encoder_beside_the_model_leaves_the_terminal_alone() -> None:
+    """llama-cpp-python points fds 1 and 2 at /dev/null while it loads a model; the encoder loads
+    in the background beside the chat model, and two loads at once once left a process that
+    printed nothing more (`parley ask` exiting 0 with no output)."""
+    import os
+
+    from moderation import encoder
+
+    path = encoder.find()
+    assert path is not None, "run `parley moderation prepare` (make setup does)"
+
+    def where() -> list[tuple[int, int]]:
+        return [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)]
+
+    def load_both() -> list[Any]:
+        loaded: list[Any] = []
+        threads = [
+            threading.Thread(target=lambda: loaded.append(encoder.Encoder(path))),
+            threading.Thread(target=lambda: loaded.append(LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(
+                path=EMBEDDED_GGUF, n_ctx=512)))),
+        ]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return loaded
+
+    before = where()
+    for _ in range(6):
+        loaded = load_both()
+        assert len(loaded) == 2 and where() == before
+        next(m for m in loaded if isinstance(m, LlamaEngine)).close()

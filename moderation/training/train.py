@@ -207,6 +207,14 @@ def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
     return float((ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+# The toxicity head learns "offensive" from Wikipedia and Twitter comments, which takes counter-speech
+# and abuse of non-protected targets for offensive too: at its F1-best threshold (0.93) it flagged
+# 25% of HateCheck's non-hateful cases on the tuning half (bench/hatecheck.py), against a target of
+# 20%. Its threshold was raised on that half to where that rate was 19% (F1 0.86 -> 0.84); the
+# other heads keep the threshold chosen here. HateCheck's test half was not looked at for this.
+LOWEST_THRESHOLD = {"toxicity": 0.99}
+
+
 def threshold_for(scores: np.ndarray, truth: np.ndarray, ordinary: np.ndarray) -> tuple[float, float]:
     """The threshold with the best F1 on held-out data, among those that flag at most 1% of the
     ordinary sentences; and that F1."""
@@ -267,6 +275,10 @@ def main() -> None:
         truth = np.array([category in e.labels for e in held])[use]
         auc = roc_auc(scores[use, k], truth)
         threshold, f1 = threshold_for(scores[use, k], truth, ordinary[use])
+        if threshold < LOWEST_THRESHOLD.get(category, 0.0):
+            threshold = LOWEST_THRESHOLD[category]
+            tp = ((scores[use, k] >= threshold) & truth).sum()
+            f1 = float(2 * tp / ((scores[use, k] >= threshold).sum() + truth.sum()))
         heads[category] = {
             "weights": [round(float(w), 6) for w in weights[k]], "bias": round(float(bias[k]), 6),
             "threshold": round(threshold, 3),
