@@ -64,7 +64,9 @@ class ModelConfig(BaseModel):
     script: Path | None = Field(None, description="a JSON Lines file of replies, for testing without a model")
     n_ctx: int = Field(2048, ge=64, le=1_048_576, description="context window in tokens")
     n_gpu_layers: int = Field(0, ge=-1, description="layers offloaded to the GPU; 0 = CPU, -1 = all")
-    n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; none = llama.cpp's choice")
+    n_threads: int | None = Field(
+        None, ge=1, le=1024, description="CPU threads for decoding; none = every physical core but one"
+    )
     chat_template: str | None = Field(
         None, description="a Jinja chat template file, or the name of a template in the GGUF; none = its default"
     )

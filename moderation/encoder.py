@@ -108,7 +108,8 @@ class Encoder:
             with LOAD_LOCK:
                 self._model = llama_cpp.Llama(
                     model_path=str(path), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads, verbose=False,
+                    n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads, n_threads_batch=threads,
+                    verbose=False,
                 )  # fmt: skip
         except (ValueError, RuntimeError, OSError) as err:
             raise BackendError(f"cannot load the sentence encoder {path}: {err}") from None
