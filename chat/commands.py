@@ -253,6 +253,7 @@ def _moderation(session: Session, arg: str) -> Outcome:
         return Outcome("WARNING: moderation is off; replies are shown without any check (/moderation on)")
     if arg == "on":
         moderator.enabled = True
+        moderator.load()  # now, not beside the next reply's output (see Session)
         return Outcome("moderation is on")
     if arg:
         raise CommandError("usage: /moderation [on|off]")

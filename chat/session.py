@@ -50,6 +50,10 @@ class Session:
         self.moderation_model = (
             ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
         )
+        # The front end takes sys.stdout and sys.stderr next, and llama-cpp-python points them at
+        # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
+        if self.moderator.enabled:
+            self.moderator.load()
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()
         self.registry = Registry.from_config(config.actions)

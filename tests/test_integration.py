@@ -355,3 +355,20 @@ def test_loading_the_encoder_beside_the_model_leaves_the_terminal_alone() -> Non
         loaded = load_both()
         assert len(loaded) == 2 and where() == before
         next(m for m in loaded if isinstance(m, LlamaEngine)).close()
+
+
+def test_a_session_is_ready_to_print_when_it_is_made(tmp_path: Path) -> None:
+    """While llama-cpp-python loads a model it also sets sys.stdout and sys.stderr to /dev/null;
+    a front end made while the encoder still loaded in the background kept them (CI saw a
+    `parley ask` that printed nothing)."""
+    from chat.config import load_config
+    from chat.models import load_engine
+    from chat.session import Session
+
+    config = load_config(write_config(tmp_path, f'default = "m"\n[models.m]\npath = "{EMBEDDED_GGUF}"\n'
+                                                '[moderation]\nbackend = "contextual"\n'))  # fmt: skip
+    streams = (sys.stdout, sys.stderr)
+    for _ in range(4):
+        session = Session(config, load_engine)
+        assert (sys.stdout, sys.stderr) == streams
+        session.close()
