@@ -58,7 +58,7 @@ _ADVERBS = frozenset(
     .split()
 )  # fmt: skip
 _GO_AHEAD = ("gone ahead and", "went ahead and", "go ahead and")
-_NEGATIONS = frozenset({"not", "never", "no", "unable", "cannot", "nothing", "n't"})
+_NEGATIONS = frozenset({"not", "never", "no", "unable", "cannot", "nothing"})  # "n't" is spelled out first
 _CONDITIONAL_START = re.compile(
     r"^\s*(?:if|once|when|had|suppose|imagine|assuming|in\s+a\s+real|whenever|unless|as\s+soon\s+as)\b", re.I
 )
@@ -166,7 +166,7 @@ class Claim(BaseModel):
 
 def lemma(verb: str) -> str:
     """The base form of a claim's verb ("booked" -> "book", "re-routed" -> "re-route")."""
-    found = verb_form(verb.split()[0])
+    found = verb_form(verb)
     return found[0] if found else verb.lower()
 
 
@@ -189,8 +189,7 @@ def _skip_adverbs(words: list[str], i: int) -> int:
 
 
 def _verb_at(words: list[str], i: int, form: str) -> str | None:
-    """The word at `i` when it is a verb in `form` (after adverbs), else None."""
-    i = _skip_adverbs(words, i)
+    """The word at `i` when it is a verb in `form`, else None."""
     if i >= len(words) or words[i] in _NEGATIONS:
         return None
     found = verb_form(words[i])
@@ -230,6 +229,7 @@ def _first_person(words: list[str], i: int) -> tuple[str, int, str] | None:
 
 
 def _at(words: list[str], i: int, form: str) -> tuple[str, int, str] | None:
+    """The verb in `form` after the adverbs from `i` on, its index and form; or None."""
     i = _skip_adverbs(words, i)
     verb = _verb_at(words, i, form)
     return (verb, i, form) if verb else None
@@ -264,11 +264,10 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
         return None
     if any(w in (",", ";", ":") for w in subject):
         return None
-    clause = words[: start + 1]  # back to the start of its clause
-    for k in range(start - 1, -1, -1):
-        if clause[k] in (",", ";", ":", "-", "(") or clause[k] in _SUBORDINATE:
-            if clause[k] in _SUBORDINATE:
-                return None
+    for word in reversed(words[:start]):  # back to the start of its clause
+        if word in _SUBORDINATE:
+            return None
+        if word in (",", ";", ":", "-", "("):
             break
     return _at(words, after, "past")
 
@@ -308,9 +307,9 @@ def _joined(words: list[str], at: int, form: str) -> Iterator[str]:
             return
         if words[k] == "and":
             aux = k + 1 + (form == "past" and words[k + 1 : k + 2] in (["have"], ["has"]))  # "and have paid"
-            verb = _verb_at(words, aux, form)
-            if verb:
-                yield verb
+            found = _at(words, aux, form)
+            if found:
+                yield found[0]
 
 
 def _acting(verbs: list[str], after: list[str], text: str) -> Iterator[str]:
@@ -379,7 +378,6 @@ def sentence_claim(sentence: str, executed: set[str] | frozenset[str] = frozense
 def find_claims(reply: str, executed: set[str] | frozenset[str] = frozenset(), backers: Backers | None = None
                 ) -> list[Claim]:  # fmt: skip
     """The sentences of `reply` that claim an action no executed action backs (one claim each)."""
-    load()
     found = (sentence_claim(s, executed, backers) for s in split_sentences(reply))
     return [claim for claim in found if claim is not None]
 

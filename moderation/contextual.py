@@ -84,6 +84,6 @@ class ContextualBackend:
             per_text[i] = np.maximum(per_text[i], probabilities[row])
         return [
             {**{c: float(p) for c, p in zip(self.heads.categories, scores, strict=True)},
-             "profanity": profanity.score(text, self.words.normalize)}
-            for text, scores in zip(texts, per_text, strict=True)
+             "profanity": profanity.score(text, repaired)}
+            for text, repaired, scores in zip(texts, normalized, per_text, strict=True)
         ]  # fmt: skip

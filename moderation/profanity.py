@@ -9,7 +9,6 @@ willow", "Moby Dick", "screw", "ass" the donkey, "hell"): the heads judge the ab
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 # Stems: a word counts when it starts with one ("fucking", "shitty", "bastards").
 STEMS = (
@@ -21,9 +20,10 @@ WORDS = frozenset({"prick", "pricks", "tits", "douche", "douchebag", "arse", "di
 _WORD = re.compile(r"[a-z]+")
 
 
-def score(text: str, normalize: Callable[[str], str]) -> float:
-    """1.0 when `text`, as written or as `normalize` repairs it, holds a swear word, else 0.0."""
-    for view in (text.casefold(), normalize(text)):
+def score(text: str, normalized: str) -> float:
+    """1.0 when `text`, as written or as the normaliser repaired it (`normalized`), holds a swear
+    word, else 0.0."""
+    for view in (text.casefold(), normalized):
         for word in _WORD.findall(view):
             if word in WORDS or word.startswith(STEMS):
                 return 1.0
