@@ -182,6 +182,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if steps is None:
             from chat.linechat import line_chat
 
+            session.warm_up()
             return line_chat(runner)
         return runner.run(steps)
     finally:

@@ -26,7 +26,15 @@ class ModelInfo:
     path: str
     n_ctx: int
     chat_format: str  # "gguf template" or the llama-cpp-python format name
-    n_gpu_layers: int = 0
+    n_gpu_layers: int = 0  # asked for in models.toml (-1: all)
+    gpu_layers: int = 0  # offloaded, of `layers` (the repeating layers and the output layer)
+    layers: int = 0
+
+    def device(self) -> str:
+        """Where the model runs, for the status bar: "GPU 31/31 layers", or "CPU"."""
+        if self.gpu_layers:
+            return f"GPU {self.gpu_layers}/{self.layers} layers"
+        return "CPU (no GPU in this llama.cpp build)" if self.n_gpu_layers else "CPU"
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ class Engine(ABC):
     ) -> Iterator[StreamEvent]:
         """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens.
         With `json_schema`, the output is constrained to JSON matching it (a grammar)."""
+
+    def warm(self, messages: Sequence[Message]) -> None:  # noqa: B027 (optional: a no-op by default)
+        """Evaluate ahead what the next prompt starts with, `messages` and the template's text
+        before a user's message (engines without a cache have nothing to do)."""
 
     @abstractmethod
     def close(self) -> None: ...

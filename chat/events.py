@@ -54,8 +54,9 @@ class SessionStarted(Event):
     def fields(self) -> dict[str, Any]:
         return {
             "model": self.model, "path": self.info.path, "n_ctx": self.info.n_ctx,
-            "n_gpu_layers": self.info.n_gpu_layers, "chat_format": self.info.chat_format, "system": self.system,
-            "prompt": self.prompt, "params": self.params.model_dump(), "moderation": self.moderation,
+            "n_gpu_layers": self.info.n_gpu_layers, "gpu_layers": self.info.gpu_layers,
+            "chat_format": self.info.chat_format, "system": self.system, "prompt": self.prompt,
+            "params": self.params.model_dump(), "moderation": self.moderation,
         }  # fmt: skip
 
 

@@ -103,7 +103,14 @@ class LlamaEngine(Engine):
             raise
         self._stops = [eos] if eos else []
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
-        self._info = ModelInfo(name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers)
+        # llama.cpp offloads the output layer too (its log says "offloaded 31/31 layers to GPU"),
+        # and nothing at all when built without a GPU backend.
+        layers = llama_cpp.llama_model_n_layer(self._llm.model) + 1
+        asked = layers if config.n_gpu_layers < 0 else min(config.n_gpu_layers, layers)
+        offloaded = asked if llama_cpp.llama_supports_gpu_offload() else 0
+        self._info = ModelInfo(
+            name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers, offloaded, layers
+        )
         self._lock = threading.Lock()  # one generation at a time on this context
 
     def _token_text(self, token: int) -> str:
@@ -247,12 +254,31 @@ class LlamaEngine(Engine):
                 yield TextDelta(rest, len(generated) - reported)
         yield StreamEnd(finish, len(prompt), len(generated), evaluated)
 
+    def warm(self, messages: Sequence[Message]) -> None:
+        """Evaluate the prompt's start while the user types, as llama-cli warms up: the first
+        reply then evaluates only the new message. The start is what two prompts with different
+        user messages share, so nothing of a message is guessed."""
+        one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
+        shared = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))
+        with self._lock:  # a reply asked for meanwhile waits, and reuses what was evaluated
+            tokens = self._llm.generate(one[:shared], temp=0.0)
+            try:
+                next(tokens)  # the prompt is evaluated before the first token is sampled
+            finally:
+                tokens.close()
+
     def forget_cache(self) -> None:
         """Drop the KV cache: the next prompt is evaluated whole (benchmarks compare cold and warm)."""
         self._llm.reset()  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
-        self._llm.close()
+        # Never free the model under a running warm-up or reply (llama.cpp would crash); one
+        # that does not end in time is left to the process's exit.
+        if self._lock.acquire(timeout=10):
+            try:
+                self._llm.close()
+            finally:
+                self._lock.release()
 
 
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")

@@ -119,6 +119,18 @@ class Session:
         self.conversation = conversation
         self.pending.clear()
 
+    def warm_up(self) -> None:
+        """Evaluate the system prompt and the conversation in the background while the user types
+        (front ends with a person typing call this when the session starts)."""
+
+        def warm() -> None:
+            try:
+                self.engine.warm(self.conversation.context_messages())
+            except Exception:  # only ever a head start: the reply evaluates whatever is missing
+                pass
+
+        threading.Thread(target=warm, name="warm-up", daemon=True).start()
+
     def close(self) -> None:
         self.engine.close()
         if self.moderation_model is not None:

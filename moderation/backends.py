@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from moderation.normalize import Normalizer
+from moderation.normalize import word_normalizer
 from moderation.verdict import Category
 
 
@@ -29,19 +29,10 @@ class OfflineBackend:
     name = "offline"
 
     def __init__(self) -> None:
-        import numpy as np
         from profanity_check import profanity_check as model  # loads two small joblib files
 
         self._predict = model.predict_prob
-        # The vectorizer drops English stop words, so they are missing from its vocabulary: count
-        # them as known words, or "have" would be "repaired" into "hate".
-        vocabulary = {**model.vectorizer.vocabulary_}
-        known = set(vocabulary) | set(model.vectorizer.get_stop_words() or ())
-        coefficients = np.mean([c.estimator.coef_[0] for c in model.model.calibrated_classifiers_], axis=0)
-        weights = {word: float(coefficients[index]) for word, index in vocabulary.items()}
-        # A repaired typo becomes the candidate the model finds most offensive: the normaliser
-        # exists to recover obfuscated abuse, and it never touches a word the model knows.
-        self.normalize = Normalizer(known, lambda w: weights.get(w, 0.0))
+        self.normalize = word_normalizer()  # the same model's vocabulary, as a shipped table
 
     def offensiveness(self, texts: Sequence[str]) -> list[float]:
         """The word model's score of each text, the higher of it as written and as normalised."""

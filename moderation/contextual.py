@@ -20,8 +20,9 @@ from typing import get_args
 import numpy as np
 
 from moderation import encoder, profanity
-from moderation.backends import BackendError, OfflineBackend
+from moderation.backends import BackendError
 from moderation.encoder import DIMENSIONS, Encoder
+from moderation.normalize import word_normalizer
 from moderation.verdict import Category
 
 HEADS_FILE = Path(__file__).with_name("heads.json")
@@ -67,7 +68,7 @@ class ContextualBackend:
 
     def __init__(self, model: Encoder | None = None, heads: Heads | None = None) -> None:
         self.heads = heads or Heads.load()
-        self.words = OfflineBackend()  # for its normaliser, which knows the word model's vocabulary
+        self.normalize = word_normalizer()
         self.encoder = model or Encoder()
 
     def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
@@ -75,7 +76,7 @@ class ContextualBackend:
         score of the two counts, per category; profanity is the swear-word list's."""
         if not texts:
             return []
-        normalized = [self.words.normalize(t) for t in texts]
+        normalized = [self.normalize(t) for t in texts]
         extra = [i for i, (t, n) in enumerate(zip(texts, normalized, strict=True)) if n != t.casefold()]
         embeddings = self.encoder.embed([*texts, *(normalized[i] for i in extra)])
         probabilities = self.heads.score(embeddings)

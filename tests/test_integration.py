@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chat.config import ModelConfig
-from chat.engine import Message, StreamEnd, TextDelta
+from chat.engine import Message, ModelInfo, StreamEnd, TextDelta
 from chat.llama_engine import LlamaEngine
 from chat.sampling import Sampling
 from tests.conftest import EMBEDDED_GGUF, ROOT, json_events, write_config
@@ -156,6 +156,38 @@ def test_kv_cache_is_reused_across_turns(engine: LlamaEngine) -> None:
     assert warm.prompt_tokens == cold.prompt_tokens
     assert cold.evaluated_prompt_tokens == cold.prompt_tokens
     assert warm.evaluated_prompt_tokens < cold.evaluated_prompt_tokens / 3
+
+
+def test_warm_up_evaluates_the_prompt_start_and_the_reply_only_the_message(engine: LlamaEngine) -> None:
+    system: list[Message] = [{"role": "system", "content": "You are a helpful assistant. " * 20}]
+    asked: list[Message] = [*system, {"role": "user", "content": "Name a colour."}]
+    engine.forget_cache()
+    cold = list(engine.stream(asked, GREEDY, threading.Event()))
+    engine.forget_cache()
+    engine.warm(system)  # while the user types
+    warmed = list(engine.stream(asked, GREEDY, threading.Event()))
+    assert warmed[:-1] == cold[:-1]  # the same reply, token for token
+    end = warmed[-1]
+    assert isinstance(end, StreamEnd)
+    message = len(engine.tokenize("Name a colour."))
+    # what the warm-up could not know: the message, the template's text after it, at most one more
+    assert message < end.evaluated_prompt_tokens <= message + 8 < end.prompt_tokens / 4
+
+
+def test_the_engine_reports_the_layers_llama_cpp_offloaded() -> None:
+    import llama_cpp
+
+    def info(n_gpu_layers: int) -> ModelInfo:
+        engine = LlamaEngine("m", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=256, n_gpu_layers=n_gpu_layers))
+        engine.close()
+        return engine.info
+
+    on_cpu, asked = info(0), info(-1)
+    assert (on_cpu.gpu_layers, on_cpu.layers, on_cpu.device()) == (0, 31, "CPU")  # 30 blocks and the output
+    if llama_cpp.llama_supports_gpu_offload():  # a CUDA/Metal/Vulkan build (bench/gpu.sh)
+        assert asked.gpu_layers == 31 and asked.device() == "GPU 31/31 layers"
+    else:
+        assert asked.gpu_layers == 0 and asked.device() == "CPU (no GPU in this llama.cpp build)"
 
 
 def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine: LlamaEngine) -> None:

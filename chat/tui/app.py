@@ -144,11 +144,12 @@ class ParleyApp(App[None]):
             bar.show(self.model_arg or self.config.default, 0, 1, "", state=state)
             return
         used = session.context_used()  # the status bar refreshes often: skip the per-turn report
+        device = session.engine.info.device()
         moderation = f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
         moderation += f" · guard: {len(session.registry.actions)} actions"
         bar.show(
             session.model_name, used, session.engine.info.n_ctx, session.params.short(),
-            f"{self.last_speed}  {moderation}".strip(), state,
+            f"{self.last_speed}  {device} · {moderation}".strip(), state,
         )  # fmt: skip
 
     def on_prompt_input_suggestion_changed(self, message: PromptInput.SuggestionChanged) -> None:
@@ -187,6 +188,7 @@ class ParleyApp(App[None]):
             else:
                 self.pipeline.session.switch_model(name or "")
                 self._on_ui(self.chat.say, f"model: {self.pipeline.session.model_name}")
+            self.pipeline.session.warm_up()
         except Exception as err:  # a load failure is a notice; the old model (if any) stays
             self._on_ui(self._load_failed, str(err))
         finally:

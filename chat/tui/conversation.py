@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from typing import Literal
 
 from markdown_it import MarkdownIt
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from chat.conversation import Conversation
+from chat.conversation import Conversation, Turn
 from chat.events import Notice, Severity, TurnDone, finish_notices
 from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
 
 FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench/tui_stream.py)
+# Turns kept on screen. Textual lays out every widget on screen at each frame of a streaming reply,
+# and a Markdown reply is dozens of widgets: with all of a long chat mounted, the layout slowed the
+# stream and held hundreds of MB (bench/tui_stream.py --history 50, bench/memory.py). Older turns
+# are mounted again when the user scrolls up to them.
+SHOWN_TURNS = 12
 PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
 
 
@@ -49,21 +56,35 @@ class MessageView(Vertical):
     class Arrived(Message):
         """Streamed text is waiting in `pending` (posted at most once until it is taken)."""
 
-    def __init__(self, role: Literal["user", "assistant"], text: str = "", turn: int | None = None) -> None:
-        super().__init__(classes=f"message -{role}")
+    def __init__(
+        self,
+        role: Literal["user", "assistant"],
+        text: str = "",
+        turn: int | None = None,
+        in_context: bool = True,
+        notices: Sequence[tuple[str, Severity]] = (),
+    ) -> None:
+        super().__init__(classes=f"message -{role}" + ("" if in_context else " -out-of-context"))
         self.role = role
         self.turn = turn
         self._text = clean(text)
+        self._notices = notices  # shown below the body
         self._stream: MarkdownStream | None = None
         self._pending: list[str] = []
         self._pending_lock = threading.Lock()
 
+    def _label(self) -> str:
+        label = "You" if self.role == "user" else "Assistant"
+        return f"{label}  (out of context)" if self.has_class("-out-of-context") else label
+
     def compose(self) -> ComposeResult:
-        yield Static(literal("You" if self.role == "user" else "Assistant"), classes="role")
+        yield Static(literal(self._label()), classes="role")
         if self.role == "user":
             yield Static(literal(self._text), classes="body")
         else:
             yield Markdown(mark_removed(self._text), classes="body", open_links=False, parser_factory=literal_markdown)
+        for text, severity in self._notices:
+            yield NoticeView(text, severity)
 
     @property
     def text(self) -> str:
@@ -120,20 +141,46 @@ class MessageView(Vertical):
 
     def set_out_of_context(self, value: bool) -> None:
         self.set_class(value, "-out-of-context")
-        role = self.query_one(".role", Static)
-        label = "You" if self.role == "user" else "Assistant"
-        role.update(literal(f"{label}  (out of context)" if value else label))
+        self.query_one(".role", Static).update(literal(self._label()))
+
+
+class EarlierTurns(Static):
+    """The line above the turns on screen that says how many earlier ones are not; a click (or
+    scrolling up to it) shows more."""
+
+    def show_count(self, hidden: int) -> None:
+        self.display = hidden > 0
+        more = min(hidden, SHOWN_TURNS)
+        self.update(literal(f"▲ {hidden} earlier turn{'s' * (hidden != 1)}: scroll up or click to show {more} more"))
+
+    async def on_click(self) -> None:
+        view = self.parent
+        if isinstance(view, ConversationView):
+            await view.show_earlier()
 
 
 class ConversationView(VerticalScroll):
-    """The messages of a conversation and the notices about them, newest at the bottom."""
+    """The messages of a conversation and the notices about them, newest at the bottom; at most
+    SHOWN_TURNS (and those since the last trim) on screen, the earlier ones on request."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.reply: MessageView | None = None  # the reply of the turn in progress
+        self.turns: list[Turn] = []  # the turns shown or hidden here, finished ones, in order
+        self.hidden = 0  # how many of `turns`, from the first, are not on screen
+        self.earlier = EarlierTurns(classes="notice -earlier")
+
+    def compose(self) -> ComposeResult:
+        yield self.earlier
 
     def on_mount(self) -> None:
+        self.earlier.show_count(0)
         self.anchor()  # stay at the bottom while text streams in
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.hidden and old_value > 0 and new_value == 0:  # the user scrolled up to the top
+            self.call_later(self.show_earlier)
 
     def say(self, text: str, severity: Severity = "information") -> None:
         """A notice about the conversation as a whole (command output, errors)."""
@@ -173,17 +220,47 @@ class ConversationView(VerticalScroll):
             if view.turn in done.dropped:
                 view.set_out_of_context(True)
         self.reply = None
+        self.turns.append(done.turn)
+        if len(self.turns) - self.hidden >= 2 * SHOWN_TURNS:  # trimmed in batches: a layout each
+            await self._hide_oldest(len(self.turns) - self.hidden - SHOWN_TURNS)
 
     async def show(self, conversation: Conversation) -> None:
-        """Show `conversation` afresh (after /clear, /load, /undo, /retry)."""
+        """Show `conversation` afresh (after /clear, /load, /undo, /retry): its last turns."""
         self.reply = None
-        await self.remove_children()
-        for number, turn in enumerate(conversation.turns, start=1):
-            views = [MessageView("user", turn.user, number)]
+        await self.remove_children([child for child in self.children if child is not self.earlier])
+        self.turns = list(conversation.turns)
+        self.hidden = max(0, len(self.turns) - SHOWN_TURNS)
+        await self.mount_all(self._views(self.hidden, len(self.turns)))
+        self.earlier.show_count(self.hidden)
+
+    async def show_earlier(self) -> None:
+        """Mount the SHOWN_TURNS turns before those on screen, above them."""
+        if not self.hidden:
+            return
+        start = max(0, self.hidden - SHOWN_TURNS)
+        await self.mount_all(self._views(start, self.hidden), after=self.earlier)
+        self.hidden = start
+        self.earlier.show_count(self.hidden)
+
+    async def _hide_oldest(self, count: int) -> None:
+        """Unmount the oldest `count` turns on screen, and the notices said before them."""
+        first_kept = self.hidden + count + 1  # 1-based number of the first turn left on screen
+        doomed = []
+        for child in self.children:
+            if isinstance(child, MessageView) and child.turn is not None and child.turn >= first_kept:
+                break
+            if child is not self.earlier:
+                doomed.append(child)
+        await self.remove_children(doomed)
+        self.hidden += count
+        self.earlier.show_count(self.hidden)
+
+    def _views(self, start: int, end: int) -> list[Widget]:
+        """The message views of turns[start:end] (numbered from 1), with their notices."""
+        views: list[Widget] = []
+        for number, turn in enumerate(self.turns[start:end], start=start + 1):
+            views.append(MessageView("user", turn.user, number, turn.in_context))
             if turn.reply is not None:
-                views.append(MessageView("assistant", turn.reply.content, number))
-            await self.mount_all(views)
-            for view in views:
-                view.set_out_of_context(not turn.in_context)
-            for notice in finish_notices(turn.reply) if turn.reply is not None else []:
-                views[-1].add_notice(notice.text, "below", notice.severity)
+                notices = [(n.text, n.severity) for n in finish_notices(turn.reply)]
+                views.append(MessageView("assistant", turn.reply.content, number, turn.in_context, notices))
+        return views

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -13,9 +14,10 @@ from hypothesis import strategies as st
 from moderation.backends import OfflineBackend
 from moderation.config import ModerationConfig
 from moderation.filter import Moderator
-from moderation.normalize import unicode_fold
+from moderation.normalize import WORDS_FILE, unicode_fold
 from moderation.sentences import split_sentences
 from moderation.stream import OVERLAP, StreamFilter
+from moderation.training import words
 
 
 class WordBackend:
@@ -72,6 +74,19 @@ def test_normaliser_undoes_obfuscations(offline: OfflineBackend, obfuscated: str
 def test_normaliser_leaves_plain_text_alone(offline: OfflineBackend) -> None:
     for text in ["Have a nice day!", "I live with two women.", "Call 555-1234 at 10:30.", "The year 2024 was fine."]:
         assert offline.normalize(text) == unicode_fold(text)
+
+
+def test_english_words_are_never_repaired_into_swear_words(offline: OfflineBackend) -> None:
+    # each is one edit from a swear word or splits into two words, and was flagged in model replies
+    for text in ["deal with slugs", "a damp cloth", "share the chores", "see a therapist"]:
+        assert offline.normalize(text) == text
+    assert offline.normalize("i haet you") == "i hate you"  # a word that is no English word still is
+
+
+def test_the_shipped_word_table_is_the_installed_word_model_s() -> None:
+    """words.json lets the normaliser start without scikit-learn; it must not drift from the
+    model it was taken from (rerun `python -m moderation.training.words` when it changes)."""
+    assert json.loads(WORDS_FILE.read_text(encoding="utf-8")) == words.table()
 
 
 def test_obfuscated_abuse_scores_like_the_plain_form(offline: OfflineBackend) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.widget import Widget
@@ -13,11 +14,15 @@ from textual.widgets import Markdown
 from chat.conversation import Conversation, FinishReason, Reply, Turn
 from chat.events import Notice, TurnDone
 from chat.sampling import Sampling
-from chat.tui.conversation import ConversationView, MessageView, NoticeView
+from chat.tui import app as tui_app
+from chat.tui.conversation import SHOWN_TURNS, ConversationView, EarlierTurns, MessageView, NoticeView
 from tests.chat.tui.helpers import wait_until
 
 
 class Host(App[None]):
+    CSS_PATH = Path(tui_app.__file__).with_name("parley.tcss")  # Parley's layout: a view that scrolls
+    CSS = "ConversationView { height: 1fr; }"
+
     def compose(self) -> ComposeResult:
         yield ConversationView()
 
@@ -97,3 +102,43 @@ async def test_a_saved_conversation_is_shown_afresh() -> None:
         assert [m.text for m in messages] == ["old", "gone", "story", "Once upon"]
         assert [m.has_class("-out-of-context") for m in messages] == [True, True, False, False]
         assert texts(view.query(NoticeView)) == ["stopped"]  # the earlier notice went with the old view
+
+
+def numbers(view: ConversationView) -> list[int | None]:
+    return [m.turn for m in view.query(MessageView) if m.role == "user"]
+
+
+async def test_a_long_conversation_keeps_its_last_turns_on_screen_and_shows_earlier_ones_on_request() -> None:
+    total = 2 * SHOWN_TURNS + 5
+    conversation = Conversation(turns=[Turn(user=f"q{i}", reply=reply(f"a{i}")) for i in range(1, total + 1)])
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        await view.show(conversation)
+        await pilot.pause()
+        assert numbers(view) == list(range(total - SHOWN_TURNS + 1, total + 1))
+        earlier = view.query_one(EarlierTurns)
+        assert earlier.display and f"{total - SHOWN_TURNS} earlier turns" in str(earlier.render())
+        view.scroll_home(animate=False)  # scrolling up to the top shows more, above
+        await wait_until(pilot, lambda: numbers(view) == list(range(total - 2 * SHOWN_TURNS + 1, total + 1)))
+        await pilot.click(EarlierTurns)  # still at the top: so does a click on the line
+        await wait_until(pilot, lambda: numbers(view) == list(range(1, total + 1)))
+        assert not earlier.display
+
+
+async def test_a_live_chat_trims_the_oldest_turns_from_the_screen_in_batches() -> None:
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        view.say("a command's output, before turn 1")
+        for number in range(1, 2 * SHOWN_TURNS + 1):
+            await view.start_turn(f"q{number}", number)
+            await view.finish_turn(TurnDone(Turn(user=f"q{number}", reply=reply(f"a{number}")), [], 4096))
+            if number < 2 * SHOWN_TURNS:
+                assert numbers(view)[0] == 1  # not one layout per turn: trimmed in batches
+        await pilot.pause()
+        assert numbers(view) == list(range(SHOWN_TURNS + 1, 2 * SHOWN_TURNS + 1))
+        assert not list(view.query(NoticeView).filter(".-information"))  # said before turn 1: gone too
+        await view.show_earlier()
+        assert numbers(view) == list(range(1, 2 * SHOWN_TURNS + 1))
+        assert [m.text for m in view.query(MessageView)][:2] == ["q1", "a1"]

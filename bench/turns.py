@@ -1,0 +1,130 @@
+"""Time to first shown text over a long conversation, and the first turn after a warm-up (issue 12).
+
+The embedded model through the whole turn pipeline (moderation and the guard on, the shipped
+system prompt and actions prompt), greedy, short replies, until the window has been truncated
+and ten more turns have run. Time to first shown text is measured from the send to the first
+text the user could see (moderated). Also the first turn of a chat, the session warmed up
+while the user "types" (one second) against one not warmed, alternating.
+
+    python bench/turns.py [--turns 40] [--n-ctx 2048] [--max-tokens 64] [--rounds 3]
+
+Targets: turn 20 <= 1.2 x turn 2; after a truncation, the next ten turns <= 1.5 x the turns before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chat.config import find_config, load_config  # noqa: E402
+from chat.events import Event, TextShown, TurnDone  # noqa: E402
+from chat.models import load_engine  # noqa: E402
+from chat.pipeline import ApprovalPolicy, Pipeline  # noqa: E402
+from chat.session import Session  # noqa: E402
+
+TOPICS = ["rivers", "bread", "owls", "bicycles", "tea", "volcanoes", "chess", "maps", "bees", "glass",
+          "clouds", "violins", "trains", "salt", "kites", "moss", "lighthouses", "ink", "wolves", "paper"]  # fmt: skip
+
+
+class Timer:
+    """Collects, for the turn being run, when the first text was shown and what TurnDone said."""
+
+    def __init__(self) -> None:
+        self.sent = self.first = 0.0
+        self.done: TurnDone | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TextShown) and not self.first:
+            self.first = time.perf_counter()
+        elif isinstance(event, TurnDone):
+            self.done = event
+
+    def turn(self, pipeline: Pipeline, text: str) -> tuple[float, TurnDone]:
+        self.first, self.done = 0.0, None
+        self.sent = time.perf_counter()
+        pipeline.send(text)
+        assert self.done is not None
+        return (self.first or time.perf_counter()) - self.sent, self.done
+
+
+def session(args: argparse.Namespace, timer: Timer) -> tuple[Session, Pipeline]:
+    config = load_config(find_config())
+    name, model = config.model(None)
+    sampling = model.sampling.model_copy(update={"temperature": 0.0, "max_tokens": args.max_tokens})
+    models = {**config.models, name: model.model_copy(update={"n_ctx": args.n_ctx, "sampling": sampling})}
+    config = config.model_copy(update={"models": models, "overflow": "truncate"})
+    s = Session(config, load_engine)
+    pipeline = Pipeline(s, timer, policy=ApprovalPolicy("never"))
+    pipeline.start()
+    return s, pipeline
+
+
+def long_conversation(args: argparse.Namespace) -> None:
+    timer = Timer()
+    s, pipeline = session(args, timer)
+    rows = []
+    for i in range(args.turns):
+        ttft, done = timer.turn(pipeline, f"Tell me one fact about {TOPICS[i % len(TOPICS)]}.")
+        rows.append((ttft, done))
+        dropped = f"  dropped {','.join(map(str, done.dropped))}" if done.dropped else ""
+        print(f"turn {i + 1:>2}: first text {ttft * 1e3:6.0f} ms, prompt {done.reply.prompt_tokens:>5}, "
+              f"evaluated {done.reply.evaluated_prompt_tokens:>5}{dropped}")  # fmt: skip
+    s.close()
+    times = [r[0] for r in rows]
+    print(
+        f"\nturn 20 / turn 2: {times[19] / times[1]:.2f} (target <= 1.2); "
+        f"median of turns 16-24 / turns 2-10: {statistics.median(times[15:24]) / statistics.median(times[1:10]):.2f}"
+    )
+    cut = next((i for i, r in enumerate(rows) if r[1].dropped), None)
+    if cut is None or cut < 10 or cut + 10 >= len(rows):
+        print("no truncation with ten turns on each side: raise --turns")
+        return
+    before, after = statistics.median(times[cut - 10 : cut]), statistics.median(times[cut : cut + 10])
+    print(
+        f"first truncation at turn {cut + 1}: median of the ten turns after / the ten before: "
+        f"{after / before:.2f} (target <= 1.5); worst turn after {max(times[cut : cut + 10]) * 1e3:.0f} ms"
+    )
+
+
+def first_turn(args: argparse.Namespace) -> None:
+    results: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(args.rounds):
+        for warm in (True, False) if round_ % 2 == 0 else (False, True):
+            timer = Timer()
+            s, pipeline = session(args, timer)
+            if warm:
+                s.warm_up()
+            time.sleep(1.0)  # the user types
+            ttft, done = timer.turn(pipeline, "What is a good name for a cat?")
+            results[warm].append(ttft)
+            print(
+                f"first turn, {'warmed up' if warm else 'cold     '}: first text {ttft * 1e3:6.0f} ms, "
+                f"evaluated {done.reply.evaluated_prompt_tokens} of {done.reply.prompt_tokens} prompt tokens"
+            )
+            s.close()
+    warmed, cold = statistics.median(results[True]), statistics.median(results[False])
+    print(
+        f"\nfirst turn, median first text: warmed up {warmed * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms "
+        f"({(cold - warmed) * 1e3:.0f} ms sooner)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--n-ctx", type=int, default=2048)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    first_turn(args)
+    print()
+    long_conversation(args)
+
+
+if __name__ == "__main__":
+    main()
