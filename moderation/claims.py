@@ -98,7 +98,11 @@ _FUNCTION_WORDS = frozenset(
 _SUBORDINATE = frozenset(
     "if when once after before until unless whether while whenever ensure sure check verify and or but".split()
 )
-_RELATIVE = frozenset({"that", "which", "who"})
+_RELATIVE = frozenset({"that", "which", "who", "what"})  # "what was stated": a clause, not a result
+# After a present passive, an agent or a description: "is made with herbs", "is located in ...", "is
+# determined by the publisher" describe how things are; "is booked for 7:30" and "is locked" report.
+_DESCRIBING = frozenset({"by", "with", "from", "of", "in", "on", "into", "as", "through", "using", "like"})
+_RESULT_NOW = frozenset({"now", "already", "all"})
 _ROLE_LABEL = re.compile(r"^\W*(?:user|customer|human|client|q)\s*:", re.IGNORECASE)  # a turn the model made up
 # A passive result needs a subject that names a thing: "your parcel", "the meeting", "it", "you".
 _DETERMINERS = frozenset({"your", "the", "a", "an", "my", "our", "this", "that", "these", "those", "everything",
@@ -215,7 +219,10 @@ def _first_person(words: list[str], i: int) -> tuple[str, int, str] | None:
             return _at(words, j + 2, "ing")
         # "I've sent it"; else "I had the form notarised" (the act is the participle, found later)
         causative = (aux, j, "past") if words[j + 1 : j + 2] not in ([n] for n in _NEGATIONS) else None
-        return _at(words, j + 1, "past") or causative
+        found = _at(words, j + 1, "past")
+        if found and found[0] == "got":  # "I've got a jacket": having, not doing
+            return None
+        return found or causative
     if aux in ("will", "shall"):
         if j + 1 < len(words) and words[j + 1] == "be":  # "I'll be sending it"
             return _at(words, j + 2, "ing")
@@ -265,11 +272,15 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
     if any(w in (",", ";", ":") for w in subject):
         return None
     for word in reversed(words[:start]):  # back to the start of its clause
-        if word in _SUBORDINATE:
+        if word in _SUBORDINATE or lemma(word) in _SUBORDINATE:  # "verifying that ..." too
             return None
         if word in (",", ";", ":", "-", "("):
             break
-    return _at(words, after, "past")
+    found = _at(words, after, "past")
+    if found and definite_only and not _RESULT_NOW & set(words[after : found[1]]):
+        if words[found[1] + 1 : found[1] + 2] in ([w] for w in _DESCRIBING):
+            return None
+    return found
 
 
 def _claim_verbs(sentence: str) -> Iterator[str]:
