@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actions.registry import Registry
-from chat import __version__
+from chat import __version__, export
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
+from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
 from chat.models import format_models, load_engine
 from chat.moderation_model import ModerationModel
 from chat.pipeline import ApprovalPolicy
@@ -30,7 +31,7 @@ from moderation.verdict import SEVERITY
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-SUBCOMMANDS = ("chat", "ask", "run", "models", "moderate", "moderation", "guard")
+SUBCOMMANDS = ("chat", "ask", "run", "models", "history", "moderate", "moderation", "guard")
 # Options that take a value, so that `parley --model m ask hi` finds the subcommand after it.
 VALUE_OPTIONS = {"--config", "--model", "-m", "--set", "--system", "--prompt", "--seed", "--transcript", "--approve",
                  "--allow-irreversible", "--backend"}  # fmt: skip
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, metavar="N", help="random seed (with temperature 0: reproducible)")
     common.add_argument("--json", action="store_true", help="print JSON Lines events instead of text")
     common.add_argument("--transcript", metavar="PATH", type=Path, help="append every event to this JSONL file")
+    common.add_argument("--no-history", action="store_true", help="do not save this conversation in the history")
     common.add_argument(
         "--approve",
         choices=["never", "ask", "always"],
@@ -88,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a conversation script (text or JSON Lines)")
     run.add_argument("script", type=Path)
     sub.add_parser("models", parents=[config], help="list the models in models.toml")
+    history = sub.add_parser("history", parents=[config], help="past conversations: list, search, show, export, delete")
+    history.add_argument("action", nargs="?", default="list", choices=["list", "search", "show", "export", "delete"])
+    history.add_argument("target", nargs="*", help="search: the words; show, export, delete: a conversation's id")
+    history.add_argument("--json", action="store_true", help="JSON Lines (list, search), JSON (show)")
+    history.add_argument("--limit", type=int, default=50, help="at most this many conversations (list, search)")
     moderate = sub.add_parser("moderate", parents=[config], help="print a moderation verdict for each line of stdin")
     moderate.add_argument(
         "--backend", choices=["auto", "detoxify", "contextual", "offline"], help="override [moderation] backend"
@@ -162,6 +169,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "models":
         print(format_models(config))
         return 0
+    if args.cmd == "history":
+        return _history(args)
     if args.cmd == "moderate":
         return _moderate(config, args)
     steps = _steps(args)  # read the input before loading the model: usage errors come first
@@ -169,11 +178,13 @@ def dispatch(args: argparse.Namespace) -> int:
         return _tui(config, args)
     session = Session(config, load_engine, args.model)
     transcript = Transcript(args.transcript) if args.transcript else None
+    history = _recorder(config, args)
     try:
         _apply_options(session, args)
         person = sys.stdin.isatty()  # someone at the terminal who can answer questions
         runner = Runner(
-            session, json_mode=args.json, transcript=transcript, interactive=steps is None and person,
+            session, json_mode=args.json, transcript=transcript, history=history,
+            interactive=steps is None and person,
             can_ask=person, approve=args.approve, allow_irreversible=frozenset(args.allow_irreversible),
         )  # fmt: skip
         code = runner.start()
@@ -188,6 +199,8 @@ def dispatch(args: argparse.Namespace) -> int:
     finally:
         if transcript is not None:
             transcript.close()
+        if history is not None:
+            history.close()
         session.close()
 
 
@@ -237,7 +250,10 @@ def _tui(config: Config, args: argparse.Namespace) -> int:
     policy = ApprovalPolicy(
         args.approve or "ask", frozenset(args.allow_irreversible) | frozenset(config.actions.allow_irreversible)
     )
-    app = ParleyApp(config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript, policy=policy)
+    app = ParleyApp(
+        config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript, policy=policy,
+        history=not args.no_history,
+    )  # fmt: skip
     try:
         app.run()
     except KeyboardInterrupt:  # a SIGINT from outside (the terminal's Ctrl+C is a key in the TUI)
@@ -253,6 +269,50 @@ def _tui(config: Config, args: argparse.Namespace) -> int:
         )
         print(f"parley: the chat ended with an error; {saved}", file=sys.stderr)
     return app.return_code or 0
+
+
+def _recorder(config: Config, args: argparse.Namespace) -> Recorder | None:
+    """What saves this conversation in the history; None when off or when it cannot be opened
+    (then the chat goes on, and says so)."""
+    if not config.history or args.no_history:
+        return None
+    try:
+        return Recorder(open_history(default_path()))
+    except HistoryError as err:
+        print(f"parley: warning: {clean(str(err))}; this conversation is not saved in the history", file=sys.stderr)
+        return None
+
+
+def _history(args: argparse.Namespace) -> int:
+    """`parley history [list|search WORDS|show ID|export ID|delete ID]`."""
+    history = open_history(default_path())
+    try:
+        if args.action in ("list", "search"):
+            words = " ".join(args.target)
+            entries = history.search(words, args.limit) if args.action == "search" else history.entries(args.limit)
+            for entry in entries:
+                when = entry.updated.astimezone().strftime("%Y-%m-%d %H:%M")
+                turns = f"{entry.turns} turn{'s' * (entry.turns != 1)}"
+                match = f"\n      {entry.match}" if entry.match else ""
+                print(dumps_entry(entry) if args.json else f"{entry.id:>5}  {when}  {turns:>9}  {entry.title}{match}")
+            if not entries and not args.json:
+                print("no conversations match" if args.action == "search" else "no conversations yet", file=sys.stderr)
+            return 0
+        if len(args.target) != 1 or not args.target[0].isdigit():
+            raise UsageError(f"parley history {args.action} takes one conversation id (see parley history list)")
+        conversation_id = int(args.target[0])
+        if args.action == "delete":
+            history.delete(conversation_id)
+            print(f"deleted conversation {conversation_id}")
+            return 0
+        saved = history.load(conversation_id)
+        if args.action == "export":  # a conversation file, as /save writes and /load reads
+            print(saved.model_dump_json(by_alias=True, indent=2))
+        else:
+            print(export.render(".json" if args.json else ".md", saved.conversation, saved.model), end="")
+        return 0
+    finally:
+        history.close()
 
 
 def _steps(args: argparse.Namespace) -> list[Step] | None:

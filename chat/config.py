@@ -126,6 +126,7 @@ class Config(BaseModel):
         "truncate", description="when the context is full: drop the oldest turns, or refuse"
     )
     prompts_dir: Path | None = Field(None, description="extra folder of system-prompt presets")
+    history: bool = Field(True, description="save every conversation in the history database (parley history)")
     models: dict[str, ModelConfig] = Field(min_length=1)
     moderation: ChatModerationConfig = Field(default_factory=ChatModerationConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)

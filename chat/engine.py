@@ -31,10 +31,10 @@ class ModelInfo:
     layers: int = 0
 
     def device(self) -> str:
-        """Where the model runs, for the status bar: "GPU 31/31 layers", or "CPU"."""
+        """Where the model runs, for the status bar: "GPU 31/31 layers"; "" on the CPU as asked."""
         if self.gpu_layers:
             return f"GPU {self.gpu_layers}/{self.layers} layers"
-        return "CPU (no GPU in this llama.cpp build)" if self.n_gpu_layers else "CPU"
+        return "CPU: no GPU in this llama.cpp build" if self.n_gpu_layers else ""
 
 
 @dataclass(frozen=True)

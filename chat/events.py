@@ -20,7 +20,7 @@ from moderation.claims import Claim
 
 Severity = Literal["information", "warning", "error"]
 # What a notice is about; a front end may place it by this (the TUI puts moderation above the reply).
-NoticeKind = Literal["moderation", "finish", "context", "action", "guard"]
+NoticeKind = Literal["moderation", "finish", "context", "action", "guard", "history"]
 
 
 def now() -> str:

@@ -30,6 +30,7 @@ from chat.events import (
     CommandRan,
     ErrorRaised,
     Event,
+    Notice,
     ReplyWithdrawn,
     SessionStarted,
     TextShown,
@@ -45,6 +46,7 @@ from chat.events import (
     waiting_notice,
 )
 from chat.generation import generate
+from chat.history import Recorder
 from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
@@ -95,8 +97,10 @@ class Pipeline:
         policy: ApprovalPolicy | None = None,
         ask: Asker | None = None,
         transcript: Transcript | None = None,
+        history: Recorder | None = None,
     ) -> None:
         self.session = session
+        self.history = history
         self.on_event = on_event
         self.policy = policy or ApprovalPolicy()
         self.ask = ask  # None: no person can answer now (a script answers with /approve or /deny)
@@ -163,6 +167,7 @@ class Pipeline:
             self.decide(outcome.answer, "user")
         if outcome.generate is not None:
             self._send(outcome.generate, cancel, outcome.force_action)
+        self._save_history()  # /undo, /retry, /approve... changed it
         return not outcome.quit
 
     def _send(self, text: str, cancel: threading.Event, force_action: bool) -> Turn:
@@ -251,6 +256,15 @@ class Pipeline:
         for passage in reply.guard.imitations:
             self.emit(imitation_notice(passage))
         self.emit(TurnDone(turn, dropped, self.session.engine.info.n_ctx))
+        self._save_history()
+
+    def _save_history(self) -> None:
+        """The conversation as it now is into the history; a failure turns the history off, once said."""
+        if self.history is not None:
+            session = self.session
+            error = self.history.save(session.conversation, session.model_name, session.params)
+            if error:
+                self.emit(Notice("history", f"history off for this session: {error}"))
 
     def _requests(self, reply: Reply, forced: bool) -> tuple[list[Request], list[str]]:
         if reply.finish_reason in ("blocked", "error"):

@@ -183,11 +183,11 @@ def test_the_engine_reports_the_layers_llama_cpp_offloaded() -> None:
         return engine.info
 
     on_cpu, asked = info(0), info(-1)
-    assert (on_cpu.gpu_layers, on_cpu.layers, on_cpu.device()) == (0, 31, "CPU")  # 30 blocks and the output
+    assert (on_cpu.gpu_layers, on_cpu.layers, on_cpu.device()) == (0, 31, "")  # 30 blocks and the output
     if llama_cpp.llama_supports_gpu_offload():  # a CUDA/Metal/Vulkan build (bench/gpu.sh)
         assert asked.gpu_layers == 31 and asked.device() == "GPU 31/31 layers"
     else:
-        assert asked.gpu_layers == 0 and asked.device() == "CPU (no GPU in this llama.cpp build)"
+        assert asked.gpu_layers == 0 and asked.device() == "CPU: no GPU in this llama.cpp build"
 
 
 def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine: LlamaEngine) -> None:

@@ -29,6 +29,7 @@ from chat import conversation as conv_file
 from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
 from chat.events import CommandRan, ErrorRaised, Event, Notice, ReplyWithdrawn, TextShown, TurnDone, UserSent
+from chat.history import HistoryError, Recorder, open_history
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
 from chat.transcript import Transcript, TranscriptError
@@ -65,6 +66,7 @@ class ParleyApp(App[None]):
         data_dir: Path | None = None,
         settings_file: Path | None = None,
         policy: ApprovalPolicy | None = None,
+        history: bool = True,
     ) -> None:
         super().__init__()
         self.config = config
@@ -85,6 +87,8 @@ class ParleyApp(App[None]):
         self.autosave_path = self.data_dir / "conversations" / f"autosave-{stamp}.json"
         self.transcript = Transcript(transcript_path or self.data_dir / "transcripts" / f"{stamp}.jsonl")
         self.settings_file = settings_file or settings.settings_path()
+        self.history: Recorder | None = None  # opened with the first model
+        self.history_wanted = history and config.history
         self._switch_interval = sys.getswitchinterval()
 
     @property
@@ -145,11 +149,14 @@ class ParleyApp(App[None]):
             return
         used = session.context_used()  # the status bar refreshes often: skip the per-turn report
         device = session.engine.info.device()
-        moderation = f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
-        moderation += f" · guard: {len(session.registry.actions)} actions"
+        details = f"{device} · " if device else ""
+        details += f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
+        details += f" · guard: {len(session.registry.actions)} actions"
+        if self.history_wanted and (self.history is None or self.history.history is None):
+            details += " · history off"
         bar.show(
             session.model_name, used, session.engine.info.n_ctx, session.params.short(),
-            f"{self.last_speed}  {device} · {moderation}".strip(), state,
+            f"{self.last_speed}  {details}".strip(), state,
         )  # fmt: skip
 
     def on_prompt_input_suggestion_changed(self, message: PromptInput.SuggestionChanged) -> None:
@@ -178,9 +185,11 @@ class ParleyApp(App[None]):
                 session = Session(self.config, self.loader, self.model_arg)
                 if self.setup:
                     self.setup(session)
+                self.history = self._open_history()
                 self.pipeline = Pipeline(
-                    session, self.render_event, policy=self.policy, ask=self.ask, transcript=self.transcript
-                )
+                    session, self.render_event, policy=self.policy, ask=self.ask, transcript=self.transcript,
+                    history=self.history,
+                )  # fmt: skip
                 with suppress(TranscriptError):  # shown by its error event; the chat goes on unrecorded
                     self.pipeline.start()
                 if session.moderator.note:
@@ -194,6 +203,16 @@ class ParleyApp(App[None]):
         finally:
             self.idle.set()
             self._on_ui(self._loaded)
+
+    def _open_history(self) -> Recorder | None:
+        """The history this chat is saved in; None when off, or when it cannot be opened (said)."""
+        if not self.history_wanted:
+            return None
+        try:
+            return Recorder(open_history(self.data_dir / "history.db"))
+        except HistoryError as err:
+            self._on_ui(self.chat.say, f"{err}; this chat is not saved in the history", "warning")
+            return None
 
     def _load_failed(self, message: str) -> None:
         self.notify(message, title="Model not loaded", severity="error", timeout=10)
@@ -390,4 +409,6 @@ class ParleyApp(App[None]):
         if self.session is not None:
             self.session.close()
         self.transcript.close()
+        if self.history is not None:
+            self.history.close()
         sys.setswitchinterval(self._switch_interval)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown
 
+from chat.history import History
 from chat.pipeline import Question
 from chat.scripted_engine import ScriptedLoader
 from chat.tui.app import ParleyApp
@@ -448,3 +449,21 @@ def test_a_crash_exits_non_zero_and_says_where_the_conversation_is(
     code = cli.main(["--config", str(fake_config(tmp_path).origin), "chat"])
     assert code == 1
     assert "the chat ended with an error; no turn had finished, so none was lost" in capsys.readouterr().err
+
+
+async def test_the_chat_is_saved_in_the_history_and_a_damaged_one_is_said_in_the_status_bar(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "keep this in the history")
+        await wait_until(pilot, lambda: not app.generating)
+    (entry,) = History(tmp_path / "data" / "history.db").entries()
+    assert entry.title == "keep this in the history" and entry.turns == 1
+    (tmp_path / "data" / "history.db").write_bytes(b"damaged" * 100)
+    broken = make_app(tmp_path, fake_config(tmp_path))
+    async with broken.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "still answered")
+        await wait_until(pilot, lambda: not broken.generating and len(replies(broken)) == 1)
+        assert "history off" in str(broken.query_one(StatusBar).render())
+        assert any("not saved in the history" in str(n.render()) for n in broken.query(NoticeView))
