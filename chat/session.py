@@ -44,7 +44,8 @@ class Session:
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
-        threading.Thread(target=claims.load, name="claims-load", daemon=True).start()
+        tables = threading.Thread(target=claims.load, name="claims-load", daemon=True)
+        tables.start()
         self.engine: Engine = load_engine(self.model_name, self.model_config)
         llm = config.moderation.llm if self.moderator.enabled else None
         self.moderation_model = (
@@ -54,6 +55,9 @@ class Session:
         # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
         if self.moderator.enabled:
             self.moderator.load()
+        # And the claim detector's tables: read during the first reply, they held the GIL while
+        # llama.cpp evaluated the prompt (bench/ask_wall.py).
+        tables.join()
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()
         self.registry = Registry.from_config(config.actions)
