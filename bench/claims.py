@@ -6,6 +6,8 @@
   `support` preset, labelled by hand (see claims_replies.md);
 - claims_fresh.jsonl: more such replies (130 other requests), all held out: labelled after the
   detector's tuning ended, because the test half of claims_replies.jsonl was seen by then;
+- claims_fresh2.jsonl: replies to 150 more requests, labelled after the grammar rules of 2026-11-28
+  (statal passives, "have got"), because the fresh set's errors had been seen by then;
 - claims.jsonl: the first corpus, written together with the old verb lists; kept as a regression set.
 
     python bench/claims.py [--split test|dev|all] [--errors]
@@ -31,7 +33,7 @@ from moderation.claims import find_claims, load  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "fresh": "claims_fresh.jsonl",
-           "regression": "claims.jsonl"}  # fmt: skip
+           "fresh2": "claims_fresh2.jsonl", "regression": "claims.jsonl"}  # fmt: skip
 # The built-in actions, and a command action of the user's as the corpora name it.
 NOTIFY = CommandActionConfig(
     description="show a desktop notification", argv=["notify-send", "{text}"], args={"text": "what to say"},

@@ -46,6 +46,7 @@ class Steps:
 def main() -> None:
     step = Steps()
     import chat.cli  # noqa: F401  (everything `parley` imports at start)
+    import chat.session
     from chat.config import find_config, load_config
     from chat.models import load_engine
     from chat.tui.app import ParleyApp
@@ -71,6 +72,10 @@ def main() -> None:
     step("one reply generated and moderated")
 
     from bench.tui_stream import history
+
+    # The TUI makes its own session: hand it the model and the moderation loaded above, as
+    # `parley` would have them, rather than count a second copy of each.
+    chat.session.Moderator = lambda _config: moderator  # type: ignore[attr-defined,assignment,misc]
 
     async def tui() -> None:
         with tempfile.TemporaryDirectory() as tmp:

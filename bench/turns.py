@@ -17,11 +17,14 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat.config import find_config, load_config  # noqa: E402
+from chat.engine import Engine, StreamEvent, TextDelta  # noqa: E402
 from chat.events import Event, TextShown, TurnDone  # noqa: E402
 from chat.models import load_engine  # noqa: E402
 from chat.pipeline import ApprovalPolicy, Pipeline  # noqa: E402
@@ -32,11 +35,24 @@ TOPICS = ["rivers", "bread", "owls", "bicycles", "tea", "volcanoes", "chess", "m
 
 
 class Timer:
-    """Collects, for the turn being run, when the first text was shown and what TurnDone said."""
+    """Collects, for the turn being run, when the model's first token came, when the first text
+    was shown (moderated: a whole sentence), and what TurnDone said."""
 
     def __init__(self) -> None:
-        self.sent = self.first = 0.0
+        self.sent = self.first = self.token = 0.0
         self.done: TurnDone | None = None
+
+    def watch(self, engine: Engine) -> None:
+        """Note the first token of each of `engine`'s streams."""
+        stream = engine.stream
+
+        def timed(*args: Any, **kwargs: Any) -> Iterator[StreamEvent]:
+            for event in stream(*args, **kwargs):
+                if isinstance(event, TextDelta) and not self.token:
+                    self.token = time.perf_counter()
+                yield event
+
+        engine.stream = timed  # type: ignore[method-assign]
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TextShown) and not self.first:
@@ -44,12 +60,14 @@ class Timer:
         elif isinstance(event, TurnDone):
             self.done = event
 
-    def turn(self, pipeline: Pipeline, text: str) -> tuple[float, TurnDone]:
-        self.first, self.done = 0.0, None
+    def turn(self, pipeline: Pipeline, text: str) -> tuple[float, float, TurnDone]:
+        """(seconds to the first token, to the first text shown, the turn)."""
+        self.first = self.token = 0.0
+        self.done = None
         self.sent = time.perf_counter()
         pipeline.send(text)
         assert self.done is not None
-        return (self.first or time.perf_counter()) - self.sent, self.done
+        return self.token - self.sent, (self.first or time.perf_counter()) - self.sent, self.done
 
 
 def session(args: argparse.Namespace, timer: Timer) -> tuple[Session, Pipeline]:
@@ -59,6 +77,7 @@ def session(args: argparse.Namespace, timer: Timer) -> tuple[Session, Pipeline]:
     models = {**config.models, name: model.model_copy(update={"n_ctx": args.n_ctx, "sampling": sampling})}
     config = config.model_copy(update={"models": models, "overflow": "truncate"})
     s = Session(config, load_engine)
+    timer.watch(s.engine)
     pipeline = Pipeline(s, timer, policy=ApprovalPolicy("never"))
     pipeline.start()
     return s, pipeline
@@ -67,28 +86,32 @@ def session(args: argparse.Namespace, timer: Timer) -> tuple[Session, Pipeline]:
 def long_conversation(args: argparse.Namespace) -> None:
     timer = Timer()
     s, pipeline = session(args, timer)
-    rows = []
+    tokens: list[float] = []
+    texts: list[float] = []
+    dones: list[TurnDone] = []
     for i in range(args.turns):
-        ttft, done = timer.turn(pipeline, f"Tell me one fact about {TOPICS[i % len(TOPICS)]}.")
-        rows.append((ttft, done))
+        token, text, done = timer.turn(pipeline, f"Tell me one fact about {TOPICS[i % len(TOPICS)]}.")
+        tokens.append(token)
+        texts.append(text)
+        dones.append(done)
         dropped = f"  dropped {','.join(map(str, done.dropped))}" if done.dropped else ""
-        print(f"turn {i + 1:>2}: first text {ttft * 1e3:6.0f} ms, prompt {done.reply.prompt_tokens:>5}, "
-              f"evaluated {done.reply.evaluated_prompt_tokens:>5}{dropped}")  # fmt: skip
+        print(
+            f"turn {i + 1:>2}: first token {token * 1e3:5.0f} ms, first text {text * 1e3:5.0f} ms, "
+            f"prompt {done.reply.prompt_tokens:>5}, evaluated {done.reply.evaluated_prompt_tokens:>5}{dropped}"
+        )
     s.close()
-    times = [r[0] for r in rows]
-    print(
-        f"\nturn 20 / turn 2: {times[19] / times[1]:.2f} (target <= 1.2); "
-        f"median of turns 16-24 / turns 2-10: {statistics.median(times[15:24]) / statistics.median(times[1:10]):.2f}"
-    )
-    cut = next((i for i, r in enumerate(rows) if r[1].dropped), None)
-    if cut is None or cut < 10 or cut + 10 >= len(rows):
+    print()
+    for name, series in (("first token", tokens), ("first text", texts)):
+        print(f"{name}: turn 20 / turn 2: {series[19] / series[1]:.2f} (target <= 1.2); median of turns 16-24 "
+              f"/ turns 2-10: {statistics.median(series[15:24]) / statistics.median(series[1:10]):.2f}")  # fmt: skip
+    cut = next((i for i, done in enumerate(dones) if done.dropped), None)
+    if cut is None or cut < 10 or cut + 10 >= len(dones):
         print("no truncation with ten turns on each side: raise --turns")
         return
-    before, after = statistics.median(times[cut - 10 : cut]), statistics.median(times[cut : cut + 10])
-    print(
-        f"first truncation at turn {cut + 1}: median of the ten turns after / the ten before: "
-        f"{after / before:.2f} (target <= 1.5); worst turn after {max(times[cut : cut + 10]) * 1e3:.0f} ms"
-    )
+    for name, series in (("first token", tokens), ("first text", texts)):
+        before, after = statistics.median(series[cut - 10 : cut]), statistics.median(series[cut : cut + 10])
+        print(f"{name}, first truncation at turn {cut + 1}: median of the ten turns after / the ten before: "
+              f"{after / before:.2f} (target <= 1.5); the truncating turn {series[cut] * 1e3:.0f} ms")  # fmt: skip
 
 
 def first_turn(args: argparse.Namespace) -> None:
@@ -100,7 +123,7 @@ def first_turn(args: argparse.Namespace) -> None:
             if warm:
                 s.warm_up()
             time.sleep(1.0)  # the user types
-            ttft, done = timer.turn(pipeline, "What is a good name for a cat?")
+            _, ttft, done = timer.turn(pipeline, "What is a good name for a cat?")
             results[warm].append(ttft)
             print(
                 f"first turn, {'warmed up' if warm else 'cold     '}: first text {ttft * 1e3:6.0f} ms, "

@@ -26,7 +26,7 @@ FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench
 # and a Markdown reply is dozens of widgets: with all of a long chat mounted, the layout slowed the
 # stream and held hundreds of MB (bench/tui_stream.py --history 50, bench/memory.py). Older turns
 # are mounted again when the user scrolls up to them.
-SHOWN_TURNS = 12
+SHOWN_TURNS = 6
 PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
 
 

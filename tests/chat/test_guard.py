@@ -49,11 +49,14 @@ def test_detector_meets_its_targets_on_the_written_test_half() -> None:
 
 def test_few_sentences_of_real_replies_are_flagged_wrongly() -> None:
     """The embedded model's replies under the support preset, labelled by hand: claims are rare
-    there (16 in 1,521 sentences), so what counts is the share of sentences without one that get a
-    notice. Measured 2.2%: statal passives ("the seal is broken") are most of it."""
+    there (24 in 2,306 sentences), so what counts is the share of sentences without one that get a
+    notice. Measured 2.3% over the three sets (4.0% on the newest, claims_fresh2): statal and
+    hedged passives ("you may have been charged") are most of it."""
     from bench.claims import predict, rows
 
-    sample = [r for r in rows("replies", "test") + rows("fresh", "test") if r["label"] == "none"]
+    sample = [
+        r for r in rows("replies", "test") + rows("fresh", "test") + rows("fresh2", "test") if r["label"] == "none"
+    ]
     assert len(sample) >= 1000
     assert sum(predict(sample)) / len(sample) <= 0.05
 
