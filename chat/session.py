@@ -46,11 +46,18 @@ class Session:
         self.moderator.load_in_background()  # beside the model's loading, not after it
         tables = threading.Thread(target=claims.load, name="claims-load", daemon=True)
         tables.start()
-        self.engine: Engine = load_engine(self.model_name, self.model_config)
-        llm = config.moderation.llm if self.moderator.enabled else None
-        self.moderation_model = (
-            ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
-        )
+        try:
+            self.engine: Engine = load_engine(self.model_name, self.model_config)
+            llm = config.moderation.llm if self.moderator.enabled else None
+            self.moderation_model = (
+                ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
+            )
+        except BaseException:
+            # The error is printed next: not while the encoder's load has stdout and stderr on
+            # /dev/null (see below).
+            if self.moderator.enabled:
+                self.moderator.load()
+            raise
         # The front end takes sys.stdout and sys.stderr next, and llama-cpp-python points them at
         # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
         if self.moderator.enabled:
