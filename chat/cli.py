@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from actions.registry import Registry
 from chat import __version__, export
+from chat.commands import format_entries
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, UsageError
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
@@ -176,14 +177,13 @@ def dispatch(args: argparse.Namespace) -> int:
     steps = _steps(args)  # read the input before loading the model: usage errors come first
     if steps is None and sys.stdin.isatty() and sys.stdout.isatty() and not (args.line or args.json):
         return _tui(config, args)
-    session = Session(config, load_engine, args.model)
+    session = Session(config, load_engine, args.model, history=_recorder(config, args))
     transcript = Transcript(args.transcript) if args.transcript else None
-    history = _recorder(config, args)
     try:
         _apply_options(session, args)
         person = sys.stdin.isatty()  # someone at the terminal who can answer questions
         runner = Runner(
-            session, json_mode=args.json, transcript=transcript, history=history,
+            session, json_mode=args.json, transcript=transcript,
             interactive=steps is None and person,
             can_ask=person, approve=args.approve, allow_irreversible=frozenset(args.allow_irreversible),
         )  # fmt: skip
@@ -199,8 +199,6 @@ def dispatch(args: argparse.Namespace) -> int:
     finally:
         if transcript is not None:
             transcript.close()
-        if history is not None:
-            history.close()
         session.close()
 
 
@@ -290,11 +288,10 @@ def _history(args: argparse.Namespace) -> int:
         if args.action in ("list", "search"):
             words = " ".join(args.target)
             entries = history.search(words, args.limit) if args.action == "search" else history.entries(args.limit)
-            for entry in entries:
-                when = entry.updated.astimezone().strftime("%Y-%m-%d %H:%M")
-                turns = f"{entry.turns} turn{'s' * (entry.turns != 1)}"
-                match = f"\n      {entry.match}" if entry.match else ""
-                print(dumps_entry(entry) if args.json else f"{entry.id:>5}  {when}  {turns:>9}  {entry.title}{match}")
+            if args.json:
+                print("".join(dumps_entry(entry) + "\n" for entry in entries), end="")
+            elif entries:
+                print(format_entries(entries))
             if not entries and not args.json:
                 print("no conversations match" if args.action == "search" else "no conversations yet", file=sys.stderr)
             return 0

@@ -18,6 +18,7 @@ from chat import export
 from chat.config import APP_NAME
 from chat.conversation import describe_request
 from chat.errors import CommandError, ParleyError, did_you_mean
+from chat.history import Entry, Recorder
 from chat.models import format_models
 from chat.sampling import Sampling, describe
 from chat.session import Session
@@ -236,6 +237,56 @@ def _load(session: Session, arg: str) -> Outcome:
     session.params = saved.params
     note = "" if saved.model == session.model_name else f" (saved with model '{saved.model}')"
     return Outcome(f"loaded {len(saved.conversation.turns)} turn(s){note}")
+
+
+def _history(session: Session) -> Recorder:
+    if session.history is None:
+        raise CommandError("the history is off (--no-history, or history = false in models.toml)")
+    return session.history
+
+
+def format_entries(entries: list[Entry]) -> str:
+    """One line per conversation: id, when, turns, title; a search's match below it."""
+    lines = []
+    for entry in entries:
+        when = entry.updated.astimezone().strftime("%Y-%m-%d %H:%M")
+        turns = f"{entry.turns} turn{'s' * (entry.turns != 1)}"
+        lines.append(f"{entry.id:>5}  {when}  {turns:>9}  {entry.title}")
+        if entry.match:
+            lines.append(f"       {entry.match}")
+    return "\n".join(lines)
+
+
+@command("history", "/history [WORDS]", "list past conversations, or those whose turns hold every word")
+def _list_history(session: Session, arg: str) -> Outcome:
+    database = _history(session).database()
+    entries = database.search(arg, 20) if arg else database.entries(20)
+    if not entries:
+        return Outcome("no conversation matches" if arg else "no conversations in the history yet")
+    return Outcome(format_entries(entries) + "\n/open ID opens one")
+
+
+@command("open", "/open ID", "open a conversation from the history (its turns go on there)")
+def _open(session: Session, arg: str) -> Outcome:
+    if not arg.isdigit():
+        raise CommandError("usage: /open ID (/history lists them)")
+    recorder = _history(session)
+    saved = recorder.database().load(int(arg))
+    session.use_conversation(saved.conversation)
+    session.params = saved.params
+    recorder.adopt(saved.conversation, int(arg))
+    note = "" if saved.model == session.model_name else f" (saved with model '{saved.model}')"
+    return Outcome(f"opened conversation {arg}: {len(saved.conversation.turns)} turn(s){note}")
+
+
+@command("title", "/title TEXT", "name this conversation in the history")
+def _title(session: Session, arg: str) -> Outcome:
+    recorder = _history(session)
+    current = recorder.current(session.conversation)
+    if current is None:
+        raise CommandError("nothing of this conversation is saved yet: send a message first")
+    recorder.database().rename(current, _need(arg, "/title TEXT"))
+    return Outcome(f"conversation {current} is now titled {arg!r}")
 
 
 @command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")

@@ -137,20 +137,19 @@ class History:
     # --- writing ----------------------------------------------------------------------------
 
     def save(self, conversation_id: int | None, conversation: Conversation, model: str, params: Sampling) -> int:
-        """Save the whole conversation (a new one when `conversation_id` is None); its id."""
+        """Save the whole conversation (as a new one when `conversation_id` is None, or was
+        deleted meanwhile: from the list, or by another Parley); its id."""
         stamp = now().isoformat()
         settings = (model, params.model_dump_json(), conversation.system, conversation.prompt_name)
         with self._writing() as db:
-            if conversation_id is None:
+            if conversation_id is None or not db.execute(
+                "UPDATE conversations SET updated = ?, model = ?, params = ?, system = ?, prompt_name = ? "
+                "WHERE id = ?", (stamp, *settings, conversation_id),
+            ).rowcount:  # fmt: skip
                 conversation_id = db.execute(
                     "INSERT INTO conversations (created, updated, model, params, system, prompt_name) "
                     "VALUES (?, ?, ?, ?, ?, ?)", (stamp, stamp, *settings),
                 ).lastrowid  # fmt: skip
-            elif not db.execute(
-                "UPDATE conversations SET updated = ?, model = ?, params = ?, system = ?, prompt_name = ? "
-                "WHERE id = ?", (stamp, *settings, conversation_id),
-            ).rowcount:  # fmt: skip
-                raise HistoryError(f"no conversation {conversation_id} in the history (deleted meanwhile?)")
             # Earlier turns change too (/undo, /retry, dropped from the window): all are written anew.
             db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
             db.executemany(
@@ -292,6 +291,20 @@ class Recorder:
             self.history, self.error = None, str(err)
             return self.error
         return None
+
+    def adopt(self, conversation: Conversation, conversation_id: int) -> None:
+        """`conversation` was opened from the history as `conversation_id`: its turns go on there."""
+        self._conversation, self._id = conversation, conversation_id
+
+    def database(self) -> History:
+        """The history, for listing and searching; a ParleyError when it is off."""
+        if self.history is None:
+            raise HistoryError(f"the history is off for this session: {self.error}")
+        return self.history
+
+    def current(self, conversation: Conversation) -> int | None:
+        """The id `conversation` is saved under; None when it is not saved (yet)."""
+        return self._id if conversation is self._conversation else None
 
     def close(self) -> None:
         if self.history is not None:

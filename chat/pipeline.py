@@ -46,7 +46,6 @@ from chat.events import (
     waiting_notice,
 )
 from chat.generation import generate
-from chat.history import Recorder
 from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
@@ -97,10 +96,8 @@ class Pipeline:
         policy: ApprovalPolicy | None = None,
         ask: Asker | None = None,
         transcript: Transcript | None = None,
-        history: Recorder | None = None,
     ) -> None:
         self.session = session
-        self.history = history
         self.on_event = on_event
         self.policy = policy or ApprovalPolicy()
         self.ask = ask  # None: no person can answer now (a script answers with /approve or /deny)
@@ -260,9 +257,9 @@ class Pipeline:
 
     def _save_history(self) -> None:
         """The conversation as it now is into the history; a failure turns the history off, once said."""
-        if self.history is not None:
-            session = self.session
-            error = self.history.save(session.conversation, session.model_name, session.params)
+        session = self.session
+        if session.history is not None:
+            error = session.history.save(session.conversation, session.model_name, session.params)
             if error:
                 self.emit(Notice("history", f"history off for this session: {error}"))
 

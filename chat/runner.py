@@ -21,7 +21,6 @@ from rich.text import Text
 
 from chat.errors import ParleyError
 from chat.events import CommandRan, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
-from chat.history import Recorder
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
 from chat.sanitize import clean, json_line, mark
 from chat.script import Step
@@ -38,7 +37,6 @@ class Runner:
         *,
         json_mode: bool = False,
         transcript: Transcript | None = None,
-        history: Recorder | None = None,
         out: TextIO | None = None,
         err: TextIO | None = None,
         interactive: bool = False,
@@ -60,7 +58,6 @@ class Runner:
         )
         self.pipeline = Pipeline(
             session, self.render, policy=policy, ask=self.ask if can_ask else None, transcript=transcript,
-            history=history,
         )  # fmt: skip
 
     def start(self) -> int:

@@ -22,6 +22,7 @@ from chat.config import APP_NAME, Config, ModelConfig
 from chat.conversation import Conversation, Turn
 from chat.engine import Engine
 from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
+from chat.history import Recorder
 from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
 from moderation import claims
@@ -37,9 +38,15 @@ def user_prompts_dir() -> Path:
 
 class Session:
     def __init__(
-        self, config: Config, load_engine: EngineLoader, model: str | None = None, moderator: Moderator | None = None
+        self,
+        config: Config,
+        load_engine: EngineLoader,
+        model: str | None = None,
+        moderator: Moderator | None = None,
+        history: Recorder | None = None,
     ) -> None:
         self.config = config
+        self.history = history  # where the conversation is saved as it happens; None: nowhere
         self.moderator = moderator or Moderator(config.moderation)
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
@@ -143,6 +150,8 @@ class Session:
         threading.Thread(target=warm, name="warm-up", daemon=True).start()
 
     def close(self) -> None:
+        if self.history is not None:
+            self.history.close()
         self.engine.close()
         if self.moderation_model is not None:
             self.moderation_model.close()

@@ -35,15 +35,15 @@ from chat.session import EngineLoader, Session
 from chat.transcript import Transcript, TranscriptError
 from chat.tui import settings
 from chat.tui.conversation import ConversationView
-from chat.tui.screens import ConfirmScreen, context_screen, help_screen, keys_screen
+from chat.tui.screens import ConfirmScreen, HistoryScreen, context_screen, help_screen, keys_screen
 from chat.tui.widgets import PromptInput, StatusBar, literal
 
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 # Commands the TUI answers itself, with a screen or a worker, instead of a line of text.
-TUI_COMMANDS = {"help", "context", "quit", "theme", "model"}
+TUI_COMMANDS = {"help", "context", "quit", "theme", "model", "history"}
 # Commands after which the conversation on screen is shown afresh.
-REBUILDS = {"clear", "load", "undo", "retry"}
+REBUILDS = {"clear", "load", "open", "undo", "retry"}
 
 
 class ParleyApp(App[None]):
@@ -52,6 +52,7 @@ class ParleyApp(App[None]):
     BINDINGS = [
         Binding("escape", "stop", "Stop reply"),
         Binding("f1", "keys", "Keys"),
+        Binding("f2", "history", "History"),
         Binding("question_mark", "keys", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
@@ -182,14 +183,13 @@ class ParleyApp(App[None]):
         self.idle.clear()
         try:
             if self.pipeline is None:
-                session = Session(self.config, self.loader, self.model_arg)
+                self.history = self._open_history()
+                session = Session(self.config, self.loader, self.model_arg, history=self.history)
                 if self.setup:
                     self.setup(session)
-                self.history = self._open_history()
                 self.pipeline = Pipeline(
-                    session, self.render_event, policy=self.policy, ask=self.ask, transcript=self.transcript,
-                    history=self.history,
-                )  # fmt: skip
+                    session, self.render_event, policy=self.policy, ask=self.ask, transcript=self.transcript
+                )
                 with suppress(TranscriptError):  # shown by its error event; the chat goes on unrecorded
                     self.pipeline.start()
                 if session.moderator.note:
@@ -262,6 +262,8 @@ class ParleyApp(App[None]):
             await self.action_quit()
         elif name == "theme":
             self._theme_command(arg)
+        elif name == "history":
+            self.action_history(arg)
         elif name == "model" and arg:
             try:
                 self.config.model(arg)
@@ -272,6 +274,18 @@ class ParleyApp(App[None]):
         else:
             return False
         return True
+
+    def action_history(self, search: str = "") -> None:
+        """The list of past conversations; what is picked there runs as /open ID or /clear."""
+        if self.session is None or self.session.history is None or self.session.history.history is None:
+            self.notify("The history is off for this chat (see the status bar).", severity="warning")
+            return
+
+        async def picked(choice: tuple[str, int] | None) -> None:
+            if choice is not None and self.may_send():
+                await self.enter(f"/open {choice[1]}" if choice[0] == "open" else "/clear")
+
+        self.push_screen(HistoryScreen(self.session.history.history, search), picked)
 
     def _theme_command(self, arg: str) -> None:
         themes = sorted(self.available_themes)
@@ -409,6 +423,4 @@ class ParleyApp(App[None]):
         if self.session is not None:
             self.session.close()
         self.transcript.close()
-        if self.history is not None:
-            self.history.close()
         sys.setswitchinterval(self._switch_interval)

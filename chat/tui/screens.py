@@ -1,5 +1,5 @@
 """Screens: help (generated from the command definitions), key bindings, the context panel,
-and a keyboard-driven Yes/No confirmation whose default is No."""
+the list of past conversations, and a keyboard-driven Yes/No confirmation whose default is No."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 from chat.commands import COMMANDS
 from chat.context import ContextReport
+from chat.history import History, HistoryError
 from chat.pipeline import Question
 from chat.sampling import describe
 from chat.tui.widgets import literal
@@ -26,6 +28,7 @@ KEYS = [
     ("Tab", "complete the suggested slash command"),
     ("Escape", "stop the reply being generated"),
     ("Ctrl+P", "command palette (every slash command, themes)"),
+    ("F2", "past conversations: search, open, delete, new chat"),
     ("F1", "this list of keys"),
     ("Ctrl+Q", "quit"),
 ]
@@ -83,6 +86,92 @@ def context_screen(report: ContextReport) -> InfoScreen:
     table.add_row("free", str(report.free))
     table.add_row(Text("n_ctx", style="bold"), str(report.n_ctx))
     return InfoScreen("Context window", table)
+
+
+class HistoryScreen(ModalScreen[tuple[str, int] | None]):
+    """Past conversations, newest first; typing searches them (every word, in any turn). Enter
+    opens one, Delete deletes one (after a Yes), Ctrl+N starts a new chat, Escape closes.
+    Dismissed with ("open", id), ("new", 0) or None."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("delete", "delete", "Delete"),
+        Binding("ctrl+n", "new", "New chat"),
+    ]
+
+    def __init__(self, history: History, search: str = "") -> None:
+        super().__init__(classes="info")
+        self.history = history
+        self._search = search
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="panel"):
+            yield Static(Text("Conversations", style="bold"), id="panel-title")
+            yield Input(self._search, placeholder="search: words in any message or reply", id="history-search")
+            yield OptionList(id="history-list")
+            hint = "Enter opens · Delete deletes · Ctrl+N new chat · Escape closes"
+            yield Static(Text(hint, style="dim"), id="panel-hint")
+
+    def on_mount(self) -> None:
+        self.refill()
+
+    def refill(self) -> None:
+        words = self.query_one(Input).value
+        listing = self.query_one(OptionList)
+        listing.clear_options()
+        try:
+            entries = self.history.search(words) if words.strip() else self.history.entries()
+        except HistoryError as err:
+            listing.add_option(Option(literal(f"error: {err}"), disabled=True))
+            return
+        for entry in entries:
+            when = entry.updated.astimezone().strftime("%Y-%m-%d %H:%M")
+            label = Text.assemble((f"{when}  ", "dim"), literal(entry.title or "(untitled)"),
+                                  (f"  {entry.turns} turn{'s' * (entry.turns != 1)}", "dim"))  # fmt: skip
+            if entry.match:
+                label.append_text(Text.assemble("\n  ", literal(entry.match, "italic")))
+            listing.add_option(Option(label, id=str(entry.id)))
+        if not entries:
+            listing.add_option(Option(Text("no conversation matches" if words.strip() else "none yet"), disabled=True))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        listing = self.query_one(OptionList)
+        listing.focus()
+        if listing.option_count and not listing.get_option_at_index(0).disabled:
+            listing.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.dismiss(("open", int(event.option.id)))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_new(self) -> None:
+        self.dismiss(("new", 0))
+
+    def action_delete(self) -> None:
+        listing = self.query_one(OptionList)
+        if listing.highlighted is None:
+            return
+        option = listing.get_option_at_index(listing.highlighted)
+        if option.id is None:
+            return
+        conversation_id = int(option.id)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.history.delete(conversation_id)
+                except HistoryError as err:
+                    self.notify(str(err), severity="error")
+                self.refill()
+
+        question = Question("Delete this conversation?", str(option.prompt), "It cannot be undone.")
+        self.app.push_screen(ConfirmScreen(question), answered)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -55,7 +55,8 @@ def test_a_conversation_comes_back_exactly_as_it_was_saved(tmp_path: Path) -> No
 
 def test_later_saves_replace_the_turns_and_clear_starts_a_new_conversation(session: Session, tmp_path: Path) -> None:
     history = History(tmp_path / "h.db")
-    pipeline = Pipeline(session, history=Recorder(history))
+    session.history = Recorder(history)
+    pipeline = Pipeline(session)
     pipeline.send("one")
     pipeline.send("two")
     pipeline.command("/undo")
@@ -140,9 +141,9 @@ def test_a_damaged_or_newer_database_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_a_locked_database_turns_the_history_off_and_the_chat_goes_on(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    recorder = Recorder(History(path, timeout=0.1))
+    session.history = Recorder(History(path, timeout=0.1))
     events: list[object] = []
-    pipeline = Pipeline(session, events.append, history=recorder)
+    pipeline = Pipeline(session, events.append)
     pipeline.send("one")
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another process holds it
@@ -184,3 +185,26 @@ def test_a_damaged_history_is_a_warning_and_the_answer_still_comes(run: Cli) -> 
     assert code == 0 and out == "You said: hello\n"
     assert err.count("\n") == 1 and "not saved in the history" in err and "Traceback" not in err
     assert path.read_bytes() == b"garbage" * 500  # nothing of it lost or overwritten
+
+
+def test_history_open_and_title_are_commands_in_every_front_end(run: Cli, tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("bread rolls\n\n/clear\n\nrivers of Europe\n\n/title Rivers\n\n/history\n\n/history bread\n\n"
+                      "/open 1\n\nand butter\n\n/title\n")  # fmt: skip
+    code, out, _ = run("run", str(script), "--json")
+    (error,) = json_events(out, "error")
+    assert code == 2 and "usage: /title TEXT" in error["error"]  # the last line; everything before it ran
+    commands = json_events(out, "command")
+    listing, searched, opened = (c["output"] for c in commands[2:5])
+    assert listing.splitlines()[0].endswith("Rivers") and "bread rolls" in listing.splitlines()[1]
+    assert "[bread] rolls" in searched and "Rivers" not in searched
+    assert opened == "opened conversation 1: 1 turn(s)"
+    saved = History(Path(platformdirs.user_data_dir(APP_NAME)) / "history.db")
+    assert [(e.title, e.turns) for e in saved.entries()] == [("bread rolls", 2), ("Rivers", 1)]
+
+
+def test_without_a_history_the_commands_say_so(run: Cli, tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("/history\n")
+    code, _, err = run("run", "--no-history", str(script))
+    assert code == 2 and "the history is off" in err

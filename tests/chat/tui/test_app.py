@@ -9,14 +9,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import Markdown
+from textual.widgets import Markdown, OptionList
 
 from chat.history import History
 from chat.pipeline import Question
 from chat.scripted_engine import ScriptedLoader
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView
-from chat.tui.screens import ConfirmScreen
+from chat.tui.screens import ConfirmScreen, HistoryScreen
 from chat.tui.widgets import PromptInput, StatusBar
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import fake_config, moderated_config
@@ -467,3 +467,45 @@ async def test_the_chat_is_saved_in_the_history_and_a_damaged_one_is_said_in_the
         await wait_until(pilot, lambda: not broken.generating and len(replies(broken)) == 1)
         assert "history off" in str(broken.query_one(StatusBar).render())
         assert any("not saved in the history" in str(n.render()) for n in broken.query(NoticeView))
+
+
+async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        for message in ("bread rolls please", "/clear", "tell me about rivers"):
+            await submit(pilot, message)
+            await wait_until(pilot, lambda: not app.generating)
+        await submit(pilot, "/title Rivers")
+        await wait_until(pilot, lambda: not app.generating)
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        listing = screen.query_one(OptionList)
+        assert [str(listing.get_option_at_index(i).prompt).split("  ")[1] for i in range(2)] == [
+            "Rivers", "bread rolls please"]  # fmt: skip
+        await pilot.press(*"bread")  # search as you type
+        await wait_until(pilot, lambda: listing.option_count == 1)
+        assert "[bread]" in str(listing.get_option_at_index(0).prompt)
+        await pilot.press("enter", "enter")  # to the list, then open the highlighted one
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen) and not app.generating)
+        assert [v.text for v in app.query(MessageView)] == ["bread rolls please", "You said: bread rolls please"]
+        await submit(pilot, "and butter")  # goes on in the same conversation
+        await wait_until(pilot, lambda: not app.generating)
+        (entry,) = History(tmp_path / "data" / "history.db").search("butter")
+        assert entry.title == "bread rolls please" and entry.turns == 2
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        listing = app.screen.query_one(OptionList)
+        await pilot.press("tab")
+        while listing.highlighted != 1:  # the second one: "Rivers"
+            await pilot.press("down")
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(ConfirmScreen.GRACE_S)
+        await pilot.press("tab", "enter")  # Yes
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        assert [e.title for e in History(tmp_path / "data" / "history.db").entries()] == ["bread rolls please"]
+        await pilot.press("ctrl+n")  # a new chat
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen) and not app.generating)
+        assert not list(app.query(MessageView))
