@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import platformdirs
+from markdown_it import MarkdownIt
 
 from chat import conversation as conv_file
 from chat import export
@@ -33,6 +34,7 @@ class Outcome:
     generate: str | None = None  # a user message to send next (/retry, /act)
     force_action: bool = False  # generate an action request, constrained by a grammar
     answer: bool | None = None  # the user's answer to the oldest waiting action request
+    copy: str | None = None  # text for the clipboard (/copy)
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,47 @@ def _title(session: Session, arg: str) -> Outcome:
         raise CommandError("nothing of this conversation is saved yet: send a message first")
     recorder.database().rename(current, _need(arg, "/title TEXT"))
     return Outcome(f"conversation {current} is now titled {arg!r}")
+
+
+@command(
+    "copy",
+    "/copy [N | code [N]]",
+    "copy the last reply (or turn N's), or the Nth code block of the last reply with code",
+)
+def _copy(session: Session, arg: str) -> Outcome:
+    replies = [(n, t.reply.content) for n, t in enumerate(session.conversation.turns, start=1) if t.reply]
+    if not replies:
+        raise CommandError("nothing to copy yet: no reply in this conversation")
+    words = arg.split()
+    if words[:1] == ["code"]:
+        number, blocks = next(((n, b) for n, text in reversed(replies) if (b := code_blocks(text))), (0, []))
+        if not blocks:
+            raise CommandError("no reply in this conversation has a code block")
+        index = _number(
+            words[1] if len(words) > 1 else "1", len(blocks), "code block", f"in the reply of turn {number}"
+        )
+        return Outcome(f"copied code block {index} of the reply of turn {number}", copy=blocks[index - 1])
+    if len(words) > 1:
+        raise CommandError("usage: /copy [N | code [N]]")
+    if not words:
+        number, text = replies[-1]
+    else:
+        number = _number(words[0], len(session.conversation.turns), "turn", "in this conversation")
+        text = dict(replies).get(number, "")
+        if not text:
+            raise CommandError(f"turn {number} has no reply to copy")
+    return Outcome(f"copied the reply of turn {number} ({len(text)} characters)", copy=text)
+
+
+def _number(word: str, count: int, what: str, where: str) -> int:
+    if not word.isdigit() or not 1 <= int(word) <= count:
+        raise CommandError(f"no {what} {word} {where} (there {'is' if count == 1 else 'are'} {count})")
+    return int(word)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The text of each fenced or indented code block in `markdown`, in order."""
+    return [t.content for t in MarkdownIt("commonmark").parse(markdown) if t.type in ("fence", "code_block")]
 
 
 @command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")

@@ -170,6 +170,16 @@ class CommandRan(Event):
 
 
 @dataclass(frozen=True)
+class CopyAsked(Event):
+    """/copy picked this text for the clipboard: the front end puts it there (the TUI through
+    Textual, which works over SSH; a terminal through OSC 52). Not recorded: it is in the turn."""
+
+    type = "copy"
+    recorded = False
+    text: str
+
+
+@dataclass(frozen=True)
 class ErrorRaised(Event):
     type = "error"
     error: str

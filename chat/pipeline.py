@@ -28,6 +28,7 @@ from chat.events import (
     ActionDone,
     ActionRequested,
     CommandRan,
+    CopyAsked,
     ErrorRaised,
     Event,
     Notice,
@@ -160,6 +161,8 @@ class Pipeline:
             self.emit(CommandRan(line, str(err), ok=False))
             raise
         self.emit(CommandRan(line, outcome.text, ok=True))
+        if outcome.copy is not None:
+            self.emit(CopyAsked(outcome.copy))
         if outcome.answer is not None:
             self.decide(outcome.answer, "user")
         if outcome.generate is not None:

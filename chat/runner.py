@@ -8,6 +8,7 @@ event as one JSON line instead. Ctrl+C stops the reply in progress (the partial 
 
 from __future__ import annotations
 
+import base64
 import signal
 import sys
 import termios
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from chat.errors import ParleyError
-from chat.events import CommandRan, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
+from chat.events import CommandRan, CopyAsked, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
 from chat.sanitize import clean, json_line, mark
 from chat.script import Step
@@ -139,6 +140,18 @@ class Runner:
         # Text(...) is never parsed for markup: the text may quote the model or the user.
         self.console.print(Text(clean(text), style=style))
 
+    def copy(self, text: str) -> None:
+        """Put `text` on the clipboard of the terminal we run in, with OSC 52 (it works over SSH
+        and in tmux with set-clipboard on); with no terminal, say so."""
+        terminal = self.console.file
+        if not (hasattr(terminal, "isatty") and terminal.isatty()):
+            self.notice(
+                "no terminal to copy to (the text is in the conversation and the transcript)", STYLES["warning"]
+            )
+            return
+        terminal.write(f"\x1b]52;c;{base64.b64encode(text.encode()).decode()}\x07")
+        terminal.flush()
+
     def render(self, event: Event) -> None:
         if self.json_mode:
             if event.recorded:
@@ -159,5 +172,7 @@ class Runner:
             self.notice(mark(event.text), STYLES[event.severity])
         elif isinstance(event, CommandRan) and event.ok and event.output:
             self.notice(event.output, style="")
+        elif isinstance(event, CopyAsked):
+            self.copy(event.text)
         elif isinstance(event, ErrorRaised):
             self.notice(f"error: {event.error}", STYLES["error"])

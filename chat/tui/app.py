@@ -28,7 +28,17 @@ from chat import commands
 from chat import conversation as conv_file
 from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
-from chat.events import CommandRan, ErrorRaised, Event, Notice, ReplyWithdrawn, TextShown, TurnDone, UserSent
+from chat.events import (
+    CommandRan,
+    CopyAsked,
+    ErrorRaised,
+    Event,
+    Notice,
+    ReplyWithdrawn,
+    TextShown,
+    TurnDone,
+    UserSent,
+)
 from chat.history import HistoryError, Recorder, open_history
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
@@ -369,6 +379,8 @@ class ParleyApp(App[None]):
                 await chat.show(self.session.conversation)
             if event.ok and event.output:
                 chat.say(event.output)
+        elif isinstance(event, CopyAsked):
+            self.copy_to_clipboard(event.text)  # OSC 52: works over SSH too
         elif isinstance(event, ErrorRaised):
             chat.say(f"error: {event.error}", "error")
 

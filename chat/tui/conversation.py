@@ -10,6 +10,7 @@ from typing import Literal
 
 from markdown_it import MarkdownIt
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
@@ -51,7 +52,11 @@ class NoticeView(Static):
 
 class MessageView(Vertical):
     """One message. Assistant replies render as Markdown and can stream; notices can sit above
-    or below the body (the moderation filter and the action guard use them)."""
+    or below the body (the moderation filter and the action guard use them). A click focuses
+    it; then c copies it to the clipboard."""
+
+    can_focus = True
+    BINDINGS = [Binding("c", "copy", "Copy message")]
 
     class Arrived(Message):
         """Streamed text is waiting in `pending` (posted at most once until it is taken)."""
@@ -89,6 +94,10 @@ class MessageView(Vertical):
     @property
     def text(self) -> str:
         return self._text
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self._text)  # OSC 52: works over SSH too
+        self.app.notify(f"copied the {'message' if self.role == 'user' else 'reply'} ({len(self._text)} characters)")
 
     def feed(self, fragment: str) -> None:
         """Queue streamed text from the generation thread without waiting for the screen:

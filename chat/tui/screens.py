@@ -29,6 +29,7 @@ KEYS = [
     ("Escape", "stop the reply being generated"),
     ("Ctrl+P", "command palette (every slash command, themes)"),
     ("F2", "past conversations: search, open, delete, new chat"),
+    ("c (on a message you clicked)", "copy it to the clipboard"),
     ("F1", "this list of keys"),
     ("Ctrl+Q", "quit"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -144,3 +145,18 @@ def test_an_interactive_line_chat_exits_with_its_last_steps_code(session: Sessio
     assert exit_code("/nope", "hi") == 0
     piped = Runner(session, out=io.StringIO(), err=io.StringIO())
     assert piped.run([Step("command", "/nope", 1), Step("user", "hi", 2)], keep_going=True) == 2  # the first error
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_copy_in_a_terminal_writes_osc_52_and_without_one_says_so(session: Session) -> None:
+    session.engine.enqueue("Use `ls`:\n\n```\nls -la\n```")  # type: ignore[attr-defined]
+    terminal, piped = Terminal(), io.StringIO()
+    runner = Runner(session, out=io.StringIO(), err=terminal)
+    runner.run([Step("user", "how?", 1), Step("command", "/copy code", 2)])
+    assert "\x1b]52;c;" + base64.b64encode(b"ls -la\n").decode() + "\x07" in terminal.getvalue()
+    Runner(session, out=io.StringIO(), err=piped).run([Step("command", "/copy", 1)])
+    assert "no terminal to copy to" in piped.getvalue() and "\x1b]52" not in piped.getvalue()

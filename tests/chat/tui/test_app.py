@@ -509,3 +509,21 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         await pilot.press("ctrl+n")  # a new chat
         await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen) and not app.generating)
         assert not list(app.query(MessageView))
+
+
+async def test_copy_puts_a_reply_or_a_code_block_on_the_clipboard(tmp_path: Path) -> None:
+    loader = ScriptedLoader("Run this:\n\n```bash\nls -la\n```\n\nthen this:\n\n```\npwd\n```", "Second reply.")
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]  # the OSC 52 call, observed
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        for line in ("show me", "again", "/copy", "/copy 1", "/copy code 2", "/copy code 3"):
+            await submit(pilot, line)
+            await wait_until(pilot, lambda: not app.generating)
+        assert copied == ["Second reply.", loader.replies[0], "pwd\n"]  # the last /copy failed
+        assert "no code block 3" in str(list(app.query(NoticeView))[-1].render())
+        first_reply = replies(app)[0]
+        first_reply.focus()  # a click focuses a message; c copies it
+        await pilot.press("c")
+        assert copied[-1] == first_reply.text
