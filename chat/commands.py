@@ -332,6 +332,49 @@ def code_blocks(markdown: str) -> list[str]:
     return [t.content for t in MarkdownIt("commonmark").parse(markdown) if t.type in ("fence", "code_block")]
 
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # read no more than this: a larger text file cannot fit any window
+
+
+@command(
+    "file",
+    "/file [PATH | clear]",
+    "attach a text file to your next message (its token cost is shown); list or drop them",
+)
+def _file(session: Session, arg: str) -> Outcome:
+    if not arg:
+        if not session.attachments:
+            return Outcome("no files attached (/file PATH attaches one to your next message)")
+        return Outcome("attached to your next message: " + ", ".join(name for name, _ in session.attachments))
+    if arg == "clear":
+        session.attachments = []
+        return Outcome("attachments dropped")
+    path = Path(arg).expanduser()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise CommandError(f"cannot read {path}: {err.strerror or err}") from None
+    if b"\x00" in data:
+        raise CommandError(f"{path} is a binary file: only text files can be attached")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text: only text files can be attached") from None
+    report = session.context_report()
+    before = session.engine.count_tokens(session.conversation.context_messages(session.message("")))
+    session.attachments.append((path.name, text))
+    after = session.engine.count_tokens(session.conversation.context_messages(session.message("")))
+    cost, free = after - before, report.n_ctx - report.reserved - after
+    if len(data) > MAX_FILE_BYTES or free < 0:
+        session.attachments.pop()
+        size = f"more than {MAX_FILE_BYTES // 1024 // 1024} MB" if len(data) > MAX_FILE_BYTES else f"{cost} tokens"
+        raise CommandError(
+            f"{path.name} is {size}; with the conversation and {report.reserved} tokens kept for the reply, "
+            f"{report.n_ctx - report.reserved - before} of the {report.n_ctx}-token window are free"
+        )
+    return Outcome(f"attached {path.name}: {cost} tokens, sent with your next message ({free} tokens left free)")
+
+
 @command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")
 def _export(session: Session, arg: str) -> Outcome:
     path = Path(_need(arg, "/export PATH")).expanduser()

@@ -174,6 +174,7 @@ class Pipeline:
         session = self.session
         if force_action and not session.registry.actions:
             raise ParleyError("no actions are enabled ([actions] enabled = false)")
+        text = session.message(text)  # with the files attached by /file
         self._check_input(text)
         params = session.params
         prompt_tokens, dropped = context.fit(
@@ -183,6 +184,7 @@ class Pipeline:
         turn = Turn(user=text)
         session.conversation.turns.append(turn)
         session.pending = []
+        session.attachments = []  # sent
         self.emit(UserSent(text))
         self._claims = ClaimWatch(session.registry.backers)
         schema = session.registry.request_schema() if force_action else None

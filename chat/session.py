@@ -78,6 +78,7 @@ class Session:
         self.conversation = Conversation(actions_prompt=self.registry.prompt())
         self.use_prompt(self.model_config.prompt)
         self.pending: list[Request] = []  # action requests of the last reply, waiting for an answer
+        self.attachments: list[tuple[str, str]] = []  # (name, text) of files for the next message (/file)
 
     def action_context(self) -> ActionContext:
         data = Path(platformdirs.user_data_dir(APP_NAME))
@@ -118,7 +119,8 @@ class Session:
 
     def context_used(self) -> int:
         """The prompt the next reply would see, in tokens (one count, not the per-turn report)."""
-        return self.engine.count_tokens(self.conversation.context_messages())
+        pending = self.message("") if self.attachments else None  # attached files count already
+        return self.engine.count_tokens(self.conversation.context_messages(pending))
 
     def context_report(self) -> context.ContextReport:
         return context.report(self.engine, self.conversation, self.params.max_tokens)
@@ -148,6 +150,11 @@ class Session:
                 pass
 
         threading.Thread(target=warm, name="warm-up", daemon=True).start()
+
+    def message(self, text: str) -> str:
+        """The user's next message as the model gets it: `text`, then the attached files."""
+        files = [f"File {name}:\n~~~~\n{content}\n~~~~" for name, content in self.attachments]
+        return "\n\n".join([text, *files]) if files else text
 
     def close(self) -> None:
         if self.history is not None:

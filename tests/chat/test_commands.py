@@ -10,11 +10,12 @@ import pytest
 
 from chat import commands
 from chat.commands import COMMANDS, execute
-from chat.errors import CommandError
+from chat.errors import CommandError, ParleyError
 from chat.pipeline import Pipeline
 from chat.sampling import Sampling
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
+from tests.conftest import moderated_config
 
 REQUIRED = [
     "help",
@@ -221,3 +222,48 @@ def test_every_reply_records_its_parameters(session: Session, pipeline: Pipeline
     temps = [t.reply.params.temperature for t in session.conversation.turns]  # type: ignore[union-attr]
     assert temps == [0.4, 0.9]
     assert isinstance(session.conversation.turns[0].reply.params, Sampling)  # type: ignore[union-attr]
+
+
+def test_file_attaches_text_to_the_next_message_with_its_cost(pipeline: Pipeline, session: Session,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("buy milk\nfix the bike\n")
+    outcome = commands.execute(session, f"/file {notes}")
+    assert outcome.text.startswith("attached notes.txt: ") and "tokens" in outcome.text
+    assert "notes.txt" in commands.execute(session, "/file").text
+    pipeline.send("What is on my list?")
+    sent = session.conversation.turns[-1].user
+    assert sent.startswith("What is on my list?") and "File notes.txt:" in sent and "fix the bike" in sent
+    assert session.attachments == []  # one message only
+    pipeline.send("thanks")
+    assert session.conversation.turns[-1].user == "thanks"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "is a binary file"),
+        (b"caf\xe9 latin-1", "is not UTF-8 text"),
+        (b"word " * 5000, "of the 2048-token window are free"),
+    ],
+)
+def test_file_refuses_binary_undecodable_and_too_large_files(session: Session, tmp_path: Path, content: bytes,
+                                                            message: str) -> None:  # fmt: skip
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        commands.execute(session, f"/file {path}")
+    assert session.attachments == []
+    with pytest.raises(CommandError, match="cannot read"):
+        commands.execute(session, f"/file {tmp_path / 'missing.txt'}")
+
+
+def test_attached_text_passes_input_moderation(tmp_path: Path) -> None:
+    config = moderated_config(tmp_path, 'backend = "offline"\nmoderate_input = true')
+    session = Session(config, ScriptedLoader())
+    bad = tmp_path / "bad.txt"
+    bad.write_text("you are a worthless idiot and everyone hates you")
+    commands.execute(session, f"/file {bad}")
+    with pytest.raises(ParleyError, match="moderation flagged it"):
+        Pipeline(session).send("please summarise")  # nobody to ask: not sent
+    assert session.conversation.turns == []

@@ -515,7 +515,7 @@ async def test_copy_puts_a_reply_or_a_code_block_on_the_clipboard(tmp_path: Path
     loader = ScriptedLoader("Run this:\n\n```bash\nls -la\n```\n\nthen this:\n\n```\npwd\n```", "Second reply.")
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     copied: list[str] = []
-    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]  # the OSC 52 call, observed
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]  # the OSC 52 call, observed
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
         for line in ("show me", "again", "/copy", "/copy 1", "/copy code 2", "/copy code 3"):
