@@ -35,6 +35,7 @@ class Outcome:
     force_action: bool = False  # generate an action request, constrained by a grammar
     answer: bool | None = None  # the user's answer to the oldest waiting action request
     copy: str | None = None  # text for the clipboard (/copy)
+    continue_reply: bool = False  # go on with the last reply (/continue)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,17 @@ def _undo(session: Session, arg: str) -> Outcome:
 def _retry(session: Session, arg: str) -> Outcome:
     turn = session.pop_last_turn()
     return Outcome("retrying", generate=turn.user)
+
+
+@command("continue", "/continue", "go on with the last reply, cut at max_tokens or stopped")
+def _continue(session: Session, arg: str) -> Outcome:
+    turns = session.conversation.turns
+    reply = turns[-1].reply if turns else None
+    if reply is None:
+        raise CommandError("no reply to continue")
+    if reply.finish_reason not in ("length", "cancelled"):
+        raise CommandError(f"the last reply was not cut short (it ended: {reply.finish_reason})")
+    return Outcome("continuing the last reply", continue_reply=True)
 
 
 def default_save_path() -> Path:

@@ -92,9 +92,12 @@ class Engine(ABC):
         params: Sampling,
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
+        continue_reply: bool = False,
     ) -> Iterator[StreamEvent]:
         """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens.
-        With `json_schema`, the output is constrained to JSON matching it (a grammar)."""
+        With `json_schema`, the output is constrained to JSON matching it (a grammar). With
+        `continue_reply`, the last message is the assistant's reply so far, and the model goes
+        on writing it (the prompt ends right after its text)."""
 
     def warm(self, messages: Sequence[Message]) -> None:  # noqa: B027 (optional: a no-op by default)
         """Evaluate ahead what the next prompt starts with, `messages` and the template's text

@@ -86,6 +86,14 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class ReplyContinued(Event):
+    """/continue: the reply of turn `turn` goes on; the text shown next belongs to it."""
+
+    type = "continue"
+    turn: int
+
+
+@dataclass(frozen=True)
 class ReplyWithdrawn(Event):
     """The moderation model judged the reply, already shown, unfit: `content` replaces it."""
 

@@ -27,13 +27,13 @@ class _Producer:
 
     def __init__(
         self, session: Session, messages: list[Message], params: Sampling, cancel: threading.Event,
-        schema: dict[str, Any] | None,
+        schema: dict[str, Any] | None, continue_reply: bool,
     ) -> None:  # fmt: skip
         self._events: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
 
         def produce() -> None:
             try:
-                for event in session.engine.stream(messages, params, cancel, schema):
+                for event in session.engine.stream(messages, params, cancel, schema, continue_reply):
                     self._events.put((time.perf_counter(), event))
             except Exception as err:  # handed over, raised nowhere
                 self._events.put((time.perf_counter(), err))
@@ -72,12 +72,14 @@ def generate(
     cancel: threading.Event,
     schema: dict[str, Any] | None,
     show: Callable[[str], None],
+    continue_reply: bool = False,
 ) -> tuple[Reply, Exception | None]:
     """Stream a reply to `messages`, passing each moderated piece to `show` as it is released.
 
     A cancelled or failed generation keeps its partial reply (finish_reason says which), so
     nothing the user saw is lost; a failure comes back beside it. With `schema`, a grammar
-    holds the reply to it."""
+    holds the reply to it; with `continue_reply`, the reply goes on from the last message (the
+    text returned is the new part)."""
     screen = StreamFilter(session.moderator, redacted) if session.moderator.enabled else None
     shown: list[str] = []
     start = time.perf_counter()
@@ -96,7 +98,7 @@ def generate(
     failure: Exception | None = None
     produced = 0  # tokens generated, for the record when the stream fails before its end
     unseen = False  # text the engine produced after the reply was stopped
-    stream = _Producer(session, messages, params, cancel, schema)
+    stream = _Producer(session, messages, params, cancel, schema, continue_reply)
     try:
         for stamp, event in stream:
             if isinstance(event, Exception):  # the engine failed: keep what was shown, report it after

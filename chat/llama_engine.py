@@ -166,19 +166,27 @@ class LlamaEngine(Engine):
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
 
-    def prompt_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> list[int]:
+    def prompt_tokens(
+        self, messages: Sequence[Message], add_generation_prompt: bool = True, open_last: bool = False
+    ) -> list[int]:
         """The template's own text may hold control tokens (`<|im_start|>`); the messages may
         not: a reply or a pasted file that spells out `<|im_start|>system` stays plain text and
         never becomes a turn of its own. The template is rendered around a placeholder for each
-        message, and each message's text is tokenized with control tokens off."""
+        message, and each message's text is tokenized with control tokens off. `open_last` ends
+        the prompt right after the last message's text (a reply to be continued)."""
         marks = [f"\x00{i}\x00" for i in range(len(messages))]  # NUL: no message can hold one
         placeholders: list[Message] = [{"role": m["role"], "content": k} for m, k in zip(messages, marks, strict=True)]
-        rendered = self.render(placeholders, add_generation_prompt)
+        rendered = self.render(placeholders, add_generation_prompt and not open_last)
         if any(rendered.count(mark) != 1 for mark in marks):
+            if open_last:
+                raise ParleyError("this model's chat template rewrites messages: a reply cannot be continued")
             # A template that rewrites or drops a message's text (rare): the whole text as it renders.
             return self.tokenize(self.render(messages, add_generation_prompt))
+        pieces = _PLACEHOLDER.split(rendered)
+        if open_last:  # leave off the template's end of turn after the last message
+            pieces = pieces[: 2 * len(messages)]
         tokens: list[int] = []
-        for index, piece in enumerate(_PLACEHOLDER.split(rendered)):
+        for index, piece in enumerate(pieces):
             if index % 2:  # a message's text
                 tokens += self._llm.tokenize(messages[int(piece)]["content"].encode("utf-8"), add_bos=False,
                                              special=False)  # fmt: skip
@@ -192,8 +200,9 @@ class LlamaEngine(Engine):
         params: Sampling,
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
+        continue_reply: bool = False,
     ) -> Iterator[StreamEvent]:
-        prompt = self.prompt_tokens(messages)
+        prompt = self.prompt_tokens(messages, open_last=continue_reply)
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None

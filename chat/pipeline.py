@@ -21,8 +21,8 @@ from typing import Literal
 from actions.action import Request
 from actions.errors import ActionError
 from chat import commands, context
-from chat.conversation import ActionRecord, DecidedBy, GuardRecord, Reply, Turn, describe_request
-from chat.errors import ParleyError
+from chat.conversation import ActionRecord, DecidedBy, GuardRecord, ModerationRecord, Reply, Turn, describe_request
+from chat.errors import ContextOverflowError, ParleyError
 from chat.events import (
     ActionDecided,
     ActionDone,
@@ -32,6 +32,7 @@ from chat.events import (
     ErrorRaised,
     Event,
     Notice,
+    ReplyContinued,
     ReplyWithdrawn,
     SessionStarted,
     TextShown,
@@ -86,6 +87,14 @@ class ApprovalPolicy:
         if self.mode == "always" and not can_ask:
             return False  # irreversible and not named: only a person may run it
         return None
+
+
+def merged(first: ModerationRecord | None, then: ModerationRecord | None) -> ModerationRecord | None:
+    """The moderation of a reply and of its continuation, as one record: the worse decision."""
+    if first is None or then is None:
+        return first or then
+    decision = max(first.decision, then.decision, key=lambda d: SEVERITY[d])
+    return ModerationRecord(decision=decision, backend=then.backend, flagged=[*first.flagged, *then.flagged])
 
 
 class Pipeline:
@@ -167,6 +176,8 @@ class Pipeline:
             self.decide(outcome.answer, "user")
         if outcome.generate is not None:
             self._send(outcome.generate, cancel, outcome.force_action)
+        if outcome.continue_reply:
+            self._continue(cancel)
         self._save_history()  # /undo, /retry, /approve... changed it
         return not outcome.quit
 
@@ -221,6 +232,34 @@ class Pipeline:
             reply.content = mark(f"reply withdrawn by the moderation model: {verdict.label}")
             reply.finish_reason = "blocked"
             self.emit(ReplyWithdrawn(reply.content))
+
+    def _continue(self, cancel: threading.Event) -> None:
+        """The last reply goes on where it was cut: the model sees it as its own unfinished text."""
+        session = self.session
+        turn = session.conversation.turns[-1]
+        reply = turn.reply
+        assert reply is not None and turn.in_context
+        messages = session.conversation.context_messages()
+        params = session.params
+        prompt_tokens = session.engine.count_tokens(messages, add_generation_prompt=False)
+        if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:
+            raise ContextOverflowError(
+                f"no room to continue: {prompt_tokens} prompt tokens plus {params.max_tokens} for the reply exceed the "
+                f"{session.engine.info.n_ctx}-token window (lower /max_tokens, or /clear)"
+            )  # fmt: skip
+        self.emit(ReplyContinued(len(session.conversation.turns)))
+        self._claims = ClaimWatch(session.registry.backers)
+        more, failure = generate(
+            session, messages, params, prompt_tokens, cancel, None, self._show, continue_reply=True
+        )
+        turn.reply = reply.model_copy(update={
+            "content": reply.content + more.content, "finish_reason": more.finish_reason,
+            "completion_tokens": reply.completion_tokens + more.completion_tokens,
+            "duration_s": reply.duration_s + more.duration_s, "moderation": merged(reply.moderation, more.moderation),
+        })  # fmt: skip
+        self._finish(turn, [], False)
+        if failure is not None:
+            raise ParleyError(f"generation failed: {failure}") from failure
 
     def _check_input(self, text: str) -> None:
         """With input moderation on, a flagged message is sent only if a person confirms it."""

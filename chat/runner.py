@@ -21,7 +21,17 @@ from rich.console import Console
 from rich.text import Text
 
 from chat.errors import ParleyError
-from chat.events import CommandRan, CopyAsked, ErrorRaised, Event, Notice, Severity, TextShown, UserSent
+from chat.events import (
+    CommandRan,
+    CopyAsked,
+    ErrorRaised,
+    Event,
+    Notice,
+    ReplyContinued,
+    Severity,
+    TextShown,
+    UserSent,
+)
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
 from chat.sanitize import clean, json_line, mark
 from chat.script import Step
@@ -166,7 +176,7 @@ class Runner:
             self.out.write("\n")
             self.out.flush()
             self._reply_open = False
-        if isinstance(event, UserSent):
+        if isinstance(event, UserSent | ReplyContinued):
             self._reply_open = True
         elif isinstance(event, Notice):
             self.notice(mark(event.text), STYLES[event.severity])

@@ -138,9 +138,10 @@ class ScriptedEngine(Engine):
         params: Sampling,
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
+        continue_reply: bool = False,
     ) -> Iterator[StreamEvent]:
         self.calls.append(Call(list(messages), params, json_schema))
-        prompt = self.tokenize(self.render(messages))
+        prompt = self.tokenize(self.render(messages, add_generation_prompt=not continue_reply))
         if len(prompt) + params.max_tokens > self.n_ctx:
             raise ValueError(f"scripted engine: {len(prompt)} + {params.max_tokens} tokens exceed n_ctx {self.n_ctx}")
         reused = _common_prefix(self._cached, prompt)

@@ -190,6 +190,23 @@ def test_the_engine_reports_the_layers_llama_cpp_offloaded() -> None:
         assert asked.gpu_layers == 0 and asked.device() == "CPU: no GPU in this llama.cpp build"
 
 
+def test_a_reply_cut_at_max_tokens_is_continued_from_its_own_text(engine: LlamaEngine) -> None:
+    asked: list[Message] = [{"role": "user", "content": "Count from one to twenty in words."}]
+    short = Sampling(temperature=0.0, seed=1, max_tokens=12)
+    first = list(engine.stream(asked, short, threading.Event()))
+    cut = "".join(e.text for e in first if isinstance(e, TextDelta))
+    assert isinstance(first[-1], StreamEnd) and first[-1].finish_reason == "length"
+    so_far: list[Message] = [*asked, {"role": "assistant", "content": cut}]
+    more = list(engine.stream(so_far, short, threading.Event(), continue_reply=True))
+    end = more[-1]
+    assert isinstance(end, StreamEnd) and end.completion_tokens > 0
+    assert end.evaluated_prompt_tokens <= 3  # the prompt is the last one plus its own reply: cached
+    whole = list(engine.stream(asked, Sampling(temperature=0.0, seed=1, max_tokens=24), threading.Event()))
+    assert cut + "".join(e.text for e in more if isinstance(e, TextDelta)) == "".join(
+        e.text for e in whole if isinstance(e, TextDelta)
+    )  # greedy: the same as one reply twice as long
+
+
 def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine: LlamaEngine) -> None:
     cancel = threading.Event()
     deltas = []

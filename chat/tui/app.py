@@ -34,6 +34,7 @@ from chat.events import (
     ErrorRaised,
     Event,
     Notice,
+    ReplyContinued,
     ReplyWithdrawn,
     TextShown,
     TurnDone,
@@ -379,6 +380,8 @@ class ParleyApp(App[None]):
                 await chat.show(self.session.conversation)
             if event.ok and event.output:
                 chat.say(event.output)
+        elif isinstance(event, ReplyContinued):
+            chat.continue_turn(event.turn)
         elif isinstance(event, CopyAsked):
             self.copy_to_clipboard(event.text)  # OSC 52: works over SSH too
         elif isinstance(event, ErrorRaised):

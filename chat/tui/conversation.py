@@ -199,6 +199,11 @@ class ConversationView(VerticalScroll):
         self.reply = MessageView("assistant", turn=number)
         await self.mount_all([MessageView("user", user, number), self.reply])
 
+    def continue_turn(self, number: int) -> None:
+        """The reply of turn `number` streams on (/continue)."""
+        views = [v for v in self.query(MessageView) if v.role == "assistant" and v.turn == number]
+        self.reply = views[-1] if views else None
+
     def feed(self, text: str) -> None:
         """Reply text for the turn in progress; safe to call from any thread."""
         if self.reply is not None:
@@ -229,7 +234,8 @@ class ConversationView(VerticalScroll):
             if view.turn in done.dropped:
                 view.set_out_of_context(True)
         self.reply = None
-        self.turns.append(done.turn)
+        if not self.turns or self.turns[-1] is not done.turn:  # a continued reply is the same turn
+            self.turns.append(done.turn)
         if len(self.turns) - self.hidden >= 2 * SHOWN_TURNS:  # trimmed in batches: a layout each
             await self._hide_oldest(len(self.turns) - self.hidden - SHOWN_TURNS)
 

@@ -182,3 +182,25 @@ def test_a_claim_notice_follows_its_sentence_while_the_reply_streams(tmp_path: P
     assert shown[0] < notices[0] < shown[-1]  # before the rest of the reply was shown
     text_before = "".join(e.text for e in events[: notices[0]] if isinstance(e, TextShown))
     assert "Monday." in text_before
+
+
+def test_continue_goes_on_with_a_reply_cut_at_max_tokens(tmp_path: Path) -> None:
+    loader = ScriptedLoader("one two three four five six seven eight nine ten", " eleven twelve.")
+    session = Session(fake_config(tmp_path, max_tokens=8), loader)
+    events = Recorder()
+    pipeline = Pipeline(session, events)
+    with pytest.raises(ParleyError, match="no reply to continue"):
+        pipeline.command("/continue")
+    pipeline.send("count")
+    first = session.conversation.turns[-1].reply
+    assert first is not None and first.finish_reason == "length"
+    events.clear()
+    pipeline.command("/continue")
+    (turn,) = session.conversation.turns  # the same turn, longer
+    assert turn.reply is not None and turn.reply.content == first.content + " eleven twelve."
+    assert turn.reply.finish_reason == "stop" and turn.reply.completion_tokens > first.completion_tokens
+    assert events.types()[:2] == ["command", "continue"] and events.types()[-1] == "turn"
+    call = loader.engines[0].calls[-1]
+    assert call.messages[-1] == {"role": "assistant", "content": first.content}  # it goes on from its own text
+    with pytest.raises(ParleyError, match="was not cut short"):
+        pipeline.command("/continue")

@@ -527,3 +527,16 @@ async def test_copy_puts_a_reply_or_a_code_block_on_the_clipboard(tmp_path: Path
         first_reply.focus()  # a click focuses a message; c copies it
         await pilot.press("c")
         assert copied[-1] == first_reply.text
+
+
+async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
+    loader = ScriptedLoader("one two three four five six seven eight nine ten", " and the rest.")
+    app = make_app(tmp_path, fake_config(tmp_path, max_tokens=8), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        for line in ("count", "/continue"):
+            await submit(pilot, line)
+            await wait_until(pilot, lambda: not app.generating)
+        (reply,) = replies(app)
+        assert reply.text.endswith("and the rest.") and reply.text.startswith("one two")
+        assert "stopped" not in reply.text
