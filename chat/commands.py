@@ -36,6 +36,7 @@ class Outcome:
     answer: bool | None = None  # the user's answer to the oldest waiting action request
     copy: str | None = None  # text for the clipboard (/copy)
     continue_reply: bool = False  # go on with the last reply (/continue)
+    compact: int | None = None  # summarise all in-context turns but this many (/compact)
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,16 @@ def _continue(session: Session, arg: str) -> Outcome:
     if reply.finish_reason not in ("length", "cancelled"):
         raise CommandError(f"the last reply was not cut short (it ended: {reply.finish_reason})")
     return Outcome("continuing the last reply", continue_reply=True)
+
+
+@command("compact", "/compact [KEEP]", "replace the oldest turns with a summary by the model (keeps the last 2)")
+def _compact(session: Session, arg: str) -> Outcome:
+    if arg and not arg.isdigit():
+        raise CommandError("usage: /compact [KEEP] (how many recent turns stay whole; default 2)")
+    keep = int(arg) if arg else 2
+    if sum(t.in_context for t in session.conversation.turns) <= keep:
+        raise CommandError(f"nothing to compact: at most {keep} turn(s) are in the window")
+    return Outcome("summarising the oldest turns…", compact=keep)
 
 
 def default_save_path() -> Path:

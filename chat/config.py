@@ -122,8 +122,8 @@ class Config(BaseModel):
     model_config = Strict
 
     default: str = Field(description="name of the model used when --model is not given")
-    overflow: Literal["truncate", "error"] = Field(
-        "truncate", description="when the context is full: drop the oldest turns, or refuse"
+    overflow: Literal["truncate", "compact", "error"] = Field(
+        "truncate", description="when the context is full: drop the oldest turns, summarise them, or refuse"
     )
     prompts_dir: Path | None = Field(None, description="extra folder of system-prompt presets")
     history: bool = Field(True, description="save every conversation in the history database (parley history)")

@@ -67,6 +67,11 @@ def report(engine: Engine, conversation: Conversation, max_tokens: int) -> Conte
     return ContextReport(engine.info.n_ctx, system_tokens, turns, used, max_tokens)
 
 
+def fits(engine: Engine, conversation: Conversation, user: str, max_tokens: int) -> bool:
+    """Whether the next prompt and the reply's reserve fit the window as the conversation is."""
+    return engine.count_tokens(conversation.context_messages(user)) + max_tokens <= engine.info.n_ctx
+
+
 def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, policy: str) -> tuple[int, list[int]]:
     """Make the next prompt fit; return (prompt tokens, 1-based numbers of turns dropped now).
 

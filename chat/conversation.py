@@ -129,9 +129,13 @@ class Conversation(BaseModel):
     prompt_name: str | None = None
     actions_prompt: str = ""  # how to ask for actions; appended to the system prompt
     turns: list[Turn] = Field(default_factory=list)
+    summary: str = ""  # the model's summary of the turns /compact took out of the window
 
     def system_messages(self) -> list[Message]:
-        text = "\n\n".join(part for part in (self.system, self.actions_prompt) if part)
+        summary = (
+            f"Summary of the earlier conversation (no longer shown in full):\n{self.summary}" if self.summary else ""
+        )
+        text = "\n\n".join(part for part in (self.system, self.actions_prompt, summary) if part)
         return [{"role": "system", "content": text}] if text else []
 
     def context_messages(self, pending_user: str | None = None) -> list[Message]:

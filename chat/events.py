@@ -86,6 +86,19 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class Compacted(Event):
+    """Turns `turns` left the window, replaced there by the model's `summary` of them (moderated)."""
+
+    type = "compact"
+    turns: list[int]
+    summary: str
+
+    def text(self) -> str:
+        numbers = f"{self.turns[0]}-{self.turns[-1]}" if len(self.turns) > 1 else str(self.turns[0])
+        return f"turns {numbers} are now out of context, summarised: {self.summary}"
+
+
+@dataclass(frozen=True)
 class ReplyContinued(Event):
     """/continue: the reply of turn `turn` goes on; the text shown next belongs to it."""
 

@@ -22,12 +22,14 @@ from actions.action import Request
 from actions.errors import ActionError
 from chat import commands, context
 from chat.conversation import ActionRecord, DecidedBy, GuardRecord, ModerationRecord, Reply, Turn, describe_request
+from chat.engine import Message
 from chat.errors import ContextOverflowError, ParleyError
 from chat.events import (
     ActionDecided,
     ActionDone,
     ActionRequested,
     CommandRan,
+    Compacted,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -87,6 +89,13 @@ class ApprovalPolicy:
         if self.mode == "always" and not can_ask:
             return False  # irreversible and not named: only a person may run it
         return None
+
+
+# How /compact asks the model for its summary (the model writes it; moderation checks it).
+SUMMARY_PROMPT = (
+    "Summarise the conversation below in a few short sentences: the facts, names, numbers and decisions "
+    "that later turns may need, and what the user asked for. Write only the summary."
+)
 
 
 def merged(first: ModerationRecord | None, then: ModerationRecord | None) -> ModerationRecord | None:
@@ -178,6 +187,8 @@ class Pipeline:
             self._send(outcome.generate, cancel, outcome.force_action)
         if outcome.continue_reply:
             self._continue(cancel)
+        if outcome.compact is not None:
+            self._compact(outcome.compact, cancel)
         self._save_history()  # /undo, /retry, /approve... changed it
         return not outcome.quit
 
@@ -188,6 +199,10 @@ class Pipeline:
         text = session.message(text)  # with the files attached by /file
         self._check_input(text)
         params = session.params
+        if session.config.overflow == "compact" and not context.fits(
+            session.engine, session.conversation, text, params.max_tokens
+        ):
+            self._compact(2, cancel)  # what still does not fit is dropped below
         prompt_tokens, dropped = context.fit(
             session.engine, session.conversation, text, params.max_tokens, session.config.overflow
         )
@@ -260,6 +275,36 @@ class Pipeline:
         self._finish(turn, [], False)
         if failure is not None:
             raise ParleyError(f"generation failed: {failure}") from failure
+
+    def _compact(self, keep: int, cancel: threading.Event) -> None:
+        """Replace the in-context turns but the last `keep` with the model's summary of them (and
+        of any earlier summary): they stay in the conversation, out of the window."""
+        session = self.session
+        conversation = session.conversation
+        old = [n for n, t in enumerate(conversation.turns, start=1) if t.in_context][: -keep or None]
+        lines = [f"Earlier summary: {conversation.summary}"] if conversation.summary else []
+        for number in old:
+            turn = conversation.turns[number - 1]
+            lines.append(f"User: {turn.user}\nAssistant: {turn.reply.content if turn.reply else ''}")
+        messages: list[Message] = [
+            {"role": "system", "content": SUMMARY_PROMPT}, {"role": "user", "content": "\n\n".join(lines)},
+        ]  # fmt: skip
+        params = session.params.model_copy(update={"max_tokens": min(session.params.max_tokens, 256)})
+        prompt_tokens = session.engine.count_tokens(messages)
+        if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:
+            raise ContextOverflowError(
+                f"the turns to summarise take {prompt_tokens} tokens, too many for one summary in the "
+                f"{session.engine.info.n_ctx}-token window: /compact with a larger KEEP first drops fewer"
+            )  # fmt: skip
+        summary, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
+        flagged = summary.moderation is not None and summary.moderation.decision in ("redact", "block")
+        if failure is not None or flagged or summary.finish_reason in ("error", "cancelled") or not summary.content:
+            why = failure or ("moderation flagged it" if flagged else summary.finish_reason or "it was empty")
+            raise ParleyError(f"no summary written ({why}): nothing was compacted")
+        conversation.summary = summary.content.strip()
+        for number in old:
+            conversation.turns[number - 1].in_context = False
+        self.emit(Compacted(old, conversation.summary))
 
     def _check_input(self, text: str) -> None:
         """With input moderation on, a flagged message is sent only if a person confirms it."""

@@ -23,6 +23,7 @@ from rich.text import Text
 from chat.errors import ParleyError
 from chat.events import (
     CommandRan,
+    Compacted,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -184,5 +185,7 @@ class Runner:
             self.notice(event.output, style="")
         elif isinstance(event, CopyAsked):
             self.copy(event.text)
+        elif isinstance(event, Compacted):
+            self.notice(event.text(), STYLES["information"])
         elif isinstance(event, ErrorRaised):
             self.notice(f"error: {event.error}", STYLES["error"])

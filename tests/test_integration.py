@@ -76,6 +76,18 @@ def test_three_turn_headless_conversation(tmp_path: Path) -> None:
         assert t["context"]["used"] == t["usage"]["prompt_tokens"] + t["usage"]["completion_tokens"]
 
 
+def test_compact_has_the_model_summarise_the_oldest_turns(tmp_path: Path) -> None:
+    script = tmp_path / "chat.txt"
+    script.write_text(
+        "My name is Ada and I live in Leeds.\n\nWhat is a good hobby?\n\nAnd a good book?\n\n/compact 1\n"
+    )
+    config = embedded_config(tmp_path, n_ctx=2048, max_tokens=40)
+    result = parley("--config", str(config), "run", str(script), "--json")
+    assert result.returncode == 0, result.stderr
+    (compacted,) = [json.loads(line) for line in result.stdout.splitlines() if '"type": "compact"' in line]
+    assert compacted["turns"] == [1, 2] and compacted["summary"].strip()
+
+
 def test_seed_and_temperature_zero_reproduce_the_same_output(tmp_path: Path) -> None:
     script = tmp_path / "chat.txt"
     script.write_text("Write one sentence about the sea.\n\nNow one about mountains.\n")

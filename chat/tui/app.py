@@ -30,6 +30,7 @@ from chat.config import APP_NAME, Config
 from chat.errors import ParleyError, did_you_mean
 from chat.events import (
     CommandRan,
+    Compacted,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -382,6 +383,9 @@ class ParleyApp(App[None]):
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):
             chat.continue_turn(event.turn)
+        elif isinstance(event, Compacted):
+            chat.dim_turns(event.turns)
+            chat.say(event.text())
         elif isinstance(event, CopyAsked):
             self.copy_to_clipboard(event.text)  # OSC 52: works over SSH too
         elif isinstance(event, ErrorRaised):

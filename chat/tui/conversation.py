@@ -199,6 +199,12 @@ class ConversationView(VerticalScroll):
         self.reply = MessageView("assistant", turn=number)
         await self.mount_all([MessageView("user", user, number), self.reply])
 
+    def dim_turns(self, numbers: list[int]) -> None:
+        """Mark the turns that left the context window."""
+        for view in self.query(MessageView):
+            if view.turn in numbers:
+                view.set_out_of_context(True)
+
     def continue_turn(self, number: int) -> None:
         """The reply of turn `number` streams on (/continue)."""
         views = [v for v in self.query(MessageView) if v.role == "assistant" and v.turn == number]
@@ -230,9 +236,7 @@ class ConversationView(VerticalScroll):
             await self.reply.finish()
             if clean(done.reply.content) != self.reply.text:
                 await self.reply.replace(done.reply.content)
-        for view in self.query(MessageView):
-            if view.turn in done.dropped:
-                view.set_out_of_context(True)
+        self.dim_turns(done.dropped)
         self.reply = None
         if not self.turns or self.turns[-1] is not done.turn:  # a continued reply is the same turn
             self.turns.append(done.turn)

@@ -42,7 +42,7 @@ MALFORMED = {
     ),
     "bad_overflow": (
         f'default = "a"\noverflow = "drop"\n{GOOD_MODEL}',
-        "overflow: input should be 'truncate' or 'error'",
+        "overflow: input should be 'truncate', 'compact' or 'error'",
     ),
     "bad_moderation_backend": (
         f'default = "a"\n{GOOD_MODEL}[moderation]\nbackend = "x"\n',

@@ -11,8 +11,8 @@ import platformdirs
 import pytest
 
 from chat.errors import ParleyError
-from chat.events import ActionDecided, ActionDone, Notice, TextShown, TurnDone
-from chat.pipeline import ApprovalPolicy, Pipeline, Question
+from chat.events import ActionDecided, ActionDone, Compacted, Notice, TextShown, TurnDone
+from chat.pipeline import SUMMARY_PROMPT, ApprovalPolicy, Pipeline, Question
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
 from chat.transcript import Transcript
@@ -204,3 +204,51 @@ def test_continue_goes_on_with_a_reply_cut_at_max_tokens(tmp_path: Path) -> None
     assert call.messages[-1] == {"role": "assistant", "content": first.content}  # it goes on from its own text
     with pytest.raises(ParleyError, match="was not cut short"):
         pipeline.command("/continue")
+
+
+def test_compact_replaces_the_oldest_turns_with_the_models_summary(tmp_path: Path) -> None:
+    loader = ScriptedLoader("Paris.", "Madrid.", "Rome.", "The user asked for the capitals of France and Spain.")
+    session = Session(fake_config(tmp_path), loader)
+    events = Recorder()
+    pipeline = Pipeline(session, events)
+    for question in ("Capital of France?", "Of Spain?", "Of Italy?"):
+        pipeline.send(question)
+    pipeline.command("/compact 1")
+    summary_call = loader.engines[0].calls[-1]
+    assert summary_call.messages[0]["content"] == SUMMARY_PROMPT
+    assert "User: Of Spain?\nAssistant: Madrid." in summary_call.messages[1]["content"]
+    assert "Italy" not in summary_call.messages[1]["content"]  # the kept turn is not summarised
+    conversation = session.conversation
+    assert [t.in_context for t in conversation.turns] == [False, False, True]  # kept, out of the window
+    assert conversation.summary == "The user asked for the capitals of France and Spain."
+    assert conversation.summary in conversation.context_messages()[0]["content"]
+    (compacted,) = [e for e in events if isinstance(e, Compacted)]
+    assert compacted.turns == [1, 2] and "turns 1-2 are now out of context" in compacted.text()
+    with pytest.raises(ParleyError, match="nothing to compact"):
+        pipeline.command("/compact 1")
+
+
+def test_a_summary_that_moderation_blocks_compacts_nothing(tmp_path: Path) -> None:
+    loader = ScriptedLoader("one", "two", "You are a worthless idiot and everyone hates you.")
+    session = Session(fake_config(tmp_path), loader)
+    pipeline = Pipeline(session)
+    pipeline.send("a")
+    pipeline.send("b")
+    with pytest.raises(ParleyError, match="no summary written"):
+        pipeline.command("/compact 1")
+    assert all(t.in_context for t in session.conversation.turns) and session.conversation.summary == ""
+
+
+def test_overflow_compact_summarises_instead_of_dropping(tmp_path: Path) -> None:
+    loader = ScriptedLoader(*["word " * 60] * 12)
+    config = fake_config(tmp_path, n_ctx=600, max_tokens=150, overflow="compact")
+    session = Session(config, loader)
+    events = Recorder()
+    pipeline = Pipeline(session, events)
+    for n in range(6):
+        pipeline.send(f"question {n} " + "detail " * 20)
+    (compacted, *_) = [e for e in events if isinstance(e, Compacted)]  # the window filled: summarised
+    calls = loader.engines[0].calls
+    assert any(call.messages[0]["content"] == SUMMARY_PROMPT for call in calls)
+    assert session.conversation.summary and len(session.conversation.turns) == 6
+    assert not any(session.conversation.turns[n - 1].in_context for n in compacted.turns)
