@@ -240,6 +240,15 @@ def _compact(session: Session, arg: str) -> Outcome:
     return Outcome("summarising the oldest turns…", compact=keep)
 
 
+@command("think", "/think [on|off]", "show or hide a reasoning model's thinking (<think>...</think>)")
+def _think(session: Session, arg: str) -> Outcome:
+    if arg not in ("", "on", "off"):
+        raise CommandError("usage: /think [on|off]")
+    if arg:
+        session.show_reasoning = arg == "on"
+    return Outcome(f"reasoning is {'shown' if session.show_reasoning else 'hidden'}")
+
+
 def default_save_path() -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(platformdirs.user_data_dir(APP_NAME)) / "conversations" / f"{stamp}.json"

@@ -14,6 +14,7 @@ from actions.config import Risk
 from chat.engine import Message
 from chat.errors import ParleyError
 from chat.files import write_atomic
+from chat.reasoning import without_reasoning
 from chat.sampling import Sampling
 from chat.sanitize import clean, quoted, shown_json
 from moderation.claims import Claim
@@ -115,8 +116,8 @@ class Turn(BaseModel):
 
     def messages(self) -> list[Message]:
         out: list[Message] = [{"role": "user", "content": self.user}]
-        if self.reply is not None:
-            out.append({"role": "assistant", "content": self.reply.content})
+        if self.reply is not None:  # a reasoning model's thinking stays out, as its template expects
+            out.append({"role": "assistant", "content": without_reasoning(self.reply.content)})
         if self.actions:
             # Results come back as Parley's own message, so the conversation can go on.
             results = "\n".join(a.for_model() for a in self.actions)

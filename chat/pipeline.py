@@ -255,6 +255,7 @@ class Pipeline:
         reply = turn.reply
         assert reply is not None and turn.in_context
         messages = session.conversation.context_messages()
+        messages[-1] = {"role": "assistant", "content": reply.content}  # as written, its thinking too
         params = session.params
         prompt_tokens = session.engine.count_tokens(messages, add_generation_prompt=False)
         if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:

@@ -34,6 +34,7 @@ from chat.events import (
     UserSent,
 )
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
+from chat.reasoning import ReasoningSplitter
 from chat.sanitize import clean, json_line, mark
 from chat.script import Step
 from chat.session import Session
@@ -63,6 +64,7 @@ class Runner:
         self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
         self.interrupted = False
         self._reply_open = False  # reply text is on `out` and its line is not ended yet
+        self._reasoning = ReasoningSplitter()  # the reply being shown: thinking apart from answer
         # A person at the terminal answers action requests unless told otherwise; nobody else can.
         policy = ApprovalPolicy(
             approve or ("ask" if can_ask else "never"),
@@ -163,6 +165,14 @@ class Runner:
         terminal.write(f"\x1b]52;c;{base64.b64encode(text.encode()).decode()}\x07")
         terminal.flush()
 
+    def _write_reply(self, reasoning: str, answer: str) -> None:
+        """The answer to stdout; a reasoning model's thinking dimmed on stderr, or not at all."""
+        if reasoning and self.session.show_reasoning:
+            self.console.print(Text(reasoning, style="dim italic"), end="")
+        if answer:
+            self.out.write(answer)
+            self.out.flush()
+
     def render(self, event: Event) -> None:
         if self.json_mode:
             if event.recorded:
@@ -170,15 +180,19 @@ class Runner:
                 self.out.flush()
             return
         if isinstance(event, TextShown):
-            self.out.write(clean(event.text))
-            self.out.flush()
+            self._write_reply(*self._reasoning.feed(clean(event.text)))
             return
         if self._reply_open:  # the reply is over: end its line before anything else is said
+            self._write_reply(*self._reasoning.finish())
             self.out.write("\n")
             self.out.flush()
             self._reply_open = False
         if isinstance(event, UserSent | ReplyContinued):
             self._reply_open = True
+            self._reasoning = ReasoningSplitter()
+            if isinstance(event, ReplyContinued):  # it may go on thinking: read what came before
+                reply = self.session.conversation.turns[event.turn - 1].reply
+                self._reasoning.feed(reply.content if reply else "")
         elif isinstance(event, Notice):
             self.notice(mark(event.text), STYLES[event.severity])
         elif isinstance(event, CommandRan) and event.ok and event.output:

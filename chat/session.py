@@ -78,6 +78,7 @@ class Session:
         self.conversation = Conversation(actions_prompt=self.registry.prompt())
         self.use_prompt(self.model_config.prompt)
         self.pending: list[Request] = []  # action requests of the last reply, waiting for an answer
+        self.show_reasoning = True  # a reasoning model's thinking is shown (collapsed in the TUI); /think
         self.attachments: list[tuple[str, str]] = []  # (name, text) of files for the next message (/file)
 
     def action_context(self) -> ActionContext:

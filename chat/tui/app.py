@@ -376,6 +376,8 @@ class ParleyApp(App[None]):
             self._turn_done(event)
         elif isinstance(event, CommandRan):
             name = event.command.removeprefix("/").partition(" ")[0]
+            if event.ok and name == "think" and self.session is not None:
+                chat.set_class(not self.session.show_reasoning, "-hide-reasoning")
             if event.ok and name in REBUILDS:
                 assert self.session is not None
                 await chat.show(self.session.conversation)

@@ -14,11 +14,12 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
+from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from chat.conversation import Conversation, Turn
 from chat.events import Notice, Severity, TurnDone, finish_notices
+from chat.reasoning import ReasoningSplitter, split_reasoning
 from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
 
@@ -74,6 +75,7 @@ class MessageView(Vertical):
         self.turn = turn
         self._text = clean(text)
         self._notices = notices  # shown below the body
+        self._thinking = ReasoningSplitter()  # streamed text: a reasoning model's thinking apart
         self._stream: MarkdownStream | None = None
         self._pending: list[str] = []
         self._pending_lock = threading.Lock()
@@ -87,7 +89,10 @@ class MessageView(Vertical):
         if self.role == "user":
             yield Static(literal(self._text), classes="body")
         else:
-            yield Markdown(mark_removed(self._text), classes="body", open_links=False, parser_factory=literal_markdown)
+            reasoning, answer = split_reasoning(self._text)
+            with Collapsible(title="Reasoning", collapsed=True, classes="reasoning" + ("" if reasoning else " -empty")):
+                yield Static(literal(reasoning), classes="reasoning-text")
+            yield Markdown(mark_removed(answer), classes="body", open_links=False, parser_factory=literal_markdown)
         for text, severity in self._notices:
             yield NoticeView(text, severity)
 
@@ -126,20 +131,35 @@ class MessageView(Vertical):
         if not fragment:
             return
         self._text += fragment
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
-        await self._stream.write(mark_removed(fragment))
+        await self._show(*self._thinking.feed(fragment))
+
+    async def _show(self, reasoning: str, answer: str) -> None:
+        if reasoning:
+            box = self.query_one(Collapsible)
+            box.remove_class("-empty")
+            shown = self.query_one(".reasoning-text", Static)
+            shown.update(literal(str(shown.content) + reasoning))
+        if answer:
+            if self._stream is None:
+                self._stream = Markdown.get_stream(self.query_one(Markdown))
+            await self._stream.write(mark_removed(answer))
 
     async def finish(self) -> None:
         await self.flush()
+        await self._show(*self._thinking.finish())
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
+        self._thinking = ReasoningSplitter()  # /continue goes on from the whole text
+        self._thinking.feed(self._text)
 
     async def replace(self, text: str) -> None:
         """Show `text` instead of everything streamed so far (a reply withheld or redacted)."""
         self._text = clean(text)
-        await self.query_one(Markdown).update(mark_removed(self._text))
+        reasoning, answer = split_reasoning(self._text)
+        self.query_one(Collapsible).set_class(not reasoning, "-empty")
+        self.query_one(".reasoning-text", Static).update(literal(reasoning))
+        await self.query_one(Markdown).update(mark_removed(answer))
 
     def add_notice(self, text: str, position: Literal["above", "below"], severity: Severity) -> None:
         notice = NoticeView(text, severity)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import Markdown, OptionList
+from textual.widgets import Collapsible, Markdown, OptionList, Static
 
 from chat.history import History
 from chat.pipeline import Question
@@ -409,7 +409,13 @@ async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tm
         await wait_until(pilot, lambda: bool(replies(app)) and not app.generating)
         view = replies(app)[0]
         order = [type(child).__name__ for child in view.children]
-        assert order == ["Static", "NoticeView", "Markdown", "NoticeView"]  # role, above, body, below
+        assert order == [
+            "Static",
+            "NoticeView",
+            "Collapsible",
+            "Markdown",
+            "NoticeView",
+        ]  # role, above, (thinking), body, below
         above, below = (str(n.render()) for n in view.query(NoticeView))
         assert above.startswith("moderation: removed: toxicity") and "Parley cannot make bookings" in below
         assert view.text == "Fine. ⟦removed: toxicity⟧ I've booked a table for two. Anything else?"
@@ -540,3 +546,20 @@ async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
         (reply,) = replies(app)
         assert reply.text.endswith("and the rest.") and reply.text.startswith("one two")
         assert "stopped" not in reply.text
+
+
+async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_think_off(tmp_path: Path) -> None:
+    loader = ScriptedLoader("<think>The user wants a number.</think>\n\nIt is **4**.")
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "2+2?")
+        await wait_until(pilot, lambda: not app.generating)
+        (reply,) = replies(app)
+        box = reply.query_one(Collapsible)
+        assert box.collapsed and not box.has_class("-empty") and box.display
+        assert str(reply.query_one(".reasoning-text", Static).render()) == "The user wants a number."
+        assert reply.query_one(Markdown).source == "It is **4**."
+        await submit(pilot, "/think off")
+        await wait_until(pilot, lambda: not app.generating)
+        assert app.chat.has_class("-hide-reasoning") and not box.display

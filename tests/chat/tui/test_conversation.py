@@ -69,7 +69,8 @@ async def test_notices_go_where_they_belong() -> None:
         view.add_notice(Notice("moderation", "moderation: removed: insult 0.90"))
         view.add_notice(Notice("context", "context full: turn(s) 1 moved out of context", "information"))
         await pilot.pause()
-        assert [type(w).__name__ for w in current.children] == ["Static", "NoticeView", "Markdown", "NoticeView"]
+        assert [type(w).__name__ for w in current.children] == [
+            "Static", "NoticeView", "Collapsible", "Markdown", "NoticeView"]  # fmt: skip
         assert texts(current.query(NoticeView)) == ["moderation: removed: insult 0.90", "No action was taken."]
         last = view.children[-1]
         assert isinstance(last, NoticeView) and "context full" in str(last.render())
