@@ -249,6 +249,51 @@ def _think(session: Session, arg: str) -> Outcome:
     return Outcome(f"reasoning is {'shown' if session.show_reasoning else 'hidden'}")
 
 
+@command("edit", "/edit N TEXT", "send TEXT in place of your message N; what followed is kept as a branch")
+def _edit(session: Session, arg: str) -> Outcome:
+    number, _, text = arg.partition(" ")
+    turns = session.conversation.turns
+    if not text.strip() or not number.isdigit():
+        raise CommandError("usage: /edit N TEXT (N: the number of your message, as /context lists them)")
+    _number(number, len(turns), "message", "in this conversation")
+    session.conversation.fork(int(number))
+    session.pending.clear()  # requests belonged to a reply now set aside
+    return Outcome(f"editing message {number}: the turns from there on are kept as a branch", generate=text.strip())
+
+
+@command(
+    "branch", "/branch [N [K | next | prev]]", "list where the conversation branches, or show version K from turn N"
+)
+def _branch(session: Session, arg: str) -> Outcome:
+    conversation = session.conversation
+    points = sorted({b.turn for b in conversation.branches if b.turns})
+    if not arg:
+        if not points:
+            return Outcome("no branches: /edit N TEXT makes one")
+        return Outcome("; ".join(f"turn {n}: version {_shown(session, n)} of {len(conversation.versions(n))}"
+                                 for n in points))  # fmt: skip
+    number, _, which = arg.partition(" ")
+    if not number.isdigit() or int(number) not in points:
+        raise CommandError(
+            f"no branch at turn {number}" + (f" (branches at: {', '.join(map(str, points))})" if points else "")
+        )
+    count = len(conversation.versions(int(number)))
+    shown = _shown(session, int(number))
+    target = {"next": shown % count + 1, "prev": (shown - 2) % count + 1, "": shown or count}.get(which)
+    if target is None:
+        target = _number(which, count, "version", f"at turn {number}")
+    conversation.switch(int(number), target)
+    session.pending.clear()
+    return Outcome(f"turn {number}: version {target} of {count}")
+
+
+def _shown(session: Session, number: int) -> int:
+    """Which version (1-based) of the turns from `number` on is shown; 0 when none is."""
+    turns = session.conversation.turns
+    versions = session.conversation.versions(number)
+    return next((i for i, v in enumerate(versions, start=1) if len(turns) >= number and v[0] is turns[number - 1]), 0)
+
+
 def default_save_path() -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(platformdirs.user_data_dir(APP_NAME)) / "conversations" / f"{stamp}.json"

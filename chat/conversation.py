@@ -125,12 +125,49 @@ class Turn(BaseModel):
         return out
 
 
+class Branch(BaseModel):
+    """Another way the conversation went from turn `turn` (1-based) on, kept when an earlier
+    message was edited; with the branches that forked further along it."""
+
+    turn: int
+    turns: list[Turn]
+    branches: list[Branch] = Field(default_factory=list)
+
+
 class Conversation(BaseModel):
     system: str = ""
     prompt_name: str | None = None
     actions_prompt: str = ""  # how to ask for actions; appended to the system prompt
     turns: list[Turn] = Field(default_factory=list)
     summary: str = ""  # the model's summary of the turns /compact took out of the window
+    branches: list[Branch] = Field(default_factory=list)  # the other continuations (/edit, /branch)
+
+    def fork(self, number: int) -> None:
+        """Set the turns from `number` on aside as a branch (with the branches further along),
+        so the conversation goes on differently from there."""
+        later = [b for b in self.branches if b.turn > number]
+        self.branches = [b for b in self.branches if b.turn <= number]
+        self.branches.append(Branch(turn=number, turns=self.turns[number - 1 :], branches=later))
+        del self.turns[number - 1 :]
+
+    def versions(self, number: int) -> list[list[Turn]]:
+        """Every continuation from turn `number`, the one shown among them, oldest first."""
+        found = [b.turns for b in self.branches if b.turn == number and b.turns]
+        if len(self.turns) >= number:
+            found.append(self.turns[number - 1 :])
+        return sorted(found, key=lambda turns: turns[0].created)
+
+    def switch(self, number: int, version: int) -> None:
+        """Show version `version` (1-based, in the order of `versions`) of the turns from `number` on."""
+        chosen = self.versions(number)[version - 1]
+        if len(self.turns) >= number and chosen[0] is self.turns[number - 1]:
+            return
+        branch = next(b for b in self.branches if b.turn == number and b.turns and b.turns[0] is chosen[0])
+        self.branches.remove(branch)
+        if len(self.turns) >= number:
+            self.fork(number)
+        self.turns.extend(branch.turns)
+        self.branches.extend(branch.branches)
 
     def system_messages(self) -> list[Message]:
         summary = (

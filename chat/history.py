@@ -25,7 +25,7 @@ from typing import Any
 import platformdirs
 
 from chat.config import APP_NAME
-from chat.conversation import Conversation, SavedConversation, Turn, now
+from chat.conversation import Branch, Conversation, SavedConversation, Turn, now
 from chat.conversation import load as load_conversation
 from chat.errors import ParleyError
 from chat.sampling import Sampling
@@ -60,6 +60,10 @@ MIGRATIONS = [
     CREATE TRIGGER turns_removed AFTER DELETE ON turns BEGIN
         INSERT INTO turns_search(turns_search, rowid, user, reply) VALUES ('delete', old.id, old.user, old.reply);
     END;
+    """,
+    """
+    ALTER TABLE conversations ADD COLUMN summary TEXT NOT NULL DEFAULT '';   -- /compact
+    ALTER TABLE conversations ADD COLUMN branches TEXT NOT NULL DEFAULT '[]'; -- /edit: list of Branch as JSON
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -101,7 +105,7 @@ class History:
             with self._writing() as db:
                 version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
                 if version < SCHEMA_VERSION:
-                    for statement in _statements(MIGRATIONS[version]):  # all in this transaction, or none
+                    for statement in statements(MIGRATIONS[version]):  # all in this transaction, or none
                         db.execute(statement)
                     version += 1
                     db.execute(f"PRAGMA user_version = {version}")
@@ -140,15 +144,17 @@ class History:
         """Save the whole conversation (as a new one when `conversation_id` is None, or was
         deleted meanwhile: from the list, or by another Parley); its id."""
         stamp = now().isoformat()
-        settings = (model, params.model_dump_json(), conversation.system, conversation.prompt_name)
+        branches = json.dumps([b.model_dump(mode="json") for b in conversation.branches])
+        settings = (model, params.model_dump_json(), conversation.system, conversation.prompt_name,
+                    conversation.summary, branches)  # fmt: skip
         with self._writing() as db:
             if conversation_id is None or not db.execute(
-                "UPDATE conversations SET updated = ?, model = ?, params = ?, system = ?, prompt_name = ? "
-                "WHERE id = ?", (stamp, *settings, conversation_id),
+                "UPDATE conversations SET updated = ?, model = ?, params = ?, system = ?, prompt_name = ?, "
+                "summary = ?, branches = ? WHERE id = ?", (stamp, *settings, conversation_id),
             ).rowcount:  # fmt: skip
                 conversation_id = db.execute(
-                    "INSERT INTO conversations (created, updated, model, params, system, prompt_name) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (stamp, stamp, *settings),
+                    "INSERT INTO conversations (created, updated, model, params, system, prompt_name, summary, "
+                    "branches) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (stamp, stamp, *settings),
                 ).lastrowid  # fmt: skip
             # Earlier turns change too (/undo, /retry, dropped from the window): all are written anew.
             db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
@@ -207,16 +213,19 @@ class History:
         return [Entry(r[0], _title(r[1]), datetime.fromisoformat(r[2]), r[3], r[4]) for r in rows]
 
     def load(self, conversation_id: int) -> SavedConversation:
-        head = self._read("SELECT model, params, system, prompt_name, updated FROM conversations WHERE id = ?",
-                          (conversation_id,))  # fmt: skip
+        head = self._read(
+            "SELECT model, params, system, prompt_name, updated, summary, branches FROM conversations WHERE id = ?",
+            (conversation_id,),
+        )
         if not head:
             raise HistoryError(f"no conversation {conversation_id} in the history")
         turns = self._read("SELECT data FROM turns WHERE conversation_id = ? ORDER BY number", (conversation_id,))
-        model, params, system, prompt_name, updated = head[0]
+        model, params, system, prompt_name, updated, summary, branches = head[0]
         try:
             conversation = Conversation(
-                system=system, prompt_name=prompt_name, turns=[Turn.model_validate_json(t[0]) for t in turns]
-            )
+                system=system, prompt_name=prompt_name, turns=[Turn.model_validate_json(t[0]) for t in turns],
+                summary=summary, branches=[Branch.model_validate(b) for b in json.loads(branches)],
+            )  # fmt: skip
             return SavedConversation(model=model, params=Sampling.model_validate_json(params),
                                      saved_at=datetime.fromisoformat(updated), conversation=conversation)  # fmt: skip
         except ValueError as err:  # pydantic's ValidationError is one
@@ -228,7 +237,7 @@ class History:
             self._db.close()
 
 
-def _statements(script: str) -> Iterator[str]:
+def statements(script: str) -> Iterator[str]:
     """The statements of an SQL script one by one (executescript would commit the transaction)."""
     statement = ""
     for line in script.splitlines(keepends=True):

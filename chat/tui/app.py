@@ -46,7 +46,7 @@ from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
 from chat.transcript import Transcript, TranscriptError
 from chat.tui import settings
-from chat.tui.conversation import ConversationView
+from chat.tui.conversation import ConversationView, MessageView
 from chat.tui.screens import ConfirmScreen, HistoryScreen, context_screen, help_screen, keys_screen
 from chat.tui.widgets import PromptInput, StatusBar, literal
 
@@ -55,7 +55,7 @@ SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 # Commands the TUI answers itself, with a screen or a worker, instead of a line of text.
 TUI_COMMANDS = {"help", "context", "quit", "theme", "model", "history"}
 # Commands after which the conversation on screen is shown afresh.
-REBUILDS = {"clear", "load", "open", "undo", "retry"}
+REBUILDS = {"clear", "load", "open", "undo", "retry", "edit", "branch"}
 
 
 class ParleyApp(App[None]):
@@ -287,6 +287,17 @@ class ParleyApp(App[None]):
             return False
         return True
 
+    async def on_message_view_command(self, message: MessageView.Command) -> None:
+        """A key on a message: < and > switch versions at once; e puts /edit N TEXT in the input."""
+        if message.run:
+            if self.may_send():
+                await self.enter(message.line)
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.text = message.line
+        prompt.focus()
+        prompt.move_cursor(prompt.document.end)
+
     def action_history(self, search: str = "") -> None:
         """The list of past conversations; what is picked there runs as /open ID or /clear."""
         if self.session is None or self.session.history is None or self.session.history.history is None:
@@ -374,6 +385,8 @@ class ParleyApp(App[None]):
         elif isinstance(event, TurnDone):
             await chat.finish_turn(event)
             self._turn_done(event)
+            if self.session is not None:
+                chat.show_versions(self.session.conversation)
         elif isinstance(event, CommandRan):
             name = event.command.removeprefix("/").partition(" ")[0]
             if event.ok and name == "think" and self.session is not None:
@@ -381,6 +394,7 @@ class ParleyApp(App[None]):
             if event.ok and name in REBUILDS:
                 assert self.session is not None
                 await chat.show(self.session.conversation)
+                chat.show_versions(self.session.conversation)
             if event.ok and event.output:
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):

@@ -57,7 +57,20 @@ class MessageView(Vertical):
     it; then c copies it to the clipboard."""
 
     can_focus = True
-    BINDINGS = [Binding("c", "copy", "Copy message")]
+    BINDINGS = [
+        Binding("c", "copy", "Copy message"),
+        Binding("e", "edit", "Edit message"),
+        Binding("less_than_sign", "branch('prev')", "Previous version"),
+        Binding("greater_than_sign", "branch('next')", "Next version"),
+    ]
+
+    class Command(Message):
+        """A key on this message asks for a slash command (/branch N next) or an edit."""
+
+        def __init__(self, line: str, run: bool) -> None:
+            super().__init__()
+            self.line = line
+            self.run = run  # False: put it in the input to be finished first (/edit N TEXT)
 
     class Arrived(Message):
         """Streamed text is waiting in `pending` (posted at most once until it is taken)."""
@@ -75,6 +88,7 @@ class MessageView(Vertical):
         self.turn = turn
         self._text = clean(text)
         self._notices = notices  # shown below the body
+        self.versions = ""  # "2/3": which version of the turns from here on is shown
         self._thinking = ReasoningSplitter()  # streamed text: a reasoning model's thinking apart
         self._stream: MarkdownStream | None = None
         self._pending: list[str] = []
@@ -82,6 +96,8 @@ class MessageView(Vertical):
 
     def _label(self) -> str:
         label = "You" if self.role == "user" else "Assistant"
+        if self.versions:
+            label += f"  ‹{self.versions}›  (< > switch)"
         return f"{label}  (out of context)" if self.has_class("-out-of-context") else label
 
     def compose(self) -> ComposeResult:
@@ -99,6 +115,19 @@ class MessageView(Vertical):
     @property
     def text(self) -> str:
         return self._text
+
+    def action_edit(self) -> None:
+        if self.role == "user" and self.turn is not None:
+            self.post_message(self.Command(f"/edit {self.turn} {self._text}", run=False))
+
+    def action_branch(self, direction: str) -> None:
+        if self.turn is not None and self.versions:
+            self.post_message(self.Command(f"/branch {self.turn} {direction}", run=True))
+
+    def show_versions(self, versions: str) -> None:
+        """ "2/3" when the turns from this one on exist in several versions (< and > switch)."""
+        self.versions = versions
+        self.query_one(".role", Static).update(literal(self._label()))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self._text)  # OSC 52: works over SSH too
@@ -218,6 +247,18 @@ class ConversationView(VerticalScroll):
     async def start_turn(self, user: str, number: int) -> None:
         self.reply = MessageView("assistant", turn=number)
         await self.mount_all([MessageView("user", user, number), self.reply])
+
+    def show_versions(self, conversation: Conversation) -> None:
+        """Label each user message from which the conversation branches with its version."""
+        points = {b.turn for b in conversation.branches if b.turns}
+        for view in self.query(MessageView):
+            if view.role == "user" and view.turn is not None:
+                versions = conversation.versions(view.turn) if view.turn in points else []
+                shown = next((i for i, v in enumerate(versions, 1) if view.turn <= len(conversation.turns)
+                              and v[0] is conversation.turns[view.turn - 1]), 0)  # fmt: skip
+                label = f"{shown}/{len(versions)}" if len(versions) > 1 else ""
+                if label != view.versions:
+                    view.show_versions(label)
 
     def dim_turns(self, numbers: list[int]) -> None:
         """Mark the turns that left the context window."""

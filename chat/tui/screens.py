@@ -30,6 +30,8 @@ KEYS = [
     ("Ctrl+P", "command palette (every slash command, themes)"),
     ("F2", "past conversations: search, open, delete, new chat"),
     ("c (on a message you clicked)", "copy it to the clipboard"),
+    ("e (on your message)", "edit it: /edit N TEXT in the input; what followed is kept as a branch"),
+    ("< / > (on a message with versions)", "show the previous or next version of the turns from there"),
     ("F1", "this list of keys"),
     ("Ctrl+Q", "quit"),
 ]

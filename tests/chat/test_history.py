@@ -15,7 +15,7 @@ import pytest
 from chat import conversation as conv_file
 from chat.config import APP_NAME
 from chat.conversation import ActionRecord, Conversation, GuardRecord, ModerationRecord, Reply, Turn
-from chat.history import SCHEMA_VERSION, History, HistoryError, Recorder, open_history
+from chat.history import MIGRATIONS, SCHEMA_VERSION, History, HistoryError, Recorder, open_history, statements
 from chat.pipeline import Pipeline
 from chat.sampling import Sampling
 from chat.session import Session
@@ -208,3 +208,29 @@ def test_without_a_history_the_commands_say_so(run: Cli, tmp_path: Path) -> None
     script.write_text("/history\n")
     code, _, err = run("run", "--no-history", str(script))
     assert code == 2 and "the history is off" in err
+
+
+def test_a_database_of_the_first_schema_is_migrated_and_keeps_its_conversations(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for statement in statements(MIGRATIONS[0]):  # as the first Parley with a history left it
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO conversations (created, updated, model, params, system) VALUES (?, ?, 'm', ?, '')",
+                ("2026-11-01T10:00:00+00:00", "2026-11-01T10:00:00+00:00", Sampling().model_dump_json()))  # fmt: skip
+    turn = Turn(user="from the old schema", reply=reply("kept"))
+    old.execute("INSERT INTO turns (conversation_id, number, user, reply, data) VALUES (1, 1, ?, 'kept', ?)",
+                (turn.user, turn.model_dump_json()))  # fmt: skip
+    old.close()
+    history = History(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    saved = history.load(1)
+    assert saved.conversation.turns == [turn] and saved.conversation.branches == []
+    assert history.search("schema")[0].id == 1
+    conversation = saved.conversation
+    conversation.summary = "a summary"
+    conversation.fork(1)
+    conversation.turns.append(Turn(user="edited"))
+    history.save(1, conversation, "m", Sampling())
+    again = history.load(1).conversation
+    assert again.summary == "a summary" and again.branches[0].turns == [turn] and again.turns[0].user == "edited"

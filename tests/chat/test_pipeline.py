@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+from chat import commands
 from chat.errors import ParleyError
 from chat.events import ActionDecided, ActionDone, Compacted, Notice, TextShown, TurnDone
 from chat.pipeline import SUMMARY_PROMPT, ApprovalPolicy, Pipeline, Question
@@ -252,3 +253,30 @@ def test_overflow_compact_summarises_instead_of_dropping(tmp_path: Path) -> None
     assert any(call.messages[0]["content"] == SUMMARY_PROMPT for call in calls)
     assert session.conversation.summary and len(session.conversation.turns) == 6
     assert not any(session.conversation.turns[n - 1].in_context for n in compacted.turns)
+
+
+def test_edit_keeps_what_followed_as_a_branch_and_branch_switches_back(tmp_path: Path) -> None:
+    loader = ScriptedLoader("A1", "A2", "A3", "B2", "B3")
+    session = Session(fake_config(tmp_path), loader)
+    pipeline = Pipeline(session)
+    for question in ("q1", "q2", "q3"):
+        pipeline.send(question)
+    pipeline.command("/edit 2 q2, said better")
+    conversation = session.conversation
+    assert [t.user for t in conversation.turns] == ["q1", "q2, said better"]
+    assert [m["content"] for m in loader.engines[0].calls[-1].messages if m["role"] == "user"] == [
+        "q1",
+        "q2, said better",
+    ]
+    pipeline.send("q3 again")
+    assert commands.execute(session, "/branch").text == "turn 2: version 2 of 2"
+    pipeline.command("/branch 2 1")  # the first version, with its third turn
+    assert [t.user for t in conversation.turns] == ["q1", "q2", "q3"]
+    assert [t.reply.content for t in conversation.turns if t.reply] == ["A1", "A2", "A3"]
+    pipeline.command("/branch 2 next")
+    assert [t.user for t in conversation.turns] == ["q1", "q2, said better", "q3 again"]
+    bad_lines = [("/edit 9 x", "no message 9"), ("/edit 2", "usage: /edit"), ("/branch 1", "no branch at turn 1"),
+                 ("/branch 2 7", "no version 7")]  # fmt: skip
+    for bad, message in bad_lines:
+        with pytest.raises(ParleyError, match=message):
+            pipeline.command(bad)

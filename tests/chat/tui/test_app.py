@@ -563,3 +563,31 @@ async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_th
         await submit(pilot, "/think off")
         await wait_until(pilot, lambda: not app.generating)
         assert app.chat.has_class("-hide-reasoning") and not box.display
+
+
+async def test_edit_a_message_then_switch_between_its_versions(tmp_path: Path) -> None:
+    loader = ScriptedLoader("First answer.", "Second answer.")
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "What is a llama?")
+        await wait_until(pilot, lambda: not app.generating)
+        question = [m for m in app.query(MessageView) if m.role == "user"][0]
+        question.focus()
+        await pilot.press("e")  # the message, as /edit 1 TEXT, in the input to be changed
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "/edit 1 What is a llama?" and prompt.has_focus
+        prompt.text = "/edit 1 What is an alpaca?"
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: not app.generating and len(replies(app)) == 1 and "Second" in replies(app)[0].text
+        )
+        edited = [m for m in app.query(MessageView) if m.role == "user"][0]
+        assert edited.text == "What is an alpaca?" and edited.versions == "2/2"
+        assert "‹2/2›" in str(edited.query_one(".role", Static).render())
+        edited.focus()
+        await pilot.press("less_than_sign")  # the version before
+        await wait_until(pilot, lambda: not app.generating and [m.text for m in app.query(MessageView)][:1] == [
+            "What is a llama?"])  # fmt: skip
+        assert [m.text for m in app.query(MessageView)] == ["What is a llama?", "First answer."]
+        assert [m for m in app.query(MessageView) if m.role == "user"][0].versions == "1/2"
