@@ -93,12 +93,13 @@ def context_screen(report: ContextReport) -> InfoScreen:
 
 class HistoryScreen(ModalScreen[tuple[str, int] | None]):
     """Past conversations, newest first; typing searches them (every word, in any turn). Enter
-    opens one, Delete deletes one (after a Yes), Ctrl+N starts a new chat, Escape closes.
-    Dismissed with ("open", id), ("new", 0) or None."""
+    opens one, Ctrl+R renames one, Delete deletes one (after a Yes), Ctrl+N starts a new chat,
+    Escape closes. Dismissed with ("open", id), ("new", 0) or None."""
 
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("delete", "delete", "Delete"),
+        Binding("ctrl+r", "rename", "Rename"),
         Binding("ctrl+n", "new", "New chat"),
     ]
 
@@ -112,7 +113,7 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
             yield Static(Text("Conversations", style="bold"), id="panel-title")
             yield Input(self._search, placeholder="search: words in any message or reply", id="history-search")
             yield OptionList(id="history-list")
-            hint = "Enter opens · Delete deletes · Ctrl+N new chat · Escape closes"
+            hint = "Enter opens · Ctrl+R renames · Delete deletes · Ctrl+N new chat · Escape closes"
             yield Static(Text(hint, style="dim"), id="panel-hint")
 
     def on_mount(self) -> None:
@@ -156,14 +157,34 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
     def action_new(self) -> None:
         self.dismiss(("new", 0))
 
-    def action_delete(self) -> None:
+    def _highlighted(self) -> int | None:
         listing = self.query_one(OptionList)
         if listing.highlighted is None:
-            return
+            return None
         option = listing.get_option_at_index(listing.highlighted)
-        if option.id is None:
+        return int(option.id) if option.id is not None else None
+
+    def action_rename(self) -> None:
+        conversation_id = self._highlighted()
+        if conversation_id is None:
             return
-        conversation_id = int(option.id)
+
+        def renamed(title: str | None) -> None:
+            if title:
+                try:
+                    self.history.rename(conversation_id, title)
+                except HistoryError as err:
+                    self.notify(str(err), severity="error")
+                self.refill()
+
+        self.app.push_screen(RenameScreen(), renamed)
+
+    def action_delete(self) -> None:
+        conversation_id = self._highlighted()
+        if conversation_id is None:
+            return
+        listing = self.query_one(OptionList)
+        option = listing.get_option_at_index(listing.highlighted or 0)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -175,6 +196,23 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
 
         question = Question("Delete this conversation?", str(option.prompt), "It cannot be undone.")
         self.app.push_screen(ConfirmScreen(question), answered)
+
+
+class RenameScreen(ModalScreen[str | None]):
+    """One line: a conversation's new title (Enter saves, Escape leaves it)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="panel"):
+            yield Static(Text("New title", style="bold"), id="panel-title")
+            yield Input(placeholder="a title for the conversation", id="rename")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(" ".join(event.value.split()) or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -16,7 +16,7 @@ from chat.pipeline import Question
 from chat.scripted_engine import ScriptedLoader
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView
-from chat.tui.screens import ConfirmScreen, HistoryScreen
+from chat.tui.screens import ConfirmScreen, HistoryScreen, RenameScreen
 from chat.tui.widgets import PromptInput, StatusBar
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import fake_config, moderated_config
@@ -591,3 +591,19 @@ async def test_edit_a_message_then_switch_between_its_versions(tmp_path: Path) -
             "What is a llama?"])  # fmt: skip
         assert [m.text for m in app.query(MessageView)] == ["What is a llama?", "First answer."]
         assert [m for m in app.query(MessageView) if m.role == "user"][0].versions == "1/2"
+
+
+async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "bread rolls please")
+        await wait_until(pilot, lambda: not app.generating)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.press("enter", "ctrl+r")  # to the list (its first entry), then rename it
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+        await pilot.press(*"Baking", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        assert "Baking" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
+    assert [e.title for e in History(tmp_path / "data" / "history.db").entries()] == ["Baking"]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from chat import conversation as conv_file
 from chat.conversation import Conversation, FinishReason, Reply, Turn
+from chat.history import History
 from chat.sampling import Sampling
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView
+from chat.tui.screens import HistoryScreen
 from chat.tui.widgets import PromptInput
 from tests.chat.tui.helpers import make_app, ready, submit, wait_until
 from tests.conftest import fake_config
@@ -87,5 +93,53 @@ def test_context_panel(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await before(pilot)
         await submit(pilot, "/context")
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_conversation_list(snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")  # the list shows local times
+    time.tzset()
+    history = History(tmp_path / "data" / "history.db")
+    saved = conv_file.load(saved_conversation(tmp_path))
+    for title in ("What is a token?", "Bread rolls for a picnic", "Rivers of Europe"):
+        conversation = saved.conversation.model_copy(deep=True)
+        conversation.turns[0].user = title
+        history.save(None, conversation, "fake", saved.params)
+    db = sqlite3.connect(tmp_path / "data" / "history.db")
+    for number, stamp in ((1, "2026-11-20T09:15"), (2, "2026-11-25T18:40"), (3, "2026-11-27T12:05")):
+        db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (f"{stamp}:00+00:00", number))
+    db.commit()
+    history.close()
+    app = make_app(tmp_path, fake_config(tmp_path))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        app.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        app.screen.query_one(Input).cursor_blink = False
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_branched_conversation(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    saved = conv_file.load(saved_conversation(tmp_path))
+    conversation = saved.conversation
+    conversation.fork(2)  # the second question was asked again, differently
+    again = conversation.branches[0].turns[0].model_copy(update={"user": "And the context window, in short?"})
+    again.created = again.created.replace(year=again.created.year + 1)  # the later version
+    conversation.turns.append(again)
+    path = tmp_path / "branched.json"
+    conv_file.save(path, conversation, "fake", saved.params)
+    app = make_app(tmp_path, fake_config(tmp_path))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        await submit(pilot, f"/load {path}")
+        await wait_until(pilot, lambda: len(app.query(MessageView)) == 4)
+        app.query_one(PromptInput).cursor_blink = False
+        for notice in app.query("#conversation > NoticeView"):
+            await notice.remove()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
