@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from chat.errors import UsageError
 from chat.runner import Runner
 from chat.script import Step, as_text, text_lines
+from chat.session import Session
 
 MULTILINE = '"""'
+EDIT = re.compile(r"/edit (\d+)$")  # alone: in the editor
 
 
-def read_interactive() -> Iterator[Step]:
-    """Lines typed at a prompt; a line of three quotes starts and ends a multi-line message."""
+def read_interactive(session: Session) -> Iterator[Step]:
+    """Lines typed at a prompt; a line of three quotes starts and ends a multi-line message;
+    `/edit N` alone opens message N in $VISUAL or $EDITOR."""
     import readline  # noqa: F401  (line editing and history for input())
 
     number = 0
@@ -40,8 +49,32 @@ def read_interactive() -> Iterator[Step]:
             print(f"parley: {err}; type it again", file=sys.stderr)
             continue
         number += 1
+        if (found := EDIT.match(line.strip())) is not None:
+            line = edited(session, int(found.group(1))) or ""
         if line.strip():
             yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+
+
+def edited(session: Session, number: int) -> str | None:
+    """`/edit N TEXT` with message N as changed in the user's editor; None (said why) when
+    there is no such message, no editor, or nothing changed."""
+    turns = session.conversation.turns
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not 1 <= number <= len(turns) or not editor:
+        why = f"no message {number}" if editor else "set $EDITOR (or type /edit N TEXT)"
+        print(f"parley: cannot edit: {why}", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"message-{number}.md"
+        path.write_text(turns[number - 1].user, encoding="utf-8")
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            print("parley: the editor failed; nothing was sent", file=sys.stderr)
+            return None
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if not text or text == turns[number - 1].user.strip():
+        print("parley: message unchanged; nothing was sent", file=sys.stderr)
+        return None
+    return f"/edit {number} {text}"
 
 
 def read_piped(stream: TextIO) -> Iterator[Step]:
@@ -59,5 +92,5 @@ def line_chat(runner: Runner) -> int:
             f"Parley - {runner.session.model_name} (n_ctx {info.n_ctx}). "
             'Type /help for commands, """ for multi-line input, Ctrl+C to stop a reply, /quit or Ctrl+D to leave.'
         )
-    steps = read_interactive() if runner.interactive else read_piped(sys.stdin)
+    steps = read_interactive(runner.session) if runner.interactive else read_piped(sys.stdin)
     return runner.run(steps, keep_going=True)

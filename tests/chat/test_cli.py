@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,33 @@ def test_copy_in_a_terminal_writes_osc_52_and_without_one_says_so(session: Sessi
     assert "\x1b]52;c;" + base64.b64encode(b"ls -la\n").decode() + "\x07" in terminal.getvalue()
     Runner(session, out=io.StringIO(), err=piped).run([Step("command", "/copy", 1)])
     assert "no terminal to copy to" in piped.getvalue() and "\x1b]52" not in piped.getvalue()
+
+
+def test_edit_alone_in_line_mode_opens_the_message_in_the_editor(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat.linechat import read_interactive
+    from chat.pipeline import Pipeline
+
+    Pipeline(session).send("What is a llama?")
+    editor = tmp_path / "editor.py"
+    editor.write_text(  # an editor that changes the text it is given
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('a llama', 'an alpaca'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    typed: list[str] = []
+
+    def typing(_prompt: str) -> str:
+        if not typed:
+            raise EOFError  # Ctrl+D
+        return typed.pop(0)
+
+    monkeypatch.setattr("builtins.input", typing)
+    typed += ["/edit 1", "/edit 7", "hello"]
+    steps = list(read_interactive(session))
+    assert [s.text for s in steps] == ["/edit 1 What is an alpaca?", "hello"]  # /edit 7: no such message, said
+    monkeypatch.delenv("EDITOR")
+    monkeypatch.delenv("VISUAL", raising=False)
+    typed.append("/edit 1")
+    assert list(read_interactive(session)) == []

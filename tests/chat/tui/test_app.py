@@ -607,3 +607,22 @@ async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         assert "Baking" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
     assert [e.title for e in History(tmp_path / "data" / "history.db").entries()] == ["Baking"]
+
+
+async def test_attach_shows_the_cost_and_compact_summarises_on_screen(tmp_path: Path) -> None:
+    loader = ScriptedLoader("Milk and a bike.", "Noted.", "The user listed milk and a bike to fix.")
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("buy milk\nfix the bike\n")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await submit(pilot, f"/file {notes}")
+        await wait_until(pilot, lambda: not app.generating)
+        said = str(list(app.query(NoticeView))[-1].render())
+        assert said.startswith("attached notes.txt: ") and "tokens" in said
+        for line in ("What is on my list?", "thanks", "/compact 1"):
+            await submit(pilot, line)
+            await wait_until(pilot, lambda: not app.generating)
+        first = [m for m in app.query(MessageView) if m.role == "user"][0]
+        assert "fix the bike" in first.text and first.has_class("-out-of-context")  # sent with it; now summarised
+        assert "summarised: The user listed milk" in str(list(app.query(NoticeView))[-1].render())
