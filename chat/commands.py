@@ -21,6 +21,7 @@ from chat.conversation import describe_request
 from chat.errors import CommandError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
 from chat.models import format_models
+from chat.reasoning import without_reasoning
 from chat.sampling import Sampling, describe
 from chat.session import Session
 
@@ -292,6 +293,30 @@ def _shown(session: Session, number: int) -> int:
     turns = session.conversation.turns
     versions = session.conversation.versions(number)
     return next((i for i, v in enumerate(versions, start=1) if len(turns) >= number and v[0] is turns[number - 1]), 0)
+
+
+def tokenized(session: Session, text: str) -> list[tuple[int, str]]:
+    """(id, text) of each token of `text`, or of the last reply's answer when `text` is empty."""
+    if not text:
+        replies = [t.reply.content for t in session.conversation.turns if t.reply]
+        if not replies:
+            raise CommandError("usage: /tokens TEXT (or, after a reply, /tokens alone shows the reply's)")
+        text = without_reasoning(replies[-1])
+    tokens = session.engine.text_tokens(text)
+    return list(zip(tokens, session.engine.pieces(tokens), strict=True))
+
+
+def visible(piece: str) -> str:
+    """A token's text with its spaces, tabs and line breaks visible."""
+    return piece.replace(" ", "␣").replace("\t", "⇥").replace("\n", "↵")
+
+
+@command("tokens", "/tokens [TEXT]", "TEXT (or the last reply) as the model's tokens, with their ids and count")
+def _tokens(session: Session, arg: str) -> Outcome:
+    found = tokenized(session, arg)
+    pieces = "".join(f"[{visible(piece)}]" for _, piece in found)
+    ids = " ".join(str(token) for token, _ in found)
+    return Outcome(f"{len(found)} token{'s' * (len(found) != 1)}: {pieces}\nids: {ids}")
 
 
 def default_save_path() -> Path:

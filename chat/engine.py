@@ -73,6 +73,14 @@ class Engine(ABC):
     @abstractmethod
     def detokenize(self, tokens: Sequence[int]) -> str: ...
 
+    def text_tokens(self, text: str) -> list[int]:
+        """`text` as the model reads it inside a message (names of control tokens stay text)."""
+        return self.tokenize(text)
+
+    def pieces(self, tokens: Sequence[int]) -> list[str]:
+        """Each token's own text."""
+        return [self.detokenize([token]) for token in tokens]
+
     @abstractmethod
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         """The prompt text for `messages`, through the chat template."""

@@ -163,6 +163,13 @@ class LlamaEngine(Engine):
     def detokenize(self, tokens: Sequence[int]) -> str:
         return self._llm.detokenize(list(tokens)).decode("utf-8", errors="replace")
 
+    def text_tokens(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def pieces(self, tokens: Sequence[int]) -> list[str]:
+        # A token may hold part of a character's UTF-8 bytes: shown as \x escapes, exactly.
+        return [self._llm.detokenize([t], special=True).decode("utf-8", errors="backslashreplace") for t in tokens]
+
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
 

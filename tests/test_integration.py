@@ -219,6 +219,19 @@ def test_a_reply_cut_at_max_tokens_is_continued_from_its_own_text(engine: LlamaE
     )  # greedy: the same as one reply twice as long
 
 
+def test_tokens_are_the_models_own_and_join_back_into_the_text(engine: LlamaEngine) -> None:
+    import llama_cpp
+
+    text = "Tokenizers split naïve words: <|im_start|> stays text 🦙."
+    tokens = engine.text_tokens(text)
+    vocab = llama_cpp.llama_model_get_vocab(engine._llm.model)
+    assert not any(llama_cpp.llama_vocab_is_control(vocab, t) for t in tokens)  # the marker is plain text
+    assert engine.detokenize(tokens) == text
+    joined = "".join(engine.pieces(tokens))
+    assert joined.count("\\x") == len("🦙".encode())  # the llama is cut into bytes: each shown as one
+    assert joined.replace("\\xf0\\x9f\\xa6\\x99", "🦙") == text  # and nothing else differs
+
+
 def test_cancel_stops_between_tokens_and_the_engine_stays_usable(engine: LlamaEngine) -> None:
     cancel = threading.Event()
     deltas = []

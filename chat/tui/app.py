@@ -53,7 +53,7 @@ from chat.tui.widgets import PromptInput, StatusBar, literal
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 # Commands the TUI answers itself, with a screen or a worker, instead of a line of text.
-TUI_COMMANDS = {"help", "context", "quit", "theme", "model", "history"}
+TUI_COMMANDS = {"help", "context", "quit", "theme", "model", "history", "tokens"}
 # Commands after which the conversation on screen is shown afresh.
 REBUILDS = {"clear", "load", "open", "undo", "retry", "edit", "branch"}
 
@@ -276,6 +276,11 @@ class ParleyApp(App[None]):
             self._theme_command(arg)
         elif name == "history":
             self.action_history(arg)
+        elif name == "tokens":
+            try:
+                self.chat.show_tokens(commands.tokenized(self.session, arg))
+            except ParleyError as err:
+                self.chat.say(f"error: {err}", "error")
         elif name == "model" and arg:
             try:
                 self.config.model(arg)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -17,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from chat.commands import visible
 from chat.conversation import Conversation, Turn
 from chat.events import Notice, Severity, TurnDone, finish_notices
 from chat.reasoning import ReasoningSplitter, split_reasoning
@@ -243,6 +245,14 @@ class ConversationView(VerticalScroll):
     def say(self, text: str, severity: Severity = "information") -> None:
         """A notice about the conversation as a whole (command output, errors)."""
         self.mount(NoticeView(text, severity))
+
+    def show_tokens(self, found: list[tuple[int, str]]) -> None:
+        """/tokens: each token shaded apart from its neighbours, then their ids."""
+        shaded = Text(f"{len(found)} token{'s' * (len(found) != 1)}\n")
+        for index, (_, piece) in enumerate(found):
+            shaded.append(clean(visible(piece)), style="on grey30" if index % 2 else "on grey19")
+        shaded.append("\nids: " + " ".join(str(token) for token, _ in found), style="dim")
+        self.mount(Static(shaded, classes="notice -tokens"))
 
     async def start_turn(self, user: str, number: int) -> None:
         self.reply = MessageView("assistant", turn=number)

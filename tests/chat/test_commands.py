@@ -267,3 +267,13 @@ def test_attached_text_passes_input_moderation(tmp_path: Path) -> None:
     with pytest.raises(ParleyError, match="moderation flagged it"):
         Pipeline(session).send("please summarise")  # nobody to ask: not sent
     assert session.conversation.turns == []
+
+
+def test_tokens_shows_text_or_the_last_reply_as_tokens(pipeline: Pipeline, session: Session) -> None:
+    with pytest.raises(CommandError, match="usage: /tokens TEXT"):
+        commands.execute(session, "/tokens")
+    shown = commands.execute(session, "/tokens hello  world").text
+    assert shown.splitlines()[0] == "3 tokens: [hello][␣␣][world]"  # the fake engine: words and spaces
+    assert shown.splitlines()[1].startswith("ids: ")
+    pipeline.send("hi")
+    assert commands.execute(session, "/tokens").text.startswith("5 tokens: [You][␣][said:][␣][hi]")

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from textual.content import Content
+from textual.style import Style
 from textual.widgets import Collapsible, Markdown, OptionList, Static
 
 from chat.history import History
@@ -626,3 +628,17 @@ async def test_attach_shows_the_cost_and_compact_summarises_on_screen(tmp_path: 
         first = [m for m in app.query(MessageView) if m.role == "user"][0]
         assert "fix the bike" in first.text and first.has_class("-out-of-context")  # sent with it; now summarised
         assert "summarised: The user listed milk" in str(list(app.query(NoticeView))[-1].render())
+
+
+async def test_tokens_are_shaded_apart_in_the_tui(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/tokens one two")
+        await wait_until(pilot, lambda: bool(app.query(".-tokens")))
+        shown = app.query_one(".-tokens", Static).render()
+        assert isinstance(shown, Content) and shown.plain.startswith("3 tokens\none␣two\nids: ")
+        shades = [
+            span.style.background for span in shown.spans if isinstance(span.style, Style) and span.style.background
+        ]
+        assert len(shades) == 3 and shades[0] == shades[2] != shades[1]  # each token apart from its neighbours
