@@ -1,3 +1,4 @@
-"""The safety layer: the moderation filter (Detoxify or an offline classifier, streamed so nothing
-unmoderated is shown), and the action-confirmation guard (actions run only once the user approves;
-claims of actions that did not run are flagged). Nothing here imports the UI or llama.cpp."""
+"""The safety layer: the moderation filter (by default a contextual classifier over a sentence
+encoder that llama.cpp runs; Detoxify when its weights are present; a word model as the last
+resort), streamed so that nothing unmoderated is shown, and the detector of claims of actions
+that no action backs. Nothing here imports the UI."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -42,7 +43,7 @@ class InfoScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
 
-    def __init__(self, title: str, body: Table | Text) -> None:
+    def __init__(self, title: str, body: Table | Text | Group) -> None:
         super().__init__(classes="info")
         self._title = title
         self._body = body
@@ -76,6 +77,28 @@ def keys_screen() -> InfoScreen:
     return InfoScreen("Keys", table)
 
 
+def window_bar(report: ContextReport, width: int = 60) -> Text:
+    """The context window as one bar: the system prompt, each turn in it (shaded apart), the
+    reserve for the reply, what is free; with a legend."""
+    parts = [(report.system_tokens, "on magenta", "system")]
+    turns = [t for t in report.turns if t.in_context]
+    parts += [(t.tokens, "on blue" if i % 2 else "on dark_blue", "") for i, t in enumerate(turns)]
+    parts += [(report.reserved, "on yellow", "reserved"), (report.free, "on grey23", "free")]
+    bar = Text()
+    for tokens, style, _ in parts:
+        cells = round(tokens / report.n_ctx * width) if report.n_ctx else 0
+        bar.append(" " * (max(1, cells) if tokens else 0), style=style)
+    bar.append("\n")
+    for label, style in (("system prompt", "on magenta"), ("turns", "on blue"), ("reserved for the reply", "on yellow"),
+                         ("free", "on grey23")):  # fmt: skip
+        bar.append("  ", style=style)
+        bar.append(f" {label}   ")
+    out = len(report.turns) - len(turns)
+    if out:
+        bar.append(f"\n{out} turn{'s' * (out != 1)} out of the window (not drawn)", style="dim")
+    return bar
+
+
 def context_screen(report: ContextReport) -> InfoScreen:
     table = Table(box=None, show_header=True, header_style="bold")
     table.add_column("part")
@@ -88,7 +111,7 @@ def context_screen(report: ContextReport) -> InfoScreen:
     table.add_row("reserved for the reply", str(report.reserved))
     table.add_row("free", str(report.free))
     table.add_row(Text("n_ctx", style="bold"), str(report.n_ctx))
-    return InfoScreen("Context window", table)
+    return InfoScreen("Context window", Group(window_bar(report), Text(""), table))
 
 
 class HistoryScreen(ModalScreen[tuple[str, int] | None]):

@@ -11,11 +11,13 @@ from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual.widgets import Markdown
 
+from chat.context import ContextReport, TurnUsage
 from chat.conversation import Conversation, FinishReason, Reply, Turn
 from chat.events import Notice, TurnDone
 from chat.sampling import Sampling
 from chat.tui import app as tui_app
 from chat.tui.conversation import SHOWN_TURNS, ConversationView, EarlierTurns, MessageView, NoticeView
+from chat.tui.screens import window_bar
 from tests.chat.tui.helpers import wait_until
 
 
@@ -143,3 +145,12 @@ async def test_a_live_chat_trims_the_oldest_turns_from_the_screen_in_batches() -
         await view.show_earlier()
         assert numbers(view) == list(range(1, 2 * SHOWN_TURNS + 1))
         assert [m.text for m in view.query(MessageView)][:2] == ["q1", "a1"]
+
+
+def test_the_context_bar_draws_each_part_of_the_window_to_scale() -> None:
+    turns = [TurnUsage(1, 250, False), TurnUsage(2, 120, True), TurnUsage(3, 200, True)]
+    report = ContextReport(n_ctx=1000, system_tokens=100, reserved=200, used=420, turns=turns)
+    bar = window_bar(report, width=50)
+    first = bar.plain.splitlines()[0]
+    assert len(first) == 5 + 6 + 10 + 10 + 19  # system, turn 2, turn 3, reserved, free (380 of 1000)
+    assert bar.plain.splitlines()[-1] == "1 turn out of the window (not drawn)"
