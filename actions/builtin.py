@@ -51,8 +51,13 @@ def _save_note(args: NoteArgs, ctx: ActionContext) -> str:
     text = " ".join(args.text.split())
     line = f"- {datetime.now():%Y-%m-%d %H:%M} {text}\n".encode()
     ctx.notes_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ctx.notes_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = os.open(ctx.notes_file, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # A note cut short by a crash (SIGKILL can stop a write between pages): this one
+            # starts on a line of its own, never glued to it.
+            line = b"\n" + line
         if os.write(fd, line) != len(line):  # appended whole, or the error says why
             raise ActionError(f"could not append the whole note to {ctx.notes_file}")
         os.fsync(fd)

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from actions.action import ActionContext
+from actions.builtin import BUILTIN
+from actions.registry import Registry
+from actions.workspace import Workspace
 from chat import conversation as conv_file
 from chat.transcript import Transcript
 from tests.conftest import ROOT
@@ -78,7 +82,15 @@ def check(kind: str, target: Path) -> int:
             return 0
         return len(conv_file.load(path).conversation.turns)  # a valid file, old or new
     if kind == "note":
-        lines = (target / "notes.md").read_text().splitlines()
+        path = target / "notes.md"
+        text = path.read_text()
+        lines = text.splitlines()
+        if text and not text.endswith("\n"):  # a note the kill cut short (between pages): never done
+            lines.pop()
+            registry = Registry(BUILTIN)
+            request = registry.read('{"name": "save_note", "arguments": {"text": "after the crash"}}')
+            registry.execute(request, ActionContext(Workspace(target / "ws"), path, lambda s: ""))
+            assert path.read_text().splitlines()[-1].endswith("after the crash")  # on a line of its own
         assert all(line.startswith("- ") and line.endswith("y" * 5000) for line in lines)
         return len(lines)
     files = list((target / "ws").iterdir())

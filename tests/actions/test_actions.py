@@ -115,6 +115,14 @@ def test_a_note_is_one_line_of_plain_text(ctx: ActionContext) -> None:
         assert "a note is plain text" in problems[0]
 
 
+def test_a_note_torn_by_a_crash_is_never_glued_to_the_next(ctx: ActionContext) -> None:
+    ctx.notes_file.parent.mkdir(parents=True, exist_ok=True)
+    ctx.notes_file.write_text("- 2026-11-01 09:00 whole\n- 2026-11-01 09:01 cut sho")  # SIGKILL mid-write
+    run(ctx, '{"name": "save_note", "arguments": {"text": "next"}}')
+    lines = ctx.notes_file.read_text().splitlines()
+    assert lines[:2] == ["- 2026-11-01 09:00 whole", "- 2026-11-01 09:01 cut sho"] and lines[2].endswith(" next")
+
+
 def test_export_never_overwrites_and_wants_md_or_json(ctx: ActionContext) -> None:
     assert "exported to" in run(ctx, '{"name": "export_conversation", "arguments": {"path": "c.md"}}')
     assert (ctx.workspace.root / "c.md").read_text() == "exported.md"
