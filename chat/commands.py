@@ -271,7 +271,7 @@ def _branch(session: Session, arg: str) -> Outcome:
     if not arg:
         if not points:
             return Outcome("no branches: /edit N TEXT makes one")
-        return Outcome("; ".join(f"turn {n}: version {_shown(session, n)} of {len(conversation.versions(n))}"
+        return Outcome("; ".join(f"turn {n}: version {conversation.shown(n)} of {len(conversation.versions(n))}"
                                  for n in points))  # fmt: skip
     number, _, which = arg.partition(" ")
     if not number.isdigit() or int(number) not in points:
@@ -279,20 +279,13 @@ def _branch(session: Session, arg: str) -> Outcome:
             f"no branch at turn {number}" + (f" (branches at: {', '.join(map(str, points))})" if points else "")
         )
     count = len(conversation.versions(int(number)))
-    shown = _shown(session, int(number))
+    shown = conversation.shown(int(number))
     target = {"next": shown % count + 1, "prev": (shown - 2) % count + 1, "": shown or count}.get(which)
     if target is None:
         target = _number(which, count, "version", f"at turn {number}")
     conversation.switch(int(number), target)
     session.pending.clear()
     return Outcome(f"turn {number}: version {target} of {count}")
-
-
-def _shown(session: Session, number: int) -> int:
-    """Which version (1-based) of the turns from `number` on is shown; 0 when none is."""
-    turns = session.conversation.turns
-    versions = session.conversation.versions(number)
-    return next((i for i, v in enumerate(versions, start=1) if len(turns) >= number and v[0] is turns[number - 1]), 0)
 
 
 def tokenized(session: Session, text: str) -> list[tuple[int, str]]:
@@ -458,22 +451,27 @@ def _file(session: Session, arg: str) -> Outcome:
         raise CommandError(f"cannot read {path}: {err.strerror or err}") from None
     if b"\x00" in data:
         raise CommandError(f"{path} is a binary file: only text files can be attached")
+    n_ctx, reserved = session.engine.info.n_ctx, session.params.max_tokens
+    before = session.engine.count_tokens(session.conversation.context_messages(session.message("")))
+
+    def too_big(size: str) -> CommandError:
+        return CommandError(
+            f"{path.name} is {size}; with the conversation and {reserved} tokens kept for the reply, "
+            f"{n_ctx - reserved - before} of the {n_ctx}-token window are free"
+        )
+
+    if len(data) > MAX_FILE_BYTES:  # too big for any window: neither decoded nor tokenized
+        raise too_big(f"more than {MAX_FILE_BYTES // 1024 // 1024} MB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise CommandError(f"{path} is not UTF-8 text: only text files can be attached") from None
-    report = session.context_report()
-    before = session.engine.count_tokens(session.conversation.context_messages(session.message("")))
     session.attachments.append((path.name, text))
     after = session.engine.count_tokens(session.conversation.context_messages(session.message("")))
-    cost, free = after - before, report.n_ctx - report.reserved - after
-    if len(data) > MAX_FILE_BYTES or free < 0:
+    cost, free = after - before, n_ctx - reserved - after
+    if free < 0:
         session.attachments.pop()
-        size = f"more than {MAX_FILE_BYTES // 1024 // 1024} MB" if len(data) > MAX_FILE_BYTES else f"{cost} tokens"
-        raise CommandError(
-            f"{path.name} is {size}; with the conversation and {report.reserved} tokens kept for the reply, "
-            f"{report.n_ctx - report.reserved - before} of the {report.n_ctx}-token window are free"
-        )
+        raise too_big(f"{cost} tokens")
     return Outcome(f"attached {path.name}: {cost} tokens, sent with your next message ({free} tokens left free)")
 
 

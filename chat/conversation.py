@@ -157,11 +157,16 @@ class Conversation(BaseModel):
             found.append(self.turns[number - 1 :])
         return sorted(found, key=lambda turns: turns[0].created)
 
+    def shown(self, number: int) -> int:
+        """Which of `versions(number)` (1-based) the conversation shows; 0 when it shows none."""
+        current = self.turns[number - 1] if len(self.turns) >= number else None
+        return next((i for i, turns in enumerate(self.versions(number), start=1) if turns[0] is current), 0)
+
     def switch(self, number: int, version: int) -> None:
         """Show version `version` (1-based, in the order of `versions`) of the turns from `number` on."""
-        chosen = self.versions(number)[version - 1]
-        if len(self.turns) >= number and chosen[0] is self.turns[number - 1]:
+        if version == self.shown(number):
             return
+        chosen = self.versions(number)[version - 1]
         branch = next(b for b in self.branches if b.turn == number and b.turns and b.turns[0] is chosen[0])
         self.branches.remove(branch)
         if len(self.turns) >= number:

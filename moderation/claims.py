@@ -277,9 +277,9 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
         if word in (",", ";", ":", "-", "("):
             break
     found = _at(words, after, "past")
-    if found and definite_only and not _RESULT_NOW & set(words[after : found[1]]):
-        if words[found[1] + 1 : found[1] + 2] in ([w] for w in _DESCRIBING):
-            return None
+    following = words[found[1] + 1] if found and found[1] + 1 < len(words) else ""
+    if found and definite_only and following in _DESCRIBING and not _RESULT_NOW & set(words[after : found[1]]):
+        return None
     return found
 
 

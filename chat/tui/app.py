@@ -41,7 +41,7 @@ from chat.events import (
     TurnDone,
     UserSent,
 )
-from chat.history import HistoryError, Recorder, open_history
+from chat.history import History, HistoryError, Recorder, open_history
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
 from chat.transcript import Transcript, TranscriptError
@@ -100,8 +100,7 @@ class ParleyApp(App[None]):
         self.autosave_path = self.data_dir / "conversations" / f"autosave-{stamp}.json"
         self.transcript = Transcript(transcript_path or self.data_dir / "transcripts" / f"{stamp}.jsonl")
         self.settings_file = settings_file or settings.settings_path()
-        self.history: Recorder | None = None  # opened with the first model
-        self.history_wanted = history and config.history
+        self.history_wanted = history and config.history  # opened with the first model, into the session
         self._switch_interval = sys.getswitchinterval()
 
     @property
@@ -165,7 +164,7 @@ class ParleyApp(App[None]):
         details = f"{device} · " if device else ""
         details += f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
         details += f" · guard: {len(session.registry.actions)} actions"
-        if self.history_wanted and (self.history is None or self.history.history is None):
+        if self.history_wanted and self._history() is None:
             details += " · history off"
         bar.show(
             session.model_name, used, session.engine.info.n_ctx, session.params.short(),
@@ -195,8 +194,7 @@ class ParleyApp(App[None]):
         self.idle.clear()
         try:
             if self.pipeline is None:
-                self.history = self._open_history()
-                session = Session(self.config, self.loader, self.model_arg, history=self.history)
+                session = Session(self.config, self.loader, self.model_arg, history=self._open_history())
                 if self.setup:
                     self.setup(session)
                 self.pipeline = Pipeline(
@@ -225,6 +223,11 @@ class ParleyApp(App[None]):
         except HistoryError as err:
             self._on_ui(self.chat.say, f"{err}; this chat is not saved in the history", "warning")
             return None
+
+    def _history(self) -> History | None:
+        """The history this chat is being saved in; None when it is off or stopped working."""
+        session = self.session
+        return session.history.history if session is not None and session.history is not None else None
 
     def _load_failed(self, message: str) -> None:
         self.notify(message, title="Model not loaded", severity="error", timeout=10)
@@ -305,7 +308,8 @@ class ParleyApp(App[None]):
 
     def action_history(self, search: str = "") -> None:
         """The list of past conversations; what is picked there runs as /open ID or /clear."""
-        if self.session is None or self.session.history is None or self.session.history.history is None:
+        database = self._history()
+        if database is None:
             self.notify("The history is off for this chat (see the status bar).", severity="warning")
             return
 
@@ -313,7 +317,7 @@ class ParleyApp(App[None]):
             if choice is not None and self.may_send():
                 await self.enter(f"/open {choice[1]}" if choice[0] == "open" else "/clear")
 
-        self.push_screen(HistoryScreen(self.session.history.history, search), picked)
+        self.push_screen(HistoryScreen(database, search), picked)
 
     def _theme_command(self, arg: str) -> None:
         themes = sorted(self.available_themes)

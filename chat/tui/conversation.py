@@ -263,10 +263,8 @@ class ConversationView(VerticalScroll):
         points = {b.turn for b in conversation.branches if b.turns}
         for view in self.query(MessageView):
             if view.role == "user" and view.turn is not None:
-                versions = conversation.versions(view.turn) if view.turn in points else []
-                shown = next((i for i, v in enumerate(versions, 1) if view.turn <= len(conversation.turns)
-                              and v[0] is conversation.turns[view.turn - 1]), 0)  # fmt: skip
-                label = f"{shown}/{len(versions)}" if len(versions) > 1 else ""
+                count = len(conversation.versions(view.turn)) if view.turn in points else 0
+                label = f"{conversation.shown(view.turn)}/{count}" if count > 1 else ""
                 if label != view.versions:
                     view.show_versions(label)
 
