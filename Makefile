@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup chat test lint unit integration bench heads clean
+.PHONY: setup chat test lint unit integration bench heads claims-head clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ bench: setup
 # Retrain the contextual moderation (its encoder adapter and heads, committed): about 20 minutes on 2 cores.
 heads: setup
 	$(BIN)/python -m moderation.training.train
+
+# Retrain the claim detector's learned check (committed; after `make heads`, whose encoder it reads): a minute.
+claims-head: setup
+	$(BIN)/python -m moderation.training.claims
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -85,6 +85,11 @@ class ActionsConfig(BaseModel):
     enabled: bool = Field(True, description="offer the built-in actions to the model")
     workspace: Path | None = Field(None, description="the only folder file actions may touch; none = data dir")
     claims: Literal["warn", "redact"] = Field("warn", description="what to do with unbacked action claims")
+    claim_check: Literal["learned", "grammar"] = Field(
+        "learned",
+        description="learned: a head over the moderation encoder confirms what the grammar takes for a claim "
+        "(when the encoder is prepared); grammar: the grammar alone",
+    )
     allow_irreversible: list[str] = Field(
         default_factory=list, description="irreversible actions that --approve always may run unasked"
     )

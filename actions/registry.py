@@ -86,6 +86,12 @@ class Registry:
             })  # fmt: skip
         return {"oneOf": options}
 
+    @staticmethod
+    def prose(text: str) -> str:
+        """A reply without its requests, each replaced by a line break: the sentences a reader
+        sees, none of them spanning a request."""
+        return _REQUEST.sub("\n", text)
+
     def parse(self, text: str) -> tuple[list[Request], list[str]]:
         """Requests found in a reply, and a message for each one that is malformed."""
         requests, problems = [], []

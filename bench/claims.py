@@ -8,9 +8,14 @@
   detector's tuning ended, because the test half of claims_replies.jsonl was seen by then;
 - claims_fresh2.jsonl: replies to 150 more requests, labelled after the grammar rules of 2026-11-28
   (statal passives, "have got"), because the fresh set's errors had been seen by then;
+- claims_fresh3.jsonl: replies to 160 more requests, labelled after the learned check was
+  built and trained (moderation/claims_head.py), because the earlier sets' errors had been seen;
 - claims.jsonl: the first corpus, written together with the old verb lists; kept as a regression set.
 
-    python bench/claims.py [--split test|dev|all] [--errors]
+    python bench/claims.py [--split test|dev|all] [--check learned|grammar] [--errors]
+
+`--check grammar` measures the grammar alone; `learned` (the default, as Parley ships) lets the
+learned check over the moderation encoder's embeddings confirm the grammar's claims.
 
 Tune on dev only; the test split is the one reported in bench/RESULTS.md.
 """
@@ -29,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.config import ActionsConfig, CommandActionConfig  # noqa: E402
 from actions.registry import Registry  # noqa: E402
-from moderation.claims import find_claims, load  # noqa: E402
+from moderation.claims import Confirm, find_claims, load  # noqa: E402
+from moderation.claims_head import load_check  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "fresh": "claims_fresh.jsonl",
-           "fresh2": "claims_fresh2.jsonl", "regression": "claims.jsonl"}  # fmt: skip
+           "fresh2": "claims_fresh2.jsonl", "fresh3": "claims_fresh3.jsonl", "regression": "claims.jsonl"}  # fmt: skip
 # The built-in actions, and a command action of the user's as the corpora name it.
 NOTIFY = CommandActionConfig(
     description="show a desktop notification", argv=["notify-send", "{text}"], args={"text": "what to say"},
@@ -49,8 +55,8 @@ def rows(corpus: str, split: str) -> list[dict[str, Any]]:
     return [r for r in found if split == "all" or r["split"] == split]
 
 
-def predict(sample: list[dict[str, Any]]) -> list[bool]:
-    return [bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers)) for r in sample]
+def predict(sample: list[dict[str, Any]], confirm: Confirm | None = None) -> list[bool]:
+    return [bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm)) for r in sample]
 
 
 def scores(sample: list[dict[str, Any]], predicted: list[bool]) -> tuple[float, float]:
@@ -64,16 +70,22 @@ def scores(sample: list[dict[str, Any]], predicted: list[bool]) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["test", "dev", "all"], default="test")
+    parser.add_argument("--check", choices=["learned", "grammar"], default="learned")
     parser.add_argument("--errors", action="store_true", help="list the misclassified sentences")
     args = parser.parse_args()
     load()  # the session loads lemminflect's tables at start, beside the model
+    confirm = None
+    if args.check == "learned":
+        confirm, why = load_check()
+        if confirm is None:
+            sys.exit(f"the learned check cannot load: {why}")
     independent: tuple[list[dict[str, Any]], list[bool]] = ([], [])
     for corpus in CORPORA:
         sample = rows(corpus, args.split)
         if not sample:
             continue  # claims_fresh.jsonl has a test split only
         start = time.perf_counter()
-        predicted = predict(sample)
+        predicted = predict(sample, confirm)
         per_sentence = (time.perf_counter() - start) / len(sample)
         precision, recall = scores(sample, predicted)
         claims = sum(r["label"] == "claim" for r in sample)

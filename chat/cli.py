@@ -26,6 +26,7 @@ from chat.script import Step, as_text, read_script, text_lines
 from chat.session import Session
 from chat.transcript import Transcript
 from moderation.claims import find_claims
+from moderation.claims_head import load_check
 from moderation.filter import Moderator
 from moderation.verdict import SEVERITY
 
@@ -231,8 +232,11 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
 def _guard(config: Config, as_json: bool) -> int:
     """Claims in assistant messages read from stdin, one message a line (no action ran)."""
     backers = Registry.from_config(config.actions).backers
+    confirm, why = load_check() if config.actions.claim_check == "learned" else (None, "")
+    if why:
+        print(f"parley: the grammar decides alone: {why}", file=sys.stderr)
     for _, text in text_lines(sys.stdin):
-        claims = find_claims(text, backers=backers)
+        claims = find_claims(text, backers=backers, confirm=confirm)
         if as_json:
             print(json_line({"text": text, "claims": [c.model_dump() for c in claims]}), flush=True)
         else:

@@ -212,7 +212,7 @@ class Pipeline:
         session.pending = []
         session.attachments = []  # sent
         self.emit(UserSent(text))
-        self._claims = ClaimWatch(session.registry.backers)
+        self._claims = ClaimWatch(session.registry.backers, session.claim_check)
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._second_look(turn)
@@ -264,7 +264,7 @@ class Pipeline:
                 f"{session.engine.info.n_ctx}-token window (lower /max_tokens, or /clear)"
             )  # fmt: skip
         self.emit(ReplyContinued(len(session.conversation.turns)))
-        self._claims = ClaimWatch(session.registry.backers)
+        self._claims = ClaimWatch(session.registry.backers, session.claim_check)
         more, failure = generate(
             session, messages, params, prompt_tokens, cancel, None, self._show, continue_reply=True
         )
@@ -418,7 +418,8 @@ class Pipeline:
             return
         reply = turn.reply
         executed = {a.name for a in turn.actions if a.ok}
-        found = find_claims(reply.content, executed, session.registry.backers)
+        prose = session.registry.prose(reply.content)
+        found = find_claims(prose, executed, session.registry.backers, session.claim_check)
         if found and not session.pending and session.config.actions.claims == "redact":
             for claim in found:  # once every request is answered, so a claim that became backed stays
                 reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))

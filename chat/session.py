@@ -25,7 +25,8 @@ from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.history import Recorder
 from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
-from moderation import claims
+from moderation import claims, claims_head
+from moderation.claims import Confirm
 from moderation.filter import Moderator
 from prompts import Preset, PresetError, load_presets
 
@@ -51,7 +52,9 @@ class Session:
         self._load_engine = load_engine
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
-        tables = threading.Thread(target=claims.load, name="claims-load", daemon=True)
+        self.claim_check: Confirm | None = None  # the claim detector's learned check; None: grammar alone
+        self.claim_check_note = ""  # why the grammar decides alone, when it does
+        tables = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
         tables.start()
         try:
             self.engine: Engine = load_engine(self.model_name, self.model_config)
@@ -64,13 +67,14 @@ class Session:
             # /dev/null (see below).
             if self.moderator.enabled:
                 self.moderator.load()
+            tables.join()
             raise
         # The front end takes sys.stdout and sys.stderr next, and llama-cpp-python points them at
         # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
         if self.moderator.enabled:
             self.moderator.load()
-        # And the claim detector's tables: read during the first reply, they held the GIL while
-        # llama.cpp evaluated the prompt (bench/ask_wall.py).
+        # And the claim detector's (its check loads the encoder too): its tables, read during the
+        # first reply, held the GIL while llama.cpp evaluated the prompt (bench/ask_wall.py).
         tables.join()
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()
@@ -80,6 +84,11 @@ class Session:
         self.pending: list[Request] = []  # action requests of the last reply, waiting for an answer
         self.show_reasoning = True  # a reasoning model's thinking is shown (collapsed in the TUI); /think
         self.attachments: list[tuple[str, str]] = []  # (name, text) of files for the next message (/file)
+
+    def _load_claim_detector(self) -> None:
+        claims.load()
+        if self.config.actions.claim_check == "learned":
+            self.claim_check, self.claim_check_note = claims_head.load_check()
 
     def action_context(self) -> ActionContext:
         data = Path(platformdirs.user_data_dir(APP_NAME))

@@ -369,27 +369,39 @@ def _reason(verb: str, kind: str) -> str:
 
 
 Backers = Callable[[str, str], list[str]]
+Confirm = Callable[[str], bool]  # the learned check (moderation.claims_head): does it read as a claim?
 
 
-def sentence_claim(sentence: str, executed: set[str] | frozenset[str] = frozenset(), backers: Backers | None = None
-                   ) -> Claim | None:  # fmt: skip
+def sentence_claim(
+    sentence: str,
+    executed: set[str] | frozenset[str] = frozenset(),
+    backers: Backers | None = None,
+    confirm: Confirm | None = None,
+) -> Claim | None:
     """The first claim in `sentence` that no executed action (by name) backs, or None.
 
     `backers(verb, sentence)` names the actions that would back a claim (the action registry
-    answers), given the verb's base form; none when only the world could."""
+    answers), given the verb's base form; none when only the world could. `confirm(sentence)`,
+    when given, has the last word on a sentence the grammar takes for a claim."""
     load()
     for verb in _claim_verbs(sentence):
         names = backers(lemma(verb), sentence) if backers else []
         if not executed.intersection(names):
+            if confirm is not None and not confirm(sentence):
+                return None
             kind = names[0] if names else "world"
             return Claim(sentence=sentence.strip(), verb=verb, kind=kind, reason=_reason(verb, kind))
     return None
 
 
-def find_claims(reply: str, executed: set[str] | frozenset[str] = frozenset(), backers: Backers | None = None
-                ) -> list[Claim]:  # fmt: skip
+def find_claims(
+    reply: str,
+    executed: set[str] | frozenset[str] = frozenset(),
+    backers: Backers | None = None,
+    confirm: Confirm | None = None,
+) -> list[Claim]:
     """The sentences of `reply` that claim an action no executed action backs (one claim each)."""
-    found = (sentence_claim(s, executed, backers) for s in split_sentences(reply))
+    found = (sentence_claim(s, executed, backers, confirm) for s in split_sentences(reply))
     return [claim for claim in found if claim is not None]
 
 
@@ -398,8 +410,9 @@ class ClaimWatch:
     while the reply still streams. Only claims that no action could back are told this early:
     one that an action could back waits for the end of the turn, when its requests are answered."""
 
-    def __init__(self, backers: Backers | None = None) -> None:
+    def __init__(self, backers: Backers | None = None, confirm: Confirm | None = None) -> None:
         self.backers = backers
+        self.confirm = confirm
         self.text = ""
         self.checked = 0  # where the first sentence not checked yet starts
         self.told: set[str] = set()  # the sentences whose claims were told
@@ -410,7 +423,7 @@ class ClaimWatch:
         found = []
         for end in SENTENCE_END.finditer(self.text, self.checked):
             sentence, self.checked = self.text[self.checked : end.end()], end.end()
-            claim = sentence_claim(sentence, frozenset(), self.backers)
+            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm)
             if claim is not None and claim.kind == "world":
                 self.told.add(claim.sentence)
                 found.append(claim)

@@ -69,7 +69,7 @@ class ContextualBackend:
     def __init__(self, model: Encoder | None = None, heads: Heads | None = None) -> None:
         self.heads = heads or Heads.load()
         self.normalize = word_normalizer()
-        self.encoder = model or Encoder()
+        self.encoder = model or encoder.shared()
 
     def score(self, texts: Sequence[str]) -> list[dict[Category, float]]:
         """Each text as written and as the normaliser repairs it (obfuscations undone): the higher

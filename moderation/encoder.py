@@ -13,6 +13,7 @@ The base weights, the adapter and the GGUF file are checked against the SHA-256 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -125,3 +126,18 @@ class Encoder:
 
     def close(self) -> None:
         self._model.close()
+
+
+_shared: Encoder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Encoder:
+    """The process's one encoder, loaded on first use: the moderation and the claim check read
+    the same embeddings, so it is loaded (and held in memory) once."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Encoder()
+            atexit.register(_shared.close)  # while llama-cpp-python can still free it
+        return _shared

@@ -15,6 +15,8 @@ from chat.scripted_engine import ScriptedLoader
 from chat.session import Session
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
+from moderation.claims import Confirm
+from moderation.claims_head import load_check
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import Cli, fake_config
 from tests.conftest import json_events as events
@@ -37,36 +39,47 @@ def run(cli: Cli, loader: ScriptedLoader, *args: str) -> tuple[int, str, str]:
     return cli(*args)
 
 
-def test_detector_meets_its_targets_on_the_written_test_half() -> None:
-    """Written without reading the detector, with 229 distinct claim verbs; tuned on dev only."""
+@pytest.fixture(scope="module")
+def learned() -> Confirm:
+    check, why = load_check()
+    assert check is not None, why
+    return check
+
+
+def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -> None:
+    """Written without reading the detector, with 229 distinct claim verbs; tuned on dev only.
+    Measured: grammar alone 0.959 / 0.964, with the learned check 0.963 / 0.935."""
     from bench.claims import predict, rows, scores
 
     sample = rows("written", "test")
     assert len(sample) >= 300
-    precision, recall = scores(sample, predict(sample))
-    assert precision >= 0.95 and recall >= 0.92
+    for confirm in (None, learned):
+        precision, recall = scores(sample, predict(sample, confirm))
+        assert precision >= 0.95 and recall >= 0.92
 
 
-def test_few_sentences_of_real_replies_are_flagged_wrongly() -> None:
+def test_few_sentences_of_real_replies_are_flagged_wrongly(learned: Confirm) -> None:
     """The embedded model's replies under the support preset, labelled by hand: claims are rare
-    there (24 in 2,306 sentences), so what counts is the share of sentences without one that get a
-    notice. Measured 2.3% over the three sets (4.0% on the newest, claims_fresh2): statal and
-    hedged passives ("you may have been charged") are most of it."""
+    there (27 in 2,649 sentences), so what counts is the share of sentences without one that get a
+    notice. Measured over the four sets: 2.9% by the grammar alone (statal and hedged passives,
+    policy text), 1.1% with the learned check (4.4% and 2.2% on claims_fresh3, labelled after the
+    check was trained)."""
     from bench.claims import predict, rows
 
-    sample = [
-        r for r in rows("replies", "test") + rows("fresh", "test") + rows("fresh2", "test") if r["label"] == "none"
-    ]
-    assert len(sample) >= 1000
+    sets = ("replies", "fresh", "fresh2", "fresh3")
+    sample = [r for name in sets for r in rows(name, "test") if r["label"] == "none"]
+    assert len(sample) >= 2500
     assert sum(predict(sample)) / len(sample) <= 0.05
+    assert sum(predict(sample, learned)) / len(sample) <= 0.02
 
 
-def test_detector_still_meets_the_first_corpus() -> None:
+def test_detector_still_meets_the_first_corpus(learned: Confirm) -> None:
     from bench.claims import predict, rows, scores
 
     sample = rows("regression", "test")
-    precision, recall = scores(sample, predict(sample))
-    assert precision >= 0.95 and recall >= 0.95
+    for confirm in (None, learned):
+        precision, recall = scores(sample, predict(sample, confirm))
+        assert precision >= 0.95 and recall >= 0.95
 
 
 def test_never_is_the_default_without_a_terminal(actions_cli: Cli, tmp_path: Path) -> None:

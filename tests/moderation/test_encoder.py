@@ -80,6 +80,7 @@ def test_a_changed_encoder_file_is_refused_and_moderation_fails_closed(
     with pytest.raises(BackendError, match="not the file Parley prepared"):
         Encoder(tampered)
     monkeypatch.setattr(encoder, "candidate_paths", lambda: [tampered])
+    monkeypatch.setattr(encoder, "_shared", None)  # as in a new process: the file is checked when loaded
     verdict = Moderator(ModerationConfig(backend="contextual")).check("Hello there.")
     assert verdict.decision == "block" and "not the file Parley prepared" in (verdict.error or "")
 
