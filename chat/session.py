@@ -54,8 +54,8 @@ class Session:
         self.moderator.load_in_background()  # beside the model's loading, not after it
         self.claim_check: Confirm | None = None  # the claim detector's learned check; None: grammar alone
         self.claim_check_note = ""  # why the grammar decides alone, when it does
-        tables = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
-        tables.start()
+        detector = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
+        detector.start()
         try:
             self.engine: Engine = load_engine(self.model_name, self.model_config)
             llm = config.moderation.llm if self.moderator.enabled else None
@@ -67,15 +67,13 @@ class Session:
             # /dev/null (see below).
             if self.moderator.enabled:
                 self.moderator.load()
-            tables.join()
+            detector.join()
             raise
         # The front end takes sys.stdout and sys.stderr next, and llama-cpp-python points them at
         # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
         if self.moderator.enabled:
             self.moderator.load()
-        # And the claim detector's (its check loads the encoder too): its tables, read during the
-        # first reply, held the GIL while llama.cpp evaluated the prompt (bench/ask_wall.py).
-        tables.join()
+        detector.join()  # the claim detector's word forms, and its check's encoder when moderation has none
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()
         self.registry = Registry.from_config(config.actions)

@@ -18,13 +18,12 @@ bench/claims.py reports the test halves.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
-import lemminflect
 from pydantic import BaseModel, ConfigDict
 
+from moderation import lexicon
 from moderation.sentences import SENTENCE_END, split_sentences
 
 # Work done in the reply, or no act at all: never a claim about the world. (Verbs of acting
@@ -110,20 +109,10 @@ _DETERMINERS = frozenset({"your", "the", "a", "an", "my", "our", "this", "that",
 _DEFINITE = frozenset({"your", "the", "my", "our", "this", "that", "these", "those", "everything"})
 
 
-_load_lock = threading.Lock()
-_loaded = False
-
-
 def load() -> None:
-    """Read lemminflect's tables now (about half a second; the session does it beside the model's
-    loading); the first check would otherwise wait for them."""
-    global _loaded
-    with _load_lock:  # two threads must not read the tables at once
-        if not _loaded:
-            lemminflect.getAllLemmas("booked", upos="VERB")
-            lemminflect.getAllInflections("book", upos="VERB")
-            lemminflect.getAllLemmasOOV("rebooked", upos="VERB")
-            _loaded = True
+    """Read the English word forms now (the session does it at start, in the background); the
+    first check would otherwise wait for them."""
+    lexicon.load()
 
 
 _PREFIXES = ("un", "re", "de", "pre", "over", "under", "mis", "dis", "co")
@@ -134,16 +123,10 @@ def verb_form(word: str) -> tuple[str, frozenset[str]] | None:
     """A verb's base form and which of its forms `word` is ("past", "ing", "base"), or None when
     `word` is not a verb. Words lemminflect does not know count by their ending."""
     word = word.lower()
-    lemmas = lemminflect.getAllLemmas(word, upos="VERB").get("VERB")
-    if lemmas:
-        lemma = lemmas[0]
-        forms = lemminflect.getAllInflections(lemma, upos="VERB")
-        kinds = {kind for kind, tags in (("past", ("VBD", "VBN")), ("ing", ("VBG",)), ("base", ("VB", "VBP")))
-                 if any(word in forms.get(tag, ()) for tag in tags)}  # fmt: skip
-        if word == lemma:
-            kinds.add("base")
-        return lemma, frozenset(kinds)
-    if lemminflect.getAllLemmas(word):  # a noun, adjective or adverb it knows
+    found = lexicon.verb(word)
+    if found:
+        return found
+    if lexicon.parts(word):  # a noun, adjective or adverb it knows
         return None
     for prefix in _PREFIXES:  # "unfroze", "re-sent", "overpaid": a prefix on a verb it knows
         rest = word.removeprefix(prefix).lstrip("-")
@@ -151,7 +134,7 @@ def verb_form(word: str) -> tuple[str, frozenset[str]] | None:
             return prefix + found[0], found[1]
     if word in _FUNCTION_WORDS or not word.replace("-", "").replace("'", "").isalpha():
         return None
-    oov = lemminflect.getAllLemmasOOV(word, upos="VERB").get("VERB", (word,))[0]
+    oov = lexicon.oov_lemma(word)
     if word.endswith(("ed", "'d")):
         return oov, frozenset({"past"})
     if word.endswith("ing"):
@@ -204,7 +187,7 @@ def _verb_at(words: list[str], i: int, form: str) -> str | None:
 
 def _maybe_verb(word: str) -> bool:
     """Whether `word` may be used as a verb: a noun, or a word lemminflect does not know."""
-    known = lemminflect.getAllLemmas(word)
+    known = lexicon.parts(word)
     return word.isalpha() and word not in _FUNCTION_WORDS and (not known or "NOUN" in known)
 
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import decancer_py
-import lemminflect
+
+from moderation import lexicon
 
 LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "+": "t"}
@@ -48,9 +49,8 @@ def _deleet(word: str) -> str:
 
 
 def english(word: str) -> bool:
-    """Whether lemminflect's dictionary of English word forms holds `word` (its tables load on
-    first use, 0.1 s; the claim detector loads them as a session starts)."""
-    return bool(lemminflect.getAllLemmas(word))
+    """Whether lemminflect's dictionary of English word forms holds `word` (`moderation.lexicon`)."""
+    return bool(lexicon.parts(word))
 
 
 def _edits(word: str) -> set[str]:

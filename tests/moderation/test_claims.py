@@ -3,11 +3,14 @@ verbs where they claim nothing, what an action backs, and claims found as text s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from actions.config import ActionsConfig, CommandActionConfig
 from actions.registry import Registry
 from moderation.claims import ClaimWatch, find_claims, lemma, verb_form
+from moderation.lexicon import LEXICON_FILE
 
 REGISTRY = Registry.from_config(ActionsConfig())
 
@@ -72,6 +75,16 @@ def test_verb_forms_come_from_the_inflection_tables() -> None:
     assert "ing" in verb_form("couriering")[1]  # type: ignore[index]
     assert verb_form("happy") is None  # an adjective
     assert lemma("re-routed") == "re-route" and lemma("unfroze") == "unfreeze"
+
+
+def test_the_shipped_word_forms_are_the_installed_lemminflect_s() -> None:
+    """lexicon.json lets the claim detector start without parsing lemminflect's tables; it must
+    not drift from them (rerun `python -m moderation.training.lexicon` when lemminflect changes)."""
+    from moderation.training import lexicon as written
+
+    shipped = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))
+    assert shipped == written.table()
+    assert len(shipped["verbs"]) > 20_000 and shipped["verbs"]["rerouted"] == ["reroute", "past"]
 
 
 def test_a_claim_names_what_it_claims_and_why_nothing_backs_it() -> None:
