@@ -17,6 +17,7 @@ from chat import conversation as conv_file
 from chat import export
 from chat.config import APP_NAME
 from chat.conversation import describe_request
+from chat.engine import NextToken
 from chat.errors import CommandError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
 from chat.models import format_models
@@ -37,6 +38,7 @@ class Outcome:
     copy: str | None = None  # text for the clipboard (/copy)
     continue_reply: bool = False  # go on with the last reply (/continue)
     compact: int | None = None  # summarise all in-context turns but this many (/compact)
+    probs: NextToken | None = None  # the next-token distribution it looked at (/probs)
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,48 @@ def _tokens(session: Session, arg: str) -> Outcome:
     pieces = "".join(f"[{visible(piece)}]" for _, piece in found)
     ids = " ".join(str(token) for token, _ in found)
     return Outcome(f"{len(found)} token{'s' * (len(found) != 1)}: {pieces}\nids: {ids}")
+
+
+PROBS_TOP = 10  # candidates shown at each stage
+
+
+def next_token(session: Session, arg: str) -> NextToken:
+    """/probs: the candidates for the token after the last reply, or, with POSITION, for the
+    reply's token at POSITION (1-based) given the tokens before it."""
+    turns = [t for t in session.conversation.turns if t.in_context and t.reply is not None]
+    if not turns:
+        raise CommandError("/probs looks at the last reply: send a message first")
+    messages = session.conversation.context_messages()
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    reply = session.engine.text_tokens(messages[last]["content"])
+    messages = [*messages[:last], {"role": "assistant", "content": ""}]  # the reply's text follows as tokens
+    position = _number(arg, len(reply), "token", "in the last reply") if arg else len(reply) + 1
+    written = reply[position - 1] if position <= len(reply) else None
+    return session.engine.next_token(messages, reply[: position - 1], session.params, PROBS_TOP, written)
+
+
+def describe_next_token(found: NextToken) -> str:
+    """/probs as text: each stage on a line with what it keeps, then the final candidates."""
+    if found.written is None:
+        lines = ["next token after the last reply:"]
+    else:
+        lines = [f'token {found.position + 1} of the last reply, where it has "{visible(found.written.text)}" '
+                 f"({found.written.p:.1%} from the raw logits):"]  # fmt: skip
+    for stage in found.stages:
+        best = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in stage.top[:5])
+        lines.append(f"  {stage.name} ({stage.setting}): {stage.kept:,} left: {best}")
+    lines.append("what generation draws from:")
+    lines += [f'  {c.p:7.2%} {"█" * max(1, round(c.p * 30))} "{visible(c.text)}"' for c in found.stages[-1].top]
+    return "\n".join(lines)
+
+
+@command(
+    "probs",
+    "/probs [POSITION]",
+    "the next token's candidates after each sampler stage (or at POSITION of the last reply)",
+)
+def _probs(session: Session, arg: str) -> Outcome:
+    return Outcome(probs=next_token(session, arg))  # each front end shows it its way
 
 
 def default_save_path() -> Path:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+from chat.errors import ParleyError
 from chat.sampling import Sampling
 
 
@@ -57,6 +58,32 @@ class StreamEnd:
 
 
 StreamEvent = TextDelta | StreamEnd
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token: int
+    text: str  # the token's own text
+    p: float  # its probability among the tokens the stage kept
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The next-token distribution after one step of the sampler chain ("logits": none yet)."""
+
+    name: str  # "logits", "penalties", "top_k", "top_p", "min_p", "temperature", "greedy"
+    setting: str  # the parameters it applied, e.g. "top_k 40"
+    kept: int  # how many tokens are left
+    top: tuple[Candidate, ...]  # the likeliest of them
+
+
+@dataclass(frozen=True)
+class NextToken:
+    """What the model could write next at one position, as each sampler stage leaves it."""
+
+    position: int  # tokens of the reply before it (0: the reply's first token)
+    stages: tuple[Stage, ...]
+    written: Candidate | None = None  # the token the reply has there, with its raw probability
 
 
 class Engine(ABC):
@@ -106,6 +133,15 @@ class Engine(ABC):
         With `json_schema`, the output is constrained to JSON matching it (a grammar). With
         `continue_reply`, the last message is the assistant's reply so far, and the model goes
         on writing it (the prompt ends right after its text)."""
+
+    def next_token(
+        self, messages: Sequence[Message], reply: Sequence[int], params: Sampling, top: int, written: int | None = None
+    ) -> NextToken:
+        """The candidates for the token after `messages`, whose last is an assistant message
+        whose text is the tokens `reply`: from the raw logits, then after each stage of the
+        sampler chain with `params`, in the order generation applies them. `written`: the token
+        the reply has there, if any."""
+        raise ParleyError(f"{type(self).__name__} cannot show next-token probabilities (llama.cpp models can)")
 
     def warm(self, messages: Sequence[Message]) -> None:  # noqa: B027 (optional: a no-op by default)
         """Evaluate ahead what the next prompt starts with, `messages` and the template's text

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from actions.action import Request
 from chat.conversation import ActionRecord, DecidedBy, ModerationRecord, Reply, Turn, describe_request
-from chat.engine import ModelInfo
+from chat.engine import ModelInfo, NextToken
 from chat.sampling import Sampling
 from chat.sanitize import quoted
 from moderation.claims import Claim
@@ -198,6 +198,17 @@ class CopyAsked(Event):
     type = "copy"
     recorded = False
     text: str
+
+
+@dataclass(frozen=True)
+class ProbsShown(Event):
+    """/probs: the next-token distribution after each sampler stage."""
+
+    type = "probs"
+    found: NextToken
+
+    def fields(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.found)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,13 @@ from typing import Any
 
 import jinja2
 import llama_cpp
+import numpy as np
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import LlamaGrammar
 
+from chat import sampler_stages
 from chat.config import ModelConfig
-from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
+from chat.engine import Candidate, Engine, Message, ModelInfo, NextToken, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.errors import ConfigError, ModelLoadError, ParleyError
 from chat.gguf_header import check_lora, check_model
 from chat.sampling import Sampling
@@ -269,6 +271,30 @@ class LlamaEngine(Engine):
             if rest:
                 yield TextDelta(rest, len(generated) - reported)
         yield StreamEnd(finish, len(prompt), len(generated), evaluated)
+
+    def next_token(
+        self, messages: Sequence[Message], reply: Sequence[int], params: Sampling, top: int, written: int | None = None
+    ) -> NextToken:
+        prompt = self.prompt_tokens(messages, open_last=True) + list(reply)
+        if len(prompt) >= self._info.n_ctx:
+            raise ParleyError(f"{len(prompt)} tokens do not fit the {self._info.n_ctx}-token window")
+        with self._lock:
+            tokens = self._llm.generate(prompt, temp=0.0)  # evaluates what the cache does not hold
+            try:
+                next(tokens)
+            finally:
+                tokens.close()
+            n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1), shape=(n_vocab,)).copy()
+
+        def text(token: int) -> str:
+            return self.pieces([token])[0]
+
+        found = sampler_stages.stages(logits, reply, params, top, text)
+        chosen = None
+        if written is not None:
+            chosen = Candidate(written, text(written), float(sampler_stages.softmax(logits)[written]))
+        return NextToken(len(reply), found, chosen)
 
     def warm(self, messages: Sequence[Message]) -> None:
         """Evaluate the prompt's start while the user types, as llama-cli warms up: the first

@@ -34,6 +34,7 @@ from chat.events import (
     ErrorRaised,
     Event,
     Notice,
+    ProbsShown,
     ReplyContinued,
     ReplyWithdrawn,
     SessionStarted,
@@ -181,6 +182,8 @@ class Pipeline:
         self.emit(CommandRan(line, outcome.text, ok=True))
         if outcome.copy is not None:
             self.emit(CopyAsked(outcome.copy))
+        if outcome.probs is not None:
+            self.emit(ProbsShown(outcome.probs))
         if outcome.answer is not None:
             self.decide(outcome.answer, "user")
         if outcome.generate is not None:

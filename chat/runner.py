@@ -20,6 +20,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
+from chat.commands import describe_next_token
 from chat.errors import ParleyError
 from chat.events import (
     CommandRan,
@@ -28,6 +29,7 @@ from chat.events import (
     ErrorRaised,
     Event,
     Notice,
+    ProbsShown,
     ReplyContinued,
     Severity,
     TextShown,
@@ -199,6 +201,8 @@ class Runner:
             self.notice(event.output, style="")
         elif isinstance(event, CopyAsked):
             self.copy(event.text)
+        elif isinstance(event, ProbsShown):
+            self.notice(describe_next_token(event.found), style="")
         elif isinstance(event, Compacted):
             self.notice(event.text(), STYLES["information"])
         elif isinstance(event, ErrorRaised):

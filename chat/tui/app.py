@@ -35,6 +35,7 @@ from chat.events import (
     ErrorRaised,
     Event,
     Notice,
+    ProbsShown,
     ReplyContinued,
     ReplyWithdrawn,
     TextShown,
@@ -413,6 +414,8 @@ class ParleyApp(App[None]):
             chat.say(event.text())
         elif isinstance(event, CopyAsked):
             self.copy_to_clipboard(event.text)  # OSC 52: works over SSH too
+        elif isinstance(event, ProbsShown):
+            chat.show_probs(event.found)
         elif isinstance(event, ErrorRaised):
             chat.say(f"error: {event.error}", "error")
 

@@ -20,6 +20,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from chat.commands import visible
 from chat.conversation import Conversation, Turn
+from chat.engine import NextToken
 from chat.events import Notice, Severity, TurnDone, finish_notices
 from chat.reasoning import ReasoningSplitter, split_reasoning
 from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
@@ -253,6 +254,27 @@ class ConversationView(VerticalScroll):
             shaded.append(clean(visible(piece)), style="on grey30" if index % 2 else "on grey19")
         shaded.append("\nids: " + " ".join(str(token) for token, _ in found), style="dim")
         self.mount(Static(shaded, classes="notice -tokens"))
+
+    def show_probs(self, found: NextToken) -> None:
+        """/probs: what each sampler stage keeps, then the final candidates as bars."""
+        chart = Text()
+        if found.written is None:
+            chart.append("next token after the last reply\n", style="bold")
+        else:
+            chart.append(f"token {found.position + 1} of the last reply", style="bold")
+            chart.append(f" (it has {clean(visible(found.written.text))}, {found.written.p:.1%} raw)\n")
+        for stage in found.stages:
+            best = stage.top[0] if stage.top else None
+            chart.append(f"{stage.name:<12}", style="bold")
+            chart.append(f"{stage.kept:>7,} left", style="dim")
+            if best is not None:
+                chart.append(f"   top {clean(visible(best.text))} {best.p:.1%}")
+            chart.append(f"   {stage.setting}\n", style="dim")
+        for candidate in found.stages[-1].top:  # what generation draws from
+            chart.append(f"{candidate.p:7.2%} ")
+            chart.append("█" * max(1, round(candidate.p * 40)), style="bold")
+            chart.append(f" {clean(visible(candidate.text))}\n")
+        self.mount(Static(chart, classes="notice -probs"))
 
     async def start_turn(self, user: str, number: int) -> None:
         self.reply = MessageView("assistant", turn=number)

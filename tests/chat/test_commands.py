@@ -93,6 +93,7 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
         ("/undo", "nothing to undo"),
         ("/export out.txt", "use a .md or .json file name"),
         ("/load /nonexistent/x.json", "no such file"),
+        ("/probs", "/probs looks at the last reply: send a message first"),
     ],
 )
 def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, line: str, message: str) -> None:
@@ -277,3 +278,12 @@ def test_tokens_shows_text_or_the_last_reply_as_tokens(pipeline: Pipeline, sessi
     assert shown.splitlines()[1].startswith("ids: ")
     pipeline.send("hi")
     assert commands.execute(session, "/tokens").text.startswith("5 tokens: [You][␣][said:][␣][hi]")
+
+
+def test_probs_needs_an_engine_that_reads_logits(session: Session, pipeline: Pipeline, engine: ScriptedEngine) -> None:
+    engine.enqueue("Hello there.")
+    pipeline.send("hi")
+    with pytest.raises(CommandError, match="ScriptedEngine cannot show next-token probabilities"):
+        execute(session, "/probs")
+    with pytest.raises(CommandError, match="no token 9 in the last reply"):
+        execute(session, "/probs 9")

@@ -642,3 +642,25 @@ async def test_tokens_are_shaded_apart_in_the_tui(tmp_path: Path) -> None:
             span.style.background for span in shown.spans if isinstance(span.style, Style) and span.style.background
         ]
         assert len(shades) == 3 and shades[0] == shades[2] != shades[1]  # each token apart from its neighbours
+
+
+async def test_probs_is_a_chart_in_the_tui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat.engine import Candidate, NextToken, Stage
+    from chat.scripted_engine import ScriptedEngine
+
+    top = (Candidate(1, " cat", 0.75), Candidate(2, " dog", 0.25))
+    found = NextToken(0, (Stage("logits", "raw", 49152, top), Stage("temperature", "temperature 0.7", 2, top)),
+                      Candidate(1, " cat", 0.5))  # fmt: skip
+    monkeypatch.setattr(ScriptedEngine, "next_token", lambda *args: found)
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "hello")
+        await wait_until(pilot, lambda: not app.generating)
+        await submit(pilot, "/probs 1")
+        await wait_until(pilot, lambda: bool(app.query(".-probs")))
+        shown = app.query_one(".-probs", Static).render()
+        assert isinstance(shown, Content)
+        assert "token 1 of the last reply (it has ␣cat, 50.0% raw)" in shown.plain
+        assert "75.00% " + "█" * 30 + " ␣cat" in shown.plain and "temperature" in shown.plain
+        assert not [n for n in app.query(NoticeView) if "/probs" in str(n.render())]  # the chart, not text too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -13,8 +14,10 @@ from textual.widgets import Input
 
 from chat import conversation as conv_file
 from chat.conversation import Conversation, FinishReason, Reply, Turn
+from chat.engine import Candidate, NextToken, Stage
 from chat.history import History
 from chat.sampling import Sampling
+from chat.scripted_engine import ScriptedEngine
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView
 from chat.tui.screens import HistoryScreen
@@ -143,3 +146,33 @@ def test_branched_conversation(snap_compare: SnapCompare, tmp_path: Path) -> Non
             await notice.remove()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_next_token_chart(snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/probs 1 after "Tell me a short joke about a cat." (the README shows this picture). The
+    numbers are the embedded model's, captured with `parley run --json` (probs_example.json):
+    this test draws them, the integration tests check that they are llama.cpp's."""
+    data = json.loads((Path(__file__).parent / "probs_example.json").read_text(encoding="utf-8"))
+    stages = tuple(Stage(**{**s, "top": tuple(Candidate(**c) for c in s["top"])}) for s in data["stages"])
+    found = NextToken(data["position"], stages, Candidate(**data["written"]))
+    monkeypatch.setattr(ScriptedEngine, "next_token", lambda *args: found)
+    params = Sampling(max_tokens=64)
+    reply = Reply(content="How does a cat keep its secrets? It purrs.", model="fake", params=params,
+                  finish_reason="stop", prompt_tokens=30, completion_tokens=12, evaluated_prompt_tokens=30)  # fmt: skip
+    path = tmp_path / "joke.json"
+    conv_file.save(
+        path, Conversation(turns=[Turn(user="Tell me a short joke about a cat.", reply=reply)]), "fake", params
+    )
+    app = make_app(tmp_path, fake_config(tmp_path))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        app.query_one(PromptInput).cursor_blink = False
+        await submit(pilot, f"/load {path}")
+        await wait_until(pilot, lambda: len(app.query(MessageView)) == 2)
+        for notice in app.query("#conversation > NoticeView"):
+            await notice.remove()
+        await submit(pilot, "/probs 1")
+        await wait_until(pilot, lambda: bool(app.query(".-probs")))
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(100, 40))

@@ -1,0 +1,133 @@
+"""/probs on the real embedded model: the distribution after each sampler stage equals a softmax
+over llama.cpp's own logits (read through a second, independent context) with the same filters
+written here from their definitions; at temperature 0 the reply's token is the top candidate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+import pytest
+
+from chat.config import ModelConfig
+from chat.engine import Message, NextToken
+from chat.llama_engine import LlamaEngine
+from chat.sampling import Sampling
+from tests.conftest import EMBEDDED_GGUF, ROOT, json_events
+
+pytestmark = pytest.mark.integration
+
+MESSAGES: list[Message] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Tell me a short joke about a cat."},
+    {"role": "assistant", "content": ""},  # the reply, open: its tokens follow
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LlamaEngine]:
+    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
+    yield engine
+    engine.close()
+
+
+def raw_logits(tokens: list[int]) -> np.ndarray:
+    """The logits after `tokens`, from a context of their own (no cache shared with the engine)."""
+    llm = llama_cpp.Llama(model_path=str(EMBEDDED_GGUF), n_ctx=2048, logits_all=True, verbose=False)
+    try:
+        llm.eval(tokens)
+        return np.array(llm.scores[len(tokens) - 1], dtype=np.float64)
+    finally:
+        llm.close()
+
+
+def expected(logits: np.ndarray, history: list[int], params: Sampling) -> dict[str, dict[int, float]]:
+    """Each stage's distribution (token -> probability), from the samplers' definitions."""
+
+    def dist(kept: dict[int, float]) -> dict[int, float]:
+        values = np.array(list(kept.values()))
+        p = np.exp(values - values.max())
+        return dict(zip(kept, p / p.sum(), strict=True))
+
+    scores = dict(enumerate(logits))
+    out = {"logits": dist(scores)}
+    penalty = params.repeat_penalty  # presence and frequency penalties are 0 here
+    for token in set(history[-64:]):
+        scores[token] = scores[token] / penalty if scores[token] > 0 else scores[token] * penalty
+    out["penalties"] = dist(scores)
+    best = sorted(scores, key=lambda t: -scores[t])
+    scores = {t: scores[t] for t in best[: params.top_k]}
+    out["top_k"] = dist(scores)
+    p, total, kept = out["top_k"], 0.0, {}
+    for token in sorted(p, key=lambda t: -p[t]):
+        kept[token] = scores[token]
+        total += p[token]
+        if total >= params.top_p:
+            break
+    scores = kept
+    out["top_p"] = dist(scores)
+    p = out["top_p"]
+    scores = {t: v for t, v in scores.items() if p[t] >= params.min_p * max(p.values())}
+    out["min_p"] = dist(scores)
+    out["temperature"] = dist({t: v / params.temperature for t, v in scores.items()})
+    return out
+
+
+@pytest.mark.parametrize("position", [0, 6])
+def test_probs_match_a_softmax_over_llama_cpp_logits_with_the_same_filters(engine: LlamaEngine, position: int) -> None:
+    params = Sampling(temperature=0.7, top_k=40, top_p=0.9, min_p=0.05, repeat_penalty=1.3)
+    reply = engine.text_tokens("Why did the cat sit on the cat's computer? To keep an eye on the mouse!")
+    history = reply[:position]
+    found = engine.next_token(MESSAGES, history, params, 10, written=reply[position])
+    want = expected(raw_logits(engine.prompt_tokens(MESSAGES, open_last=True) + history), history, params)
+    assert [s.name for s in found.stages] == ["logits", "penalties", "top_k", "top_p", "min_p", "temperature"]
+    for stage in found.stages:
+        probabilities = want[stage.name]
+        assert stage.kept == len(probabilities), stage.name
+        ranked = sorted(probabilities, key=lambda t: -probabilities[t])[: len(stage.top)]
+        assert [c.token for c in stage.top] == ranked, stage.name
+        for candidate in stage.top:
+            assert candidate.p == pytest.approx(probabilities[candidate.token], abs=2e-4), stage.name
+    assert found.written is not None and found.written.p == pytest.approx(want["logits"][reply[position]], abs=2e-4)
+    assert found.stages[1].top != found.stages[0].top or not history  # the penalty moved what the reply repeats
+
+
+def test_at_temperature_zero_the_reply_s_token_is_the_top_candidate(engine: LlamaEngine) -> None:
+    import threading
+
+    from chat.engine import TextDelta
+
+    greedy = Sampling(temperature=0.0, seed=1, max_tokens=12)
+    asked = MESSAGES[:2]
+    text = "".join(e.text for e in engine.stream(asked, greedy, threading.Event()) if isinstance(e, TextDelta))
+    reply = engine.text_tokens(text)
+    for position in (0, 1, 2):
+        found: NextToken = engine.next_token(MESSAGES, reply[:position], greedy, 5, written=reply[position])
+        assert [s.name for s in found.stages] == ["logits", "penalties", "greedy"]
+        assert found.stages[-1].top[0].token == reply[position] == found.stages[1].top[0].token
+
+
+def test_probs_in_a_headless_script_is_a_json_event_and_a_text_chart(tmp_path: Path) -> None:
+    script = tmp_path / "probe.txt"
+    script.write_text("Tell me a joke about cats.\n/probs 1\n/probs\n/probs 999\n", encoding="utf-8")
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "chat", "run", str(script), "--seed", "1", "--set",
+                               "max_tokens=20", "--no-history", *extra], capture_output=True, text=True, cwd=ROOT,
+                              timeout=300)  # fmt: skip
+
+    as_json = run("--json")
+    first, after = json_events(as_json.stdout, "probs")
+    assert first["position"] == 0 and first["written"]["text"] and after["written"] is None
+    assert [s["name"] for s in first["stages"]][:3] == ["logits", "penalties", "top_k"]
+    assert abs(sum(c["p"] for c in first["stages"][0]["top"])) <= 1.0 + 1e-6
+    failed = [e for e in json_events(as_json.stdout, "command") if e["command"] == "/probs 999"]
+    assert failed and not failed[0]["ok"] and "no token 999" in failed[0]["output"]
+    as_text = run()
+    assert "token 1 of the last reply" in as_text.stderr and "what generation draws from" in as_text.stderr
+    assert "Traceback" not in as_text.stderr and json.dumps(first)  # one line per error, never a traceback
