@@ -1,10 +1,12 @@
 """How long /probs takes on the embedded model (issue 14: within 200 ms).
 
-A session as a user has it (moderation on), a few turns of conversation, then /probs after the
-last reply and at positions of it, each through the command layer as the TUI runs it; the first
-call is counted too (it evaluates the tokens the cache does not hold yet).
+A session as a user has it (moderation on), a few turns of conversation; after each reply, /probs
+through the command layer as the TUI runs it: after the reply, then at every tenth position
+walking back to the start (each one decode: the cache is cut back), then walking forward again by
+ten tokens at a time (each evaluates the ten tokens one at a time, as generation did: that is what
+keeps the numbers the ones generation drew from).
 
-    python bench/probs.py [--rounds 5]
+    python bench/probs.py
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ QUESTIONS = ["How do I list the files in a folder with Python?", "And only the .
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    parser.parse_args()
     session = Session(load_config(find_config(None)), load_engine)
     session.params = session.params.model_copy(update={"max_tokens": 120, "seed": 1})
     pipeline = Pipeline(session, lambda event: None)
-    timings: dict[str, list[float]] = {"/probs, first after a reply": [], "/probs": [], "/probs 5": [], "/probs 40": []}
+    timings: dict[str, list[float]] = {"/probs after a reply": [], "/probs N, walking back": [],
+                                       "/probs N, forward 10 tokens": []}  # fmt: skip
 
     def timed(label: str, line: str) -> None:
         start = time.perf_counter()
@@ -42,15 +44,14 @@ def main() -> None:
 
     for question in QUESTIONS:
         pipeline.send(question)
-        timed("/probs, first after a reply", "/probs")
+        timed("/probs after a reply", "/probs")
         reply = session.conversation.turns[-1].reply
         assert reply is not None
-        positions = ["/probs", "/probs 5"] + (
-            ["/probs 40"] if len(session.engine.text_tokens(reply.content)) >= 40 else []
-        )
-        for _ in range(args.rounds):
-            for line in positions:
-                timed(line, line)
+        positions = list(range(1, len(session.engine.text_tokens(reply.content)) + 1, 10))
+        for position in reversed(positions):
+            timed("/probs N, walking back", f"/probs {position}")
+        for position in positions[1:]:
+            timed("/probs N, forward 10 tokens", f"/probs {position}")
     print(f"{len(session.conversation.turns)} turns, "
           f"{session.engine.count_tokens(session.conversation.context_messages())} tokens in the window")  # fmt: skip
     for label, values in timings.items():

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--transcript", metavar="PATH", type=Path, help="append every event to this JSONL file")
     common.add_argument("--no-history", action="store_true", help="do not save this conversation in the history")
     common.add_argument(
+        "--logprobs", action="store_true", help="each reply's token log-probabilities (in --json) and perplexity"
+    )
+    common.add_argument(
         "--approve",
         choices=["never", "ask", "always"],
         help="who answers action requests (default: ask at a terminal, never otherwise)",
@@ -335,6 +338,7 @@ def _steps(args: argparse.Namespace) -> list[Step] | None:
 
 
 def _apply_options(session: Session, args: argparse.Namespace) -> None:
+    session.logprobs = args.logprobs
     if args.prompt:
         session.use_prompt(args.prompt)
     if args.system:

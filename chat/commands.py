@@ -22,7 +22,7 @@ from chat.errors import CommandError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
 from chat.models import format_models
 from chat.reasoning import without_reasoning
-from chat.sampling import Sampling, describe
+from chat.sampling import EXPLANATIONS, Sampling, describe
 from chat.session import Session
 
 
@@ -324,8 +324,9 @@ def next_token(session: Session, arg: str) -> NextToken:
         raise CommandError("/probs looks at the last reply: send a message first")
     messages = session.conversation.context_messages()
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    reply = session.engine.text_tokens(messages[last]["content"])
+    text = messages[last]["content"]
     messages = [*messages[:last], {"role": "assistant", "content": ""}]  # the reply's text follows as tokens
+    reply = session.engine.reply_tokens(messages, text)
     position = _number(arg, len(reply), "token", "in the last reply") if arg else len(reply) + 1
     written = reply[position - 1] if position <= len(reply) else None
     return session.engine.next_token(messages, reply[: position - 1], session.params, PROBS_TOP, written)
@@ -353,6 +354,36 @@ def describe_next_token(found: NextToken) -> str:
 )
 def _probs(session: Session, arg: str) -> Outcome:
     return Outcome(probs=next_token(session, arg))  # each front end shows it its way
+
+
+# The sampler stage (sampler_stages) each parameter is part of.
+_STAGES = {"top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "temperature": "temperature",
+           "repeat_penalty": "penalties", "presence_penalty": "penalties",
+           "frequency_penalty": "penalties"}  # fmt: skip
+
+
+@command("explain", "/explain PARAM", "what a sampling parameter does, shown on the next token's candidates")
+def _explain(session: Session, arg: str) -> Outcome:
+    if arg not in EXPLANATIONS:
+        hint = did_you_mean(arg, EXPLANATIONS) if arg else ""
+        raise CommandError(f"usage: /explain PARAM{hint} (one of: {', '.join(EXPLANATIONS)})")
+    value = getattr(session.params, arg)
+    lines = [f"{arg} = {'none' if value is None else value}: {EXPLANATIONS[arg]}"]
+    stage = _STAGES.get(arg)
+    try:
+        found = next_token(session, "") if stage else None
+    except CommandError:  # no reply yet, or an engine without logits: the explanation alone
+        found = None
+    names = [s.name for s in found.stages] if found else []
+    if found is not None and stage in names:
+        before, after = found.stages[names.index(stage) - 1], found.stages[names.index(stage)]
+        top = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in after.top[:3])
+        was = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in before.top[:3])
+        lines.append(f"On the next token after the last reply, with the current settings: {before.kept:,} candidates "
+                     f"before it, {after.kept:,} after; the likeliest were {was}, now {top}.")  # fmt: skip
+    elif found is not None:
+        lines.append("At temperature 0 it changes nothing now: generation takes the likeliest token.")
+    return Outcome("\n".join(lines))
 
 
 def default_save_path() -> Path:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from actions.action import Request
 from actions.config import Risk
-from chat.engine import Message
+from chat.engine import Message, TokenLogprob
 from chat.errors import ParleyError
 from chat.files import write_atomic
 from chat.reasoning import without_reasoning
@@ -63,6 +63,10 @@ class Reply(BaseModel):
     moderation: ModerationRecord | None = None  # None: moderation was off
     guard: GuardRecord = Field(default_factory=GuardRecord)
     created: datetime = Field(default_factory=now)
+    # Asked for with --logprobs: the model's log-probability of each token of the reply (only when
+    # all of it was shown: the texts of removed tokens are not repeated here), and its perplexity.
+    logprobs: list[TokenLogprob] | None = None
+    perplexity: float | None = None
 
     @field_validator("guard", mode="before")
     @classmethod

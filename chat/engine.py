@@ -48,6 +48,13 @@ StopReason = Literal["stop", "length", "cancelled"]
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    token: int
+    text: str  # the token's own text
+    logprob: float  # the natural log of its probability under the model's raw logits
+
+
+@dataclass(frozen=True)
 class StreamEnd:
     """The last event of every stream."""
 
@@ -55,6 +62,7 @@ class StreamEnd:
     prompt_tokens: int  # the templated prompt, exactly as fed to the model
     completion_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually computed; the rest came from the KV cache
+    logprobs: tuple[TokenLogprob, ...] = ()  # each generated token's, when asked for
 
 
 StreamEvent = TextDelta | StreamEnd
@@ -128,11 +136,19 @@ class Engine(ABC):
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
         continue_reply: bool = False,
+        logprobs: bool = False,
     ) -> Iterator[StreamEvent]:
         """Yield TextDelta events, then one StreamEnd. Setting `cancel` stops it between tokens.
         With `json_schema`, the output is constrained to JSON matching it (a grammar). With
         `continue_reply`, the last message is the assistant's reply so far, and the model goes
-        on writing it (the prompt ends right after its text)."""
+        on writing it (the prompt ends right after its text). With `logprobs`, the StreamEnd
+        carries each generated token's log-probability (engines that cannot give none)."""
+
+    def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
+        """The tokens of `text`, the reply after `messages` (whose last is an open assistant
+        message): the ones generation produced, when it produced that text after that prompt;
+        else `text` tokenized (which can split it differently)."""
+        return self.text_tokens(text)
 
     def next_token(
         self, messages: Sequence[Message], reply: Sequence[int], params: Sampling, top: int, written: int | None = None

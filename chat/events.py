@@ -179,7 +179,10 @@ class TurnDone(Event):
             "moderation": reply.moderation.model_dump(mode="json") if reply.moderation else None,
             "guard": reply.guard.model_dump(mode="json"),
             "actions": [a.model_dump(mode="json") for a in self.turn.actions],
-        }
+            **({"perplexity": reply.perplexity,  # asked for with --logprobs; the list is withheld as null
+                "logprobs": None if reply.logprobs is None else [dataclasses.asdict(t) for t in reply.logprobs]}
+               if reply.perplexity is not None else {}),
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -243,14 +246,16 @@ def moderation_notices(record: ModerationRecord | None) -> list[Notice]:
 
 
 def finish_notices(reply: Reply) -> list[Notice]:
-    """Why a reply ended early, if it did."""
-    if reply.finish_reason == "cancelled":
-        return [Notice("finish", "stopped")]
-    if reply.finish_reason == "length":
-        return [Notice("finish", f"cut at max_tokens = {reply.params.max_tokens}")]
-    if reply.finish_reason == "error":
-        return [Notice("finish", "the reply failed part-way", "error")]
-    return []
+    """Why a reply ended early, if it did; its perplexity, if asked for (--logprobs)."""
+    notices = {
+        "cancelled": [Notice("finish", "stopped")],
+        "length": [Notice("finish", f"cut at max_tokens = {reply.params.max_tokens}")],
+        "error": [Notice("finish", "the reply failed part-way", "error")],
+    }.get(reply.finish_reason, [])
+    if reply.perplexity is not None:
+        notices.append(Notice("finish", f"perplexity {reply.perplexity:.2f} over {reply.completion_tokens} tokens",
+                              "information"))  # fmt: skip
+    return notices
 
 
 def dropped_notices(dropped: list[int]) -> list[Notice]:

@@ -4,6 +4,7 @@ in a thread of its own, so it never waits for moderation; the display does."""
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -27,13 +28,13 @@ class _Producer:
 
     def __init__(
         self, session: Session, messages: list[Message], params: Sampling, cancel: threading.Event,
-        schema: dict[str, Any] | None, continue_reply: bool,
+        schema: dict[str, Any] | None, continue_reply: bool, logprobs: bool,
     ) -> None:  # fmt: skip
         self._events: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
 
         def produce() -> None:
             try:
-                for event in session.engine.stream(messages, params, cancel, schema, continue_reply):
+                for event in session.engine.stream(messages, params, cancel, schema, continue_reply, logprobs):
                     self._events.put((time.perf_counter(), event))
             except Exception as err:  # handed over, raised nowhere
                 self._events.put((time.perf_counter(), err))
@@ -98,7 +99,7 @@ def generate(
     failure: Exception | None = None
     produced = 0  # tokens generated, for the record when the stream fails before its end
     unseen = False  # text the engine produced after the reply was stopped
-    stream = _Producer(session, messages, params, cancel, schema, continue_reply)
+    stream = _Producer(session, messages, params, cancel, schema, continue_reply, session.logprobs)
     try:
         for stamp, event in stream:
             if isinstance(event, Exception):  # the engine failed: keep what was shown, report it after
@@ -137,6 +138,10 @@ def generate(
             decision=screen.decision, backend=session.moderator.backend_name, flagged=screen.flagged
         ),
     )  # fmt: skip
+    if end.logprobs:
+        reply.perplexity = math.exp(-sum(t.logprob for t in end.logprobs) / len(end.logprobs))
+        whole = finish in ("stop", "length") and (screen is None or screen.decision in ("allow", "warn"))
+        reply.logprobs = list(end.logprobs) if whole else None
     # The model's own pace: the tokens after the first, over the time they took.
     if end.completion_tokens > 1 and last_token > first_token:
         reply.tokens_per_s = (end.completion_tokens - 1) / (last_token - first_token)

@@ -27,7 +27,18 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from chat import sampler_stages
 from chat.config import ModelConfig
-from chat.engine import Candidate, Engine, Message, ModelInfo, NextToken, StopReason, StreamEnd, StreamEvent, TextDelta
+from chat.engine import (
+    Candidate,
+    Engine,
+    Message,
+    ModelInfo,
+    NextToken,
+    StopReason,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    TokenLogprob,
+)
 from chat.errors import ConfigError, ModelLoadError, ParleyError
 from chat.gguf_header import check_lora, check_model
 from chat.sampling import Sampling
@@ -114,6 +125,10 @@ class LlamaEngine(Engine):
             name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers, offloaded, layers
         )
         self._lock = threading.Lock()  # one generation at a time on this context
+        # The prompt of the last reply and the logits its first token was drawn from (/probs 1),
+        # and the tokens it generated (a reply's text tokenized again can split differently).
+        self._first: tuple[list[int], np.ndarray] = ([], np.zeros(0, dtype=np.float32))
+        self._last: tuple[list[int], list[int]] = ([], [])
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
@@ -210,17 +225,19 @@ class LlamaEngine(Engine):
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
         continue_reply: bool = False,
+        logprobs: bool = False,
     ) -> Iterator[StreamEvent]:
         prompt = self.prompt_tokens(messages, open_last=continue_reply)
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
         with self._lock:
-            yield from self._generate(prompt, params, cancel, grammar)
+            yield from self._generate(prompt, params, cancel, grammar, logprobs)
 
     def _generate(
-        self, prompt: list[int], params: Sampling, cancel: threading.Event, grammar: LlamaGrammar | None
-    ) -> Iterator[StreamEvent]:
+        self, prompt: list[int], params: Sampling, cancel: threading.Event, grammar: LlamaGrammar | None,
+        logprobs: bool,
+    ) -> Iterator[StreamEvent]:  # fmt: skip
         llm = self._llm
         # llama-cpp-python derives the seed from the previous one when none is given; we want
         # "no seed" to mean a fresh random one each time.
@@ -229,6 +246,8 @@ class LlamaEngine(Engine):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopScanner([*self._stops, *params.stop])
         generated: list[int] = []
+        scores: list[TokenLogprob] = []
+        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         reported = 0  # tokens covered by the deltas yielded so far
         evaluated = 0
         finish: StopReason = "length"
@@ -247,10 +266,14 @@ class LlamaEngine(Engine):
             for token in tokens:
                 if not generated:  # the whole prompt has been evaluated before the first sample
                     evaluated = _evaluated_tokens(llm.ctx)
+                    self._first = (prompt, _logits(llm, n_vocab))
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     finish = "stop"
                     break
                 generated.append(token)
+                if logprobs:  # the logits it was drawn from are still the context's last
+                    row = self._first[1] if len(generated) == 1 else _logits(llm, n_vocab)
+                    scores.append(TokenLogprob(token, self.pieces([token])[0], sampler_stages.logprob(row, token)))
                 piece = llm.detokenize([token], prev_tokens=prompt + generated[:-1])
                 text, stopped = scanner.feed(decoder.decode(piece))
                 if text:
@@ -266,26 +289,27 @@ class LlamaEngine(Engine):
                     break
         finally:
             tokens.close()
+            self._last = (prompt, generated)
         if finish != "stop":
             rest = scanner.flush() + decoder.decode(b"", final=True)
             if rest:
                 yield TextDelta(rest, len(generated) - reported)
-        yield StreamEnd(finish, len(prompt), len(generated), evaluated)
+        yield StreamEnd(finish, len(prompt), len(generated), evaluated, tuple(scores))
 
     def next_token(
         self, messages: Sequence[Message], reply: Sequence[int], params: Sampling, top: int, written: int | None = None
     ) -> NextToken:
-        prompt = self.prompt_tokens(messages, open_last=True) + list(reply)
-        if len(prompt) >= self._info.n_ctx:
-            raise ParleyError(f"{len(prompt)} tokens do not fit the {self._info.n_ctx}-token window")
+        prompt = self.prompt_tokens(messages, open_last=True)
+        if len(prompt) + len(reply) >= self._info.n_ctx:
+            raise ParleyError(f"{len(prompt) + len(reply)} tokens do not fit the {self._info.n_ctx}-token window")
         with self._lock:
-            tokens = self._llm.generate(prompt, temp=0.0)  # evaluates what the cache does not hold
-            try:
-                next(tokens)
-            finally:
-                tokens.close()
-            n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1), shape=(n_vocab,)).copy()
+            if not reply and self._first[0] == prompt:
+                # The reply's first token was drawn from the prompt's batch evaluation, which
+                # evaluating its last token again alone would not reproduce: kept from then.
+                logits = self._first[1]
+            else:
+                self._evaluate([*prompt, *reply], len(prompt))
+                logits = _logits(self._llm, llama_cpp.llama_vocab_n_tokens(self._vocab))
 
         def text(token: int) -> str:
             return self.pieces([token])[0]
@@ -295,6 +319,32 @@ class LlamaEngine(Engine):
         if written is not None:
             chosen = Candidate(written, text(written), float(sampler_stages.softmax(logits)[written]))
         return NextToken(len(reply), found, chosen)
+
+    def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
+        prompt, generated = self._last
+        if generated and self.detokenize(generated) == text and prompt == self.prompt_tokens(messages, open_last=True):
+            return list(generated)
+        return self.text_tokens(text)
+
+    def _evaluate(self, tokens: list[int], batched: int) -> None:
+        """Bring the context to `tokens`, with the logits after the last one, evaluating what the
+        cache does not hold as generation does: the first `batched` (the prompt) in batches, the
+        rest (a reply) a token at a time. llama.cpp's batched and one-token evaluations round
+        differently (by up to a few tenths in log-probability on a 4-bit model), so this is what
+        makes /probs inside a reply the numbers generation drew from."""
+        llm = self._llm
+        common = min(llm.n_tokens, len(tokens))
+        differ = np.nonzero(llm.input_ids[:common] != np.asarray(tokens[:common], dtype=np.intc))[0]
+        same = int(differ[0]) if len(differ) else common
+        if same == len(tokens) == llm.n_tokens:
+            return  # the last evaluation ended here: the context holds the logits wanted
+        keep = min(same, len(tokens) - 1)  # at least the last token is evaluated again, for its logits
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, keep, -1)
+        llm.n_tokens = keep
+        if keep < batched:
+            llm.eval(tokens[keep:batched])
+        for token in tokens[max(keep, batched) :]:
+            llm.eval([token])
 
     def warm(self, messages: Sequence[Message]) -> None:
         """Evaluate the prompt's start while the user types, as llama-cli warms up: the first
@@ -321,6 +371,11 @@ class LlamaEngine(Engine):
                 self._llm.close()
             finally:
                 self._lock.release()
+
+
+def _logits(llm: llama_cpp.Llama, n_vocab: int) -> np.ndarray:
+    """A copy of the logits after the context's last evaluated token."""
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(n_vocab,)).copy()
 
 
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")

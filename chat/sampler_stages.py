@@ -3,7 +3,8 @@
 The stages are llama.cpp's own samplers, applied one at a time to a copy of the model's logits
 in the order llama-cpp-python chains them for generation: repetition penalties, then either
 greedy choice (temperature 0) or top-k, top-p, min-p and temperature (then the random draw,
-which is not shown). So what /probs shows is what generation does, to the model's own numbers.
+which is not shown). So what /probs shows is what generation does, to the model's own numbers
+(the engine hands over the logits generation drew from: `LlamaEngine.next_token`).
 llama-cpp-python feeds the penalties only the tokens generated in the reply (the last 64), not
 the prompt: the same history is given here.
 """
@@ -26,6 +27,12 @@ _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)]
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits.astype(np.float64) - np.max(logits))
     return np.asarray(shifted / shifted.sum())
+
+
+def logprob(logits: np.ndarray, token: int) -> float:
+    """The natural log of `token`'s probability in a softmax over `logits`."""
+    top = float(np.max(logits))
+    return float(logits[token]) - top - float(np.log(np.exp(logits.astype(np.float64) - top).sum()))
 
 
 def stages(

@@ -77,3 +77,29 @@ def describe() -> list[tuple[str, str, str]]:
     for name, field in Sampling.model_fields.items():
         rows.append((name, _range_text(name).removeprefix("expected "), field.description or ""))
     return rows
+
+
+# What each parameter does, for /explain (which adds what it does now, on the next token). In the
+# order llama.cpp applies them: penalties, top_k, top_p, min_p, temperature, then a random draw.
+EXPLANATIONS = {
+    "temperature": "divides every score (logit) before the random draw: below 1 the likeliest tokens gain "
+    "probability and replies become more predictable, above 1 the distribution flattens and unlikely tokens "
+    "come up more often; 0 always takes the likeliest token (greedy, and reproducible). It is applied last, "
+    "after top_k, top_p and min_p chose which tokens may be drawn at all.",
+    "top_p": "nucleus sampling: after top_k, keeps the fewest likeliest tokens whose probabilities add up to "
+    "top_p and drops the rest (1 keeps all). A low value leaves only the few tokens the model is sure of.",
+    "top_k": "keeps only the k likeliest tokens (0 keeps all); the first cut, before top_p and min_p.",
+    "min_p": "drops every token whose probability is below min_p times the likeliest one's (0 keeps all): the "
+    "cut follows the model's confidence, strict when one token dominates, loose when many are close.",
+    "repeat_penalty": "makes tokens already in the reply less likely: a positive score is divided by the "
+    "penalty, a negative one multiplied (1 is off). llama-cpp-python applies it to the reply's last 64 tokens.",
+    "presence_penalty": "subtracts this from the score of every token already in the reply's last 64 tokens, "
+    "once (0 is off; negative values favour repeats).",
+    "frequency_penalty": "subtracts this times the number of times a token occurs in the reply's last 64 "
+    "tokens (0 is off).",
+    "max_tokens": "the longest reply, in tokens; a reply cut there can go on with /continue. It is also kept "
+    "free in the context window, so a larger value leaves less room for the conversation.",
+    "seed": "starts the random draw: with the same seed, parameters and conversation, a reply comes out the "
+    "same every time; none takes a new seed for every reply.",
+    "stop": "strings that end the reply when the model writes them (they are not shown).",
+}

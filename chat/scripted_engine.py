@@ -139,6 +139,7 @@ class ScriptedEngine(Engine):
         cancel: threading.Event,
         json_schema: dict[str, Any] | None = None,
         continue_reply: bool = False,
+        logprobs: bool = False,  # a script has no probabilities: none are given
     ) -> Iterator[StreamEvent]:
         self.calls.append(Call(list(messages), params, json_schema))
         prompt = self.tokenize(self.render(messages, add_generation_prompt=not continue_reply))

@@ -80,6 +80,7 @@ class Session:
         self.conversation = Conversation(actions_prompt=self.registry.prompt())
         self.use_prompt(self.model_config.prompt)
         self.pending: list[Request] = []  # action requests of the last reply, waiting for an answer
+        self.logprobs = False  # each reply's token log-probabilities and perplexity (--logprobs)
         self.show_reasoning = True  # a reasoning model's thinking is shown (collapsed in the TUI); /think
         self.attachments: list[tuple[str, str]] = []  # (name, text) of files for the next message (/file)
 

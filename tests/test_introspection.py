@@ -36,12 +36,15 @@ def engine() -> Iterator[LlamaEngine]:
     engine.close()
 
 
-def raw_logits(tokens: list[int]) -> np.ndarray:
-    """The logits after `tokens`, from a context of their own (no cache shared with the engine)."""
+def raw_logits(prompt: list[int], reply: list[int]) -> np.ndarray:
+    """The logits after `prompt` and `reply`, from a context of their own (no cache shared with
+    the engine), evaluated as generation does: the prompt at once, the reply a token at a time."""
     llm = llama_cpp.Llama(model_path=str(EMBEDDED_GGUF), n_ctx=2048, logits_all=True, verbose=False)
     try:
-        llm.eval(tokens)
-        return np.array(llm.scores[len(tokens) - 1], dtype=np.float64)
+        llm.eval(prompt)
+        for token in reply:
+            llm.eval([token])
+        return np.array(llm.scores[len(prompt) + len(reply) - 1], dtype=np.float64)
     finally:
         llm.close()
 
@@ -84,7 +87,7 @@ def test_probs_match_a_softmax_over_llama_cpp_logits_with_the_same_filters(engin
     reply = engine.text_tokens("Why did the cat sit on the cat's computer? To keep an eye on the mouse!")
     history = reply[:position]
     found = engine.next_token(MESSAGES, history, params, 10, written=reply[position])
-    want = expected(raw_logits(engine.prompt_tokens(MESSAGES, open_last=True) + history), history, params)
+    want = expected(raw_logits(engine.prompt_tokens(MESSAGES, open_last=True), history), history, params)
     assert [s.name for s in found.stages] == ["logits", "penalties", "top_k", "top_p", "min_p", "temperature"]
     for stage in found.stages:
         probabilities = want[stage.name]
@@ -114,7 +117,7 @@ def test_at_temperature_zero_the_reply_s_token_is_the_top_candidate(engine: Llam
 
 def test_probs_in_a_headless_script_is_a_json_event_and_a_text_chart(tmp_path: Path) -> None:
     script = tmp_path / "probe.txt"
-    script.write_text("Tell me a joke about cats.\n/probs 1\n/probs\n/probs 999\n", encoding="utf-8")
+    script.write_text("Tell me a joke about cats.\n/probs 1\n/probs\n/explain top_k\n/probs 999\n", encoding="utf-8")
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "chat", "run", str(script), "--seed", "1", "--set",
@@ -130,4 +133,50 @@ def test_probs_in_a_headless_script_is_a_json_event_and_a_text_chart(tmp_path: P
     assert failed and not failed[0]["ok"] and "no token 999" in failed[0]["output"]
     as_text = run()
     assert "token 1 of the last reply" in as_text.stderr and "what generation draws from" in as_text.stderr
+    assert "top_k = 40: keeps only the k likeliest tokens" in as_text.stderr
+    assert "candidates before it, 40 after" in as_text.stderr  # /explain on the next token's numbers
     assert "Traceback" not in as_text.stderr and json.dumps(first)  # one line per error, never a traceback
+
+
+def test_logprobs_are_the_raw_probabilities_generation_drew_from(engine: LlamaEngine) -> None:
+    """Checked against a second context that evaluates the prompt at once and then the reply a
+    token at a time, as generation does (llama.cpp's batched and one-token evaluations round
+    differently, so the path matters)."""
+    import threading
+
+    from chat.engine import StreamEnd
+
+    params = Sampling(temperature=0.8, seed=3, max_tokens=16)
+    engine.forget_cache()  # the prompt evaluated whole, as below (a cached one re-evaluates its last token alone)
+    events = list(engine.stream(MESSAGES[:2], params, threading.Event(), logprobs=True))
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and len(end.logprobs) == end.completion_tokens > 3
+    prompt = engine.prompt_tokens(MESSAGES[:2])
+    llm = llama_cpp.Llama(model_path=str(EMBEDDED_GGUF), n_ctx=2048, logits_all=True, verbose=False)
+    try:
+        llm.eval(prompt)
+        for position, scored in enumerate(end.logprobs):
+            row = np.array(llm.scores[len(prompt) + position - 1], dtype=np.float64)
+            expected_logprob = row[scored.token] - row.max() - np.log(np.exp(row - row.max()).sum())
+            assert scored.logprob == pytest.approx(expected_logprob, abs=1e-4), position
+            llm.eval([scored.token])
+    finally:
+        llm.close()
+    assert "".join(t.text for t in end.logprobs) == "".join(getattr(e, "text", "") for e in events)
+    # /probs at each position of that reply shows the very numbers generation drew from
+    for position in (0, len(tokens := [t.token for t in end.logprobs]) - 1, 1, 0, 2):
+        found = engine.next_token(MESSAGES, tokens[:position], params, 5, written=tokens[position])
+        assert found.written is not None
+        assert np.log(found.written.p) == pytest.approx(end.logprobs[position].logprob, abs=1e-6), position
+
+
+def test_logprobs_headless_gives_them_with_the_perplexity() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chat", "ask", "--json", "--logprobs", "--seed", "2", "--set", "max_tokens=24",
+         "--no-history", "Name a colour."], capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    (turn,) = json_events(result.stdout, "turn")
+    logprobs = [t["logprob"] for t in turn["logprobs"]]
+    assert len(logprobs) == turn["usage"]["completion_tokens"] and all(p <= 0 for p in logprobs)
+    assert turn["perplexity"] == pytest.approx(np.exp(-np.mean(logprobs)))
+    assert "".join(t["text"] for t in turn["logprobs"]) == turn["reply"]

@@ -94,6 +94,7 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
         ("/export out.txt", "use a .md or .json file name"),
         ("/load /nonexistent/x.json", "no such file"),
         ("/probs", "/probs looks at the last reply: send a message first"),
+        ("/explain tmperature", "usage: /explain PARAM; did you mean 'temperature'?"),
     ],
 )
 def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, line: str, message: str) -> None:
@@ -287,3 +288,9 @@ def test_probs_needs_an_engine_that_reads_logits(session: Session, pipeline: Pip
         execute(session, "/probs")
     with pytest.raises(CommandError, match="no token 9 in the last reply"):
         execute(session, "/probs 9")
+
+
+def test_explain_says_what_a_parameter_does_with_its_value(session: Session) -> None:
+    text = execute(session, "/explain top_p").text
+    assert text.startswith(f"top_p = {session.params.top_p}: nucleus sampling") and "\n" not in text
+    assert execute(session, "/explain seed").text.startswith("seed = none: starts the random draw")

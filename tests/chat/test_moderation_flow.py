@@ -179,3 +179,34 @@ def test_a_slow_backend_holds_the_display_back_but_never_the_model(tmp_path: Pat
     assert generation_s < 0.6 * reply.duration_s  # ...while the model went on at its own pace
     assert reply.tokens_per_s is not None and reply.tokens_per_s > 100  # ~200 tokens/s when unhindered
     assert "".join(shown).startswith("Sentence number 0 is here.") and reply.content.endswith("5 is here.")
+
+
+def test_logprobs_are_withheld_when_moderation_removed_text(
+    tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token list would repeat what was removed; the perplexity (a number) is still given."""
+    from chat.engine import StreamEnd, TextDelta, TokenLogprob
+    from chat.scripted_engine import ScriptedEngine
+
+    stream = ScriptedEngine.stream
+
+    def with_logprobs(self: ScriptedEngine, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        texts: list[str] = []
+        for event in stream(self, *args, **kwargs):  # type: ignore[arg-type]
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+            elif isinstance(event, StreamEnd):
+                scored = tuple(TokenLogprob(i, text, -0.5) for i, text in enumerate(texts))
+                event = StreamEnd(event.finish_reason, event.prompt_tokens, len(texts), 0, scored)
+            yield event
+
+    monkeypatch.setattr(ScriptedEngine, "stream", with_logprobs)
+    config = moderated_config(tmp_path, 'backend = "offline"')
+    for reply, withheld in ((ABUSIVE_REPLY, True), ("Have a nice day.", False)):
+        _, out, _ = run_cli(run, config, ScriptedLoader(reply), "ask", "--json", "--logprobs", "hi")
+        turn = [json.loads(line) for line in out.splitlines()][-1]
+        assert turn["perplexity"] == pytest.approx(2.718281828**0.5)
+        if withheld:
+            assert turn["logprobs"] is None and "⟦removed" in turn["reply"]
+        else:
+            assert "".join(t["text"] for t in turn["logprobs"]) == turn["reply"] == "Have a nice day."
