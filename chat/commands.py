@@ -6,6 +6,7 @@ own). A command that fails raises CommandError before it changes anything.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ class Outcome:
     continue_reply: bool = False  # go on with the last reply (/continue)
     compact: int | None = None  # summarise all in-context turns but this many (/compact)
     probs: NextToken | None = None  # the next-token distribution it looked at (/probs)
+    compare: tuple[tuple[str, Sampling], ...] = ()  # the last message again under each setting (/compare)
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,9 @@ def _shortcut(name: str, field: str) -> None:
     )
 
 
-for _name, _field in (
-    ("temp", "temperature"),
-    ("top_p", "top_p"),
-    ("top_k", "top_k"),
-    ("max_tokens", "max_tokens"),
-    ("seed", "seed"),
-):
-    _shortcut(_name, _field)
+SHORTCUTS = {"temp": "temperature"}  # the short names of parameters that have one
+for _name in ("temp", "top_p", "top_k", "max_tokens", "seed"):
+    _shortcut(_name, SHORTCUTS.get(_name, _name))
 
 
 @command("params", "/params", "show the current sampling parameters")
@@ -354,6 +351,31 @@ def describe_next_token(found: NextToken) -> str:
 )
 def _probs(session: Session, arg: str) -> Outcome:
     return Outcome(probs=next_token(session, arg))  # each front end shows it its way
+
+
+@command(
+    "compare",
+    "/compare A B [...]",
+    "the last message again under each setting, same seed, side by side (e.g. temp=0.2 temp=1.2,top_k=0)",
+)
+def _compare(session: Session, arg: str) -> Outcome:
+    groups = arg.split()
+    if len(groups) < 2:
+        raise CommandError("usage: /compare A B [...]: each of A, B, ... is NAME=VALUE settings joined by commas, e.g. "
+                           "/compare temp=0.2 temp=1.2,top_k=0")  # fmt: skip
+    if not any(t.in_context for t in session.conversation.turns):
+        raise CommandError("/compare asks the last message again: send one first")
+    seed = session.params.seed if session.params.seed is not None else random.randrange(2**32)
+    settings = []
+    for group in groups:
+        params = session.params.model_copy(update={"seed": seed})  # the same for all, unless a group sets one
+        for setting in group.split(","):
+            name, sep, value = setting.partition("=")
+            if not sep:
+                raise CommandError(f"/compare: expected NAME=VALUE, got {setting!r}")
+            params = params.with_value(SHORTCUTS.get(name, name), value)
+        settings.append((group, params))
+    return Outcome(compare=tuple(settings))
 
 
 # The sampler stage (sampler_stages) each parameter is part of.

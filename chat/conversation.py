@@ -185,6 +185,15 @@ class Conversation(BaseModel):
         text = "\n\n".join(part for part in (self.system, self.actions_prompt, summary) if part)
         return [{"role": "system", "content": text}] if text else []
 
+    def last_prompt(self) -> list[Message]:
+        """What the model is asked for the last reply: the window without that turn's reply (and
+        its actions' results), ending with its user message."""
+        *earlier, last = [t for t in self.turns if t.in_context]
+        messages = self.system_messages()
+        for turn in earlier:
+            messages.extend(turn.messages())
+        return [*messages, {"role": "user", "content": last.user}]
+
     def context_messages(self, pending_user: str | None = None) -> list[Message]:
         """What the model sees: system prompt, in-context turns, then the new user message."""
         messages = self.system_messages()

@@ -215,6 +215,36 @@ class ProbsShown(Event):
 
 
 @dataclass(frozen=True)
+class ComparedReply:
+    settings: str  # as the user wrote them, e.g. "temp=1.2,top_k=0"
+    reply: Reply  # moderated as any reply is
+    claims: list[Claim]  # unbacked action claims in it (no action runs in a comparison)
+
+
+@dataclass(frozen=True)
+class Compared(Event):
+    """/compare: the last message asked again under each setting (not added to the conversation)."""
+
+    type = "compare"
+    user: str
+    replies: list[ComparedReply]
+
+    def fields(self) -> dict[str, Any]:
+        return {"user": self.user, "replies": [{
+            "settings": r.settings, "reply": r.reply.content, "finish_reason": r.reply.finish_reason,
+            "params": r.reply.params.model_dump(), "completion_tokens": r.reply.completion_tokens,
+            "moderation": r.reply.moderation.model_dump(mode="json") if r.reply.moderation else None,
+            "claims": [c.model_dump() for c in r.claims],
+        } for r in self.replies]}  # fmt: skip
+
+    def notices(self, index: int) -> list[Notice]:
+        """What is said under reply `index`: why it ended early, moderation, claims."""
+        compared = self.replies[index]
+        return [*moderation_notices(compared.reply.moderation), *finish_notices(compared.reply),
+                *(claim_notice(c) for c in compared.claims)]  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ErrorRaised(Event):
     type = "error"
     error: str

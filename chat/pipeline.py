@@ -30,6 +30,8 @@ from chat.events import (
     ActionRequested,
     CommandRan,
     Compacted,
+    Compared,
+    ComparedReply,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -51,6 +53,7 @@ from chat.events import (
     waiting_notice,
 )
 from chat.generation import generate
+from chat.sampling import Sampling
 from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
@@ -192,6 +195,8 @@ class Pipeline:
             self._continue(cancel)
         if outcome.compact is not None:
             self._compact(outcome.compact, cancel)
+        if outcome.compare:
+            self._compare(outcome.compare, cancel)
         self._save_history()  # /undo, /retry, /approve... changed it
         return not outcome.quit
 
@@ -228,6 +233,29 @@ class Pipeline:
         if broken is not None:  # the turn is recorded, but a filter that failed is a failure
             raise ParleyError(f"moderation failed: {broken}")
         return turn
+
+    def _compare(self, settings: tuple[tuple[str, Sampling], ...], cancel: threading.Event) -> None:
+        """The last message asked again under each setting, one after the other; every reply is
+        moderated and checked for claims as any is, and none joins the conversation."""
+        session = self.session
+        messages = session.conversation.last_prompt()
+        prompt_tokens = session.engine.count_tokens(messages)
+        replies = []
+        for text, params in settings:
+            if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:
+                n_ctx = session.engine.info.n_ctx
+                raise ContextOverflowError(
+                    f"{text}: {prompt_tokens} prompt tokens plus max_tokens {params.max_tokens} exceed n_ctx {n_ctx}"
+                )
+            reply, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
+            if failure is not None:
+                raise ParleyError(f"generation failed: {failure}") from failure
+            claims = find_claims(session.registry.prose(reply.content), set(), session.registry.backers,
+                                 session.claim_check)  # fmt: skip
+            replies.append(ComparedReply(text, reply, claims))
+            if cancel.is_set():
+                break
+        self.emit(Compared(messages[-1]["content"], replies))
 
     def _show(self, text: str) -> None:
         self.emit(TextShown(text))

@@ -25,6 +25,7 @@ from chat.errors import ParleyError
 from chat.events import (
     CommandRan,
     Compacted,
+    Compared,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -203,6 +204,13 @@ class Runner:
             self.copy(event.text)
         elif isinstance(event, ProbsShown):
             self.notice(describe_next_token(event.found), style="")
+        elif isinstance(event, Compared):
+            for index, compared in enumerate(event.replies):  # one after the other: a terminal has no columns
+                self.notice(f"── {compared.settings} ──", style="bold")
+                self.out.write(clean(compared.reply.content) + "\n")
+                self.out.flush()
+                for notice in event.notices(index):
+                    self.notice(mark(notice.text), STYLES[notice.severity])
         elif isinstance(event, Compacted):
             self.notice(event.text(), STYLES["information"])
         elif isinstance(event, ErrorRaised):

@@ -180,3 +180,16 @@ def test_logprobs_headless_gives_them_with_the_perplexity() -> None:
     assert len(logprobs) == turn["usage"]["completion_tokens"] and all(p <= 0 for p in logprobs)
     assert turn["perplexity"] == pytest.approx(np.exp(-np.mean(logprobs)))
     assert "".join(t["text"] for t in turn["logprobs"]) == turn["reply"]
+
+
+def test_compare_with_the_same_settings_and_seed_gives_the_same_reply(tmp_path: Path) -> None:
+    script = tmp_path / "compare.txt"
+    script.write_text("Give me a name for a cat.\n/compare temp=0.9 temp=0.9 temp=0.9,seed=7\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "chat", "run", str(script), "--json", "--seed", "5", "--set",
+                             "max_tokens=24", "--no-history"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=300)  # fmt: skip
+    (compared,) = json_events(result.stdout, "compare")
+    same, again, other = compared["replies"]
+    assert same["reply"] == again["reply"] and same["params"] == again["params"]
+    assert same["params"]["seed"] == 5 and other["params"]["seed"] == 7
+    assert all(r["moderation"] is not None for r in compared["replies"])  # each reply was moderated

@@ -31,6 +31,7 @@ from chat.errors import ParleyError, did_you_mean
 from chat.events import (
     CommandRan,
     Compacted,
+    Compared,
     CopyAsked,
     ErrorRaised,
     Event,
@@ -416,6 +417,8 @@ class ParleyApp(App[None]):
             self.copy_to_clipboard(event.text)  # OSC 52: works over SSH too
         elif isinstance(event, ProbsShown):
             chat.show_probs(event.found)
+        elif isinstance(event, Compared):
+            chat.show_compared(event)
         elif isinstance(event, ErrorRaised):
             chat.say(f"error: {event.error}", "error")
 

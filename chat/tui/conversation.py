@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
@@ -21,7 +21,7 @@ from textual.widgets.markdown import MarkdownStream
 from chat.commands import visible
 from chat.conversation import Conversation, Turn
 from chat.engine import NextToken
-from chat.events import Notice, Severity, TurnDone, finish_notices
+from chat.events import Compared, Notice, Severity, TurnDone, finish_notices
 from chat.reasoning import ReasoningSplitter, split_reasoning
 from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
@@ -275,6 +275,19 @@ class ConversationView(VerticalScroll):
             chart.append("█" * max(1, round(candidate.p * 40)), style="bold")
             chart.append(f" {clean(visible(candidate.text))}\n")
         self.mount(Static(chart, classes="notice -probs"))
+
+    def show_compared(self, compared: Compared) -> None:
+        """/compare: the replies side by side, each under its settings, with its notices."""
+        columns = Horizontal(classes="compared")
+        self.mount(columns)
+        for index, each in enumerate(compared.replies):
+            column = Vertical(classes="compared-reply")
+            columns.mount(column)
+            column.mount(Static(literal(each.settings), classes="role"))
+            column.mount(Markdown(mark_removed(clean(each.reply.content)), classes="body", open_links=False,
+                                  parser_factory=literal_markdown))  # fmt: skip
+            for notice in compared.notices(index):
+                column.mount(NoticeView(notice.text, notice.severity))
 
     async def start_turn(self, user: str, number: int) -> None:
         self.reply = MessageView("assistant", turn=number)

@@ -11,8 +11,9 @@ import platformdirs
 import pytest
 
 from chat import commands
-from chat.errors import ParleyError
-from chat.events import ActionDecided, ActionDone, Compacted, Notice, TextShown, TurnDone
+from chat.commands import execute
+from chat.errors import CommandError, ParleyError
+from chat.events import ActionDecided, ActionDone, Compacted, Event, Notice, TextShown, TurnDone
 from chat.pipeline import SUMMARY_PROMPT, ApprovalPolicy, Pipeline, Question
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
@@ -280,3 +281,40 @@ def test_edit_keeps_what_followed_as_a_branch_and_branch_switches_back(tmp_path:
     for bad, message in bad_lines:
         with pytest.raises(ParleyError, match=message):
             pipeline.command(bad)
+
+
+def test_compare_asks_the_last_message_again_under_each_setting(tmp_path: Path) -> None:
+    """Moderated and checked for claims like any reply, with the same seed, and not kept."""
+    from chat.events import Compared
+    from tests.conftest import moderated_config
+
+    loader = ScriptedLoader("Hello.", "Sure. You are a fucking idiot. Bye.", "I've booked a table for two.")
+    session = Session(moderated_config(tmp_path, 'backend = "offline"'), loader)
+    events: list[Event] = []
+    pipeline = Pipeline(session, events.append)
+    pipeline.send("hi")
+    before = session.conversation.model_copy(deep=True)
+    pipeline.command("/compare temp=0.2 temp=1.2,top_k=0")
+    (compared,) = [e for e in events if isinstance(e, Compared)]
+    first, second = compared.replies
+    assert compared.user == "hi" and session.conversation == before
+    assert "⟦removed: toxicity⟧" in first.reply.content and "idiot" not in first.reply.content
+    assert second.claims and second.claims[0].verb == "booked"
+    assert (first.reply.params.temperature, second.reply.params.temperature, second.reply.params.top_k) == (0.2, 1.2, 0)
+    assert first.reply.params.seed == second.reply.params.seed is not None  # the same seed for all
+    calls = loader.engines[0].calls[-2:]
+    assert calls[0].messages == calls[1].messages == session.conversation.last_prompt()
+    fields = compared.to_json()
+    assert fields["type"] == "compare" and fields["replies"][1]["claims"][0]["verb"] == "booked"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("/compare temp=0.2", "usage: /compare A B"), ("/compare temp=0.2 tmp=1", "unknown parameter 'tmp'"),
+     ("/compare temp=0.2 top_k", "expected NAME=VALUE")],
+)  # fmt: skip
+def test_compare_usage_errors(tmp_path: Path, line: str, message: str) -> None:
+    session = Session(fake_config(tmp_path), ScriptedLoader("Hello."))
+    Pipeline(session, lambda e: None).send("hi")
+    with pytest.raises(CommandError, match=message):
+        execute(session, line)

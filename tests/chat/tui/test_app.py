@@ -664,3 +664,19 @@ async def test_probs_is_a_chart_in_the_tui(tmp_path: Path, monkeypatch: pytest.M
         assert "token 1 of the last reply (it has ␣cat, 50.0% raw)" in shown.plain
         assert "75.00% " + "█" * 30 + " ␣cat" in shown.plain and "temperature" in shown.plain
         assert not [n for n in app.query(NoticeView) if "/probs" in str(n.render())]  # the chart, not text too
+
+
+async def test_compare_shows_the_replies_side_by_side(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader("Hello.", "Cold **reply**.", "Warm reply."))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "hi")
+        await wait_until(pilot, lambda: not app.generating)
+        await submit(pilot, "/compare temp=0.2 temp=1.2")
+        await wait_until(pilot, lambda: bool(app.query(".compared-reply")) and not app.generating)
+        columns = list(app.query(".compared-reply"))
+        assert len(columns) == 2 and columns[0].region.y == columns[1].region.y  # side by side
+        assert columns[0].region.x < columns[1].region.x
+        labels = [str(c.query_one(".role", Static).render()) for c in columns]
+        assert labels == ["temp=0.2", "temp=1.2"]
+        assert len([m for m in app.query(MessageView) if m.role == "assistant"]) == 1  # not added to the chat
