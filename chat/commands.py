@@ -378,6 +378,23 @@ def _compare(session: Session, arg: str) -> Outcome:
     return Outcome(compare=tuple(settings))
 
 
+@command("lora", "/lora [SCALE]", "the LoRA adapter applied to the model, or apply it at SCALE (0 = not at all)")
+def _lora(session: Session, arg: str) -> Outcome:
+    info = session.engine.info
+    if arg:
+        try:
+            scale = float(arg)
+        except ValueError:
+            raise CommandError(f"/lora SCALE: expected a number from 0 to 4 (got {arg!r})") from None
+        if not 0.0 <= scale <= 4.0:
+            raise CommandError(f"/lora SCALE: expected a number from 0 to 4 (got {arg!r})")
+        session.engine.set_lora_scale(scale)
+        return Outcome(f"LoRA adapter {Path(info.lora).name} now applied at scale {scale:g}")
+    if not info.lora:
+        return Outcome(f"{session.model_name} has no LoRA adapter (set lora_path, and lora_scale, in models.toml)")
+    return Outcome(f"LoRA adapter {info.lora}, applied at scale {info.lora_scale:g} (/lora SCALE changes it)")
+
+
 # The sampler stage (sampler_stages) each parameter is part of.
 _STAGES = {"top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "temperature": "temperature",
            "repeat_penalty": "penalties", "presence_penalty": "penalties",

@@ -71,6 +71,7 @@ class ModelConfig(BaseModel):
         None, description="a Jinja chat template file, or the name of a template in the GGUF; none = its default"
     )
     lora_path: Path | None = Field(None, description="a LoRA adapter (GGUF) applied at load")
+    lora_scale: float = Field(1.0, ge=0.0, le=4.0, description="how strongly the LoRA adapter applies; 0 = not at all")
     prompt: str = Field("default", description="the system-prompt preset used at start")
     sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 

@@ -30,6 +30,8 @@ class ModelInfo:
     n_gpu_layers: int = 0  # asked for in models.toml (-1: all)
     gpu_layers: int = 0  # offloaded, of `layers` (the repeating layers and the output layer)
     layers: int = 0
+    lora: str = ""  # the LoRA adapter applied, if any
+    lora_scale: float = 0.0
 
     def device(self) -> str:
         """Where the model runs, for the status bar: "GPU 31/31 layers"; "" on the CPU as asked."""
@@ -143,6 +145,10 @@ class Engine(ABC):
         `continue_reply`, the last message is the assistant's reply so far, and the model goes
         on writing it (the prompt ends right after its text). With `logprobs`, the StreamEnd
         carries each generated token's log-probability (engines that cannot give none)."""
+
+    def set_lora_scale(self, scale: float) -> None:
+        """Apply the LoRA adapter at `scale` from the next reply on (0: the model as it is)."""
+        raise ParleyError("this model has no LoRA adapter (set lora_path in models.toml)")
 
     def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
         """The tokens of `text`, the reply after `messages` (whose last is an open assistant

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import dataclasses
 import json
 import os
 import random
@@ -102,13 +103,19 @@ class LlamaEngine(Engine):
                     n_ctx=config.n_ctx,
                     n_gpu_layers=config.n_gpu_layers,
                     n_threads=config.n_threads or default_threads(),
-                    lora_path=str(config.lora_path) if config.lora_path else None,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as err:
-            detail = next((line.strip() for line in reversed(_log_lines) if "error" in line.lower()), str(err))
-            raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(detail)}") from None
+            raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(_logged_error(str(err)))}") from None
+        self._lock = threading.Lock()  # one generation at a time on this context
+        self._adapter: Any = None  # the LoRA adapter, loaded here (not by llama-cpp-python) so /lora can rescale it
         try:
+            if config.lora_path is not None:
+                self._adapter = llama_cpp.llama_adapter_lora_init(self._llm.model, str(config.lora_path).encode())
+                if not self._adapter:
+                    detail = clean(_logged_error("llama.cpp refused it"))
+                    raise ModelLoadError(f"cannot load lora_path {clean(str(config.lora_path))}: {detail}")
+                self._scale_adapter(config.lora_scale)
             template, template_name = self._template(config.chat_template)
             self._formatters, eos = self._compile(template, template_name)
         except ParleyError:
@@ -122,9 +129,9 @@ class LlamaEngine(Engine):
         asked = layers if config.n_gpu_layers < 0 else min(config.n_gpu_layers, layers)
         offloaded = asked if llama_cpp.llama_supports_gpu_offload() else 0
         self._info = ModelInfo(
-            name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers, offloaded, layers
-        )
-        self._lock = threading.Lock()  # one generation at a time on this context
+            name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers, offloaded, layers,
+            str(config.lora_path or ""), config.lora_scale if config.lora_path else 0.0,
+        )  # fmt: skip
         # The prompt of the last reply and the logits its first token was drawn from (/probs 1),
         # and the tokens it generated (a reply's text tokenized again can split differently).
         self._first: tuple[list[int], np.ndarray] = ([], np.zeros(0, dtype=np.float32))
@@ -320,6 +327,20 @@ class LlamaEngine(Engine):
             chosen = Candidate(written, text(written), float(sampler_stages.softmax(logits)[written]))
         return NextToken(len(reply), found, chosen)
 
+    def set_lora_scale(self, scale: float) -> None:
+        if self._adapter is None:
+            super().set_lora_scale(scale)
+        with self._lock:
+            self._scale_adapter(scale)
+            self._llm.reset()  # type: ignore[no-untyped-call]  # the cache was computed with the old weights
+            self._first = ([], np.zeros(0, dtype=np.float32))
+            self._info = dataclasses.replace(self._info, lora_scale=scale)
+
+    def _scale_adapter(self, scale: float) -> None:
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapter)
+        if llama_cpp.llama_set_adapters_lora(self._llm.ctx, adapters, 1, (ctypes.c_float * 1)(scale)):
+            raise ParleyError(f"llama.cpp could not apply the LoRA adapter at scale {scale:g}")
+
     def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
         prompt, generated = self._last
         if generated and self.detokenize(generated) == text and prompt == self.prompt_tokens(messages, open_last=True):
@@ -371,6 +392,12 @@ class LlamaEngine(Engine):
                 self._llm.close()
             finally:
                 self._lock.release()
+
+
+def _logged_error(default: str) -> str:
+    """The last error llama.cpp logged, as the reason a load failed."""
+    failed = (line.strip() for line in reversed(_log_lines) if "error" in line.lower() or "failed" in line.lower())
+    return next(failed, default)
 
 
 def _logits(llm: llama_cpp.Llama, n_vocab: int) -> np.ndarray:
