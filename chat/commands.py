@@ -306,8 +306,12 @@ def visible(piece: str) -> str:
 def _tokens(session: Session, arg: str) -> Outcome:
     found = tokenized(session, arg)
     pieces = "".join(f"[{visible(piece)}]" for _, piece in found)
-    ids = " ".join(str(token) for token, _ in found)
-    return Outcome(f"{len(found)} token{'s' * (len(found) != 1)}: {pieces}\nids: {ids}")
+    return Outcome(f"{len(found)} token{'s' * (len(found) != 1)}: {pieces}\nids: {numbered_ids(found)}")
+
+
+def numbered_ids(found: list[tuple[int, str]]) -> str:
+    """The ids, each tenth with its position in front ("11:523"), for /probs POSITION."""
+    return " ".join(f"{i}:{token}" if i % 10 == 1 else str(token) for i, (token, _) in enumerate(found, start=1))
 
 
 PROBS_TOP = 10  # candidates shown at each stage
@@ -324,7 +328,9 @@ def next_token(session: Session, arg: str) -> NextToken:
     text = messages[last]["content"]
     messages = [*messages[:last], {"role": "assistant", "content": ""}]  # the reply's text follows as tokens
     reply = session.engine.reply_tokens(messages, text)
-    position = _number(arg, len(reply), "token", "in the last reply") if arg else len(reply) + 1
+    if arg and not (arg.isdigit() and 1 <= int(arg) <= len(reply)):
+        raise CommandError(f"/probs POSITION: a token of the last reply, from 1 to {len(reply)} (/tokens shows them)")
+    position = int(arg) if arg else len(reply) + 1
     written = reply[position - 1] if position <= len(reply) else None
     return session.engine.next_token(messages, reply[: position - 1], session.params, PROBS_TOP, written)
 
@@ -334,10 +340,10 @@ def describe_next_token(found: NextToken) -> str:
     if found.written is None:
         lines = ["next token after the last reply:"]
     else:
-        lines = [f'token {found.position + 1} of the last reply, where it has "{visible(found.written.text)}" '
+        lines = [f'token {found.position} of the last reply, where it has "{visible(found.written.text)}" '
                  f"({found.written.p:.1%} from the raw logits):"]  # fmt: skip
     for stage in found.stages:
-        best = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in stage.top[:5])
+        best = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in stage.top[:5])
         lines.append(f"  {stage.name} ({stage.setting}): {stage.kept:,} left: {best}")
     lines.append("what generation draws from:")
     lines += [f'  {c.p:7.2%} {"█" * max(1, round(c.p * 30))} "{visible(c.text)}"' for c in found.stages[-1].top]
@@ -361,8 +367,9 @@ def _probs(session: Session, arg: str) -> Outcome:
 def _compare(session: Session, arg: str) -> Outcome:
     groups = arg.split()
     if len(groups) < 2:
-        raise CommandError("usage: /compare A B [...]: each of A, B, ... is NAME=VALUE settings joined by commas, e.g. "
-                           "/compare temp=0.2 temp=1.2,top_k=0")  # fmt: skip
+        raise CommandError(
+            "usage: /compare A B [...], each NAME=VALUE[,NAME=VALUE]: /compare temp=0.2 temp=1.2,top_k=0"
+        )
     if not any(t.in_context for t in session.conversation.turns):
         raise CommandError("/compare asks the last message again: send one first")
     seed = session.params.seed if session.params.seed is not None else random.randrange(2**32)
@@ -403,11 +410,16 @@ _STAGES = {"top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "temperature": 
 
 @command("explain", "/explain PARAM", "what a sampling parameter does, shown on the next token's candidates")
 def _explain(session: Session, arg: str) -> Outcome:
+    if not arg:
+        raise CommandError(f"usage: /explain PARAM, one of: {', '.join(EXPLANATIONS)}")
+    arg = SHORTCUTS.get(arg, arg)
     if arg not in EXPLANATIONS:
-        hint = did_you_mean(arg, EXPLANATIONS) if arg else ""
-        raise CommandError(f"usage: /explain PARAM{hint} (one of: {', '.join(EXPLANATIONS)})")
+        raise CommandError(f"unknown parameter '{arg}'{did_you_mean(arg, EXPLANATIONS)}; /explain lists them")
     value = getattr(session.params, arg)
-    lines = [f"{arg} = {'none' if value is None else value}: {EXPLANATIONS[arg]}"]
+    if isinstance(value, tuple):  # stop strings
+        value = ", ".join(value)
+    shown = "none" if value is None or value == "" else value
+    lines = [f"{arg} = {shown}: {EXPLANATIONS[arg]}"]
     stage = _STAGES.get(arg)
     try:
         found = next_token(session, "") if stage else None
@@ -416,8 +428,8 @@ def _explain(session: Session, arg: str) -> Outcome:
     names = [s.name for s in found.stages] if found else []
     if found is not None and stage in names:
         before, after = found.stages[names.index(stage) - 1], found.stages[names.index(stage)]
-        top = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in after.top[:3])
-        was = " · ".join(f'"{visible(c.text)}" {c.p:.1%}' for c in before.top[:3])
+        top = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in after.top[:3])
+        was = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in before.top[:3])
         lines.append(f"On the next token after the last reply, with the current settings: {before.kept:,} candidates "
                      f"before it, {after.kept:,} after; the likeliest were {was}, now {top}.")  # fmt: skip
     elif found is not None:

@@ -6,6 +6,7 @@ Two implementations: `chat.llama_engine.LlamaEngine` (llama.cpp) and `chat.scrip
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -91,7 +92,7 @@ class Stage:
 class NextToken:
     """What the model could write next at one position, as each sampler stage leaves it."""
 
-    position: int  # tokens of the reply before it (0: the reply's first token)
+    position: int  # its place in the reply, from 1 (the reply's first token)
     stages: tuple[Stage, ...]
     written: Candidate | None = None  # the token the reply has there, with its raw probability
 
@@ -164,6 +165,13 @@ class Engine(ABC):
         sampler chain with `params`, in the order generation applies them. `written`: the token
         the reply has there, if any."""
         raise ParleyError(f"{type(self).__name__} cannot show next-token probabilities (llama.cpp models can)")
+
+    @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        """Generation inside leaves the model's cache as it was (/compare): what the
+        conversation's replies evaluated stays, so /probs keeps showing the numbers they were
+        drawn from. Engines without a cache have nothing to keep."""
+        yield
 
     def warm(self, messages: Sequence[Message]) -> None:  # noqa: B027 (optional: a no-op by default)
         """Evaluate ahead what the next prompt starts with, `messages` and the template's text

@@ -9,6 +9,7 @@ cache: as long as the rendered history does not change, turn N evaluates only ne
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import dataclasses
 import json
@@ -325,7 +326,7 @@ class LlamaEngine(Engine):
         chosen = None
         if written is not None:
             chosen = Candidate(written, text(written), float(sampler_stages.softmax(logits)[written]))
-        return NextToken(len(reply), found, chosen)
+        return NextToken(len(reply) + 1, found, chosen)
 
     def set_lora_scale(self, scale: float) -> None:
         if self._adapter is None:
@@ -340,6 +341,27 @@ class LlamaEngine(Engine):
         adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapter)
         if llama_cpp.llama_set_adapters_lora(self._llm.ctx, adapters, 1, (ctypes.c_float * 1)(scale)):
             raise ParleyError(f"llama.cpp could not apply the LoRA adapter at scale {scale:g}")
+
+    @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        llm = self._llm
+        with self._lock:
+            size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+            saved = (ctypes.c_uint8 * size)()
+            written = llama_cpp.llama_state_seq_get_data(llm.ctx, saved, size, 0)
+            kept = (llm.n_tokens, llm.input_ids.copy(), self._first, self._last)
+        try:
+            yield
+        finally:
+            with self._lock:
+                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, -1, -1)
+                llm.n_tokens = 0
+                if written and llama_cpp.llama_state_seq_set_data(llm.ctx, saved, written, 0) == written:
+                    # The context's logits are the last generation's, not the cache's: its last
+                    # token is evaluated again when next needed (alone, as a reply token was).
+                    llm.n_tokens, llm.input_ids = max(kept[0] - 1, 0), kept[1]
+                    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, llm.n_tokens, -1)
+                self._first, self._last = kept[2], kept[3]
 
     def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
         prompt, generated = self._last

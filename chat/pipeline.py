@@ -240,21 +240,22 @@ class Pipeline:
         session = self.session
         messages = session.conversation.last_prompt()
         prompt_tokens = session.engine.count_tokens(messages)
-        replies = []
-        for text, params in settings:
-            if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:
-                n_ctx = session.engine.info.n_ctx
-                raise ContextOverflowError(
-                    f"{text}: {prompt_tokens} prompt tokens plus max_tokens {params.max_tokens} exceed n_ctx {n_ctx}"
-                )
-            reply, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
-            if failure is not None:
-                raise ParleyError(f"generation failed: {failure}") from failure
-            claims = find_claims(session.registry.prose(reply.content), set(), session.registry.backers,
-                                 session.claim_check)  # fmt: skip
-            replies.append(ComparedReply(text, reply, claims))
-            if cancel.is_set():
-                break
+        n_ctx = session.engine.info.n_ctx
+        replies: list[ComparedReply] = []
+        with session.engine.aside():  # the conversation's cache stays as its replies left it
+            for text, params in settings:
+                if prompt_tokens + params.max_tokens > n_ctx:
+                    raise ContextOverflowError(
+                        f"{text}: {prompt_tokens} prompt tokens + max_tokens {params.max_tokens} exceed n_ctx {n_ctx}"
+                    )
+                reply, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
+                if failure is not None:
+                    raise ParleyError(f"generation failed: {failure}") from failure
+                prose = session.registry.prose(reply.content)
+                claims = find_claims(prose, set(), session.registry.backers, session.claim_check)
+                replies.append(ComparedReply(text, reply, claims))
+                if cancel.is_set():
+                    break
         self.emit(Compared(messages[-1]["content"], replies))
 
     def _show(self, text: str) -> None:

@@ -206,7 +206,7 @@ class Runner:
             self.notice(describe_next_token(event.found), style="")
         elif isinstance(event, Compared):
             for index, compared in enumerate(event.replies):  # one after the other: a terminal has no columns
-                self.notice(f"── {compared.settings} ──", style="bold")
+                self.notice(f"── {compared.settings} (seed {compared.reply.params.seed}) ──", style="bold")
                 self.out.write(clean(compared.reply.content) + "\n")
                 self.out.flush()
                 for notice in event.notices(index):

@@ -76,8 +76,9 @@ def stages(
 
 
 def _penalty_setting(params: Sampling) -> str:
+    # Over the reply's last PENALTY_WINDOW tokens (/explain repeat_penalty says so).
     return (f"repeat {params.repeat_penalty:g} · presence {params.presence_penalty:g} · "
-            f"frequency {params.frequency_penalty:g} (the reply's last {PENALTY_WINDOW} tokens)")  # fmt: skip
+            f"frequency {params.frequency_penalty:g}")  # fmt: skip
 
 
 def _snapshot(name: str, setting: str, array: llama_cpp.llama_token_data_array, top: int,

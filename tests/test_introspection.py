@@ -126,11 +126,11 @@ def test_probs_in_a_headless_script_is_a_json_event_and_a_text_chart(tmp_path: P
 
     as_json = run("--json")
     first, after = json_events(as_json.stdout, "probs")
-    assert first["position"] == 0 and first["written"]["text"] and after["written"] is None
+    assert first["position"] == 1 and first["written"]["text"] and after["written"] is None
     assert [s["name"] for s in first["stages"]][:3] == ["logits", "penalties", "top_k"]
     assert abs(sum(c["p"] for c in first["stages"][0]["top"])) <= 1.0 + 1e-6
     failed = [e for e in json_events(as_json.stdout, "command") if e["command"] == "/probs 999"]
-    assert failed and not failed[0]["ok"] and "no token 999" in failed[0]["output"]
+    assert failed and not failed[0]["ok"] and "a token of the last reply, from 1 to" in failed[0]["output"]
     as_text = run()
     assert "token 1 of the last reply" in as_text.stderr and "what generation draws from" in as_text.stderr
     assert "top_k = 40: keeps only the k likeliest tokens" in as_text.stderr
@@ -193,3 +193,23 @@ def test_compare_with_the_same_settings_and_seed_gives_the_same_reply(tmp_path: 
     assert same["reply"] == again["reply"] and same["params"] == again["params"]
     assert same["params"]["seed"] == 5 and other["params"]["seed"] == 7
     assert all(r["moderation"] is not None for r in compared["replies"])  # each reply was moderated
+
+
+def test_generation_aside_leaves_probs_on_the_conversation_s_numbers(engine: LlamaEngine) -> None:
+    """/compare generates from the same prompt; afterwards /probs still shows what the
+    conversation's reply was drawn from (a user saw it drift by a few points)."""
+    import threading
+
+    from chat.engine import StreamEnd
+
+    params = Sampling(temperature=0.8, seed=11, max_tokens=20)
+    end = list(engine.stream(MESSAGES[:2], params, threading.Event(), logprobs=True))[-1]
+    assert isinstance(end, StreamEnd)
+    tokens = [t.token for t in end.logprobs]
+    with engine.aside():
+        for other in (Sampling(temperature=0.2, seed=11, max_tokens=40), Sampling(temperature=1.2, seed=11)):
+            list(engine.stream(MESSAGES[:2], other.model_copy(update={"max_tokens": 40}), threading.Event()))
+    for position in (0, 5, len(tokens) - 1):
+        found = engine.next_token(MESSAGES, tokens[:position], params, 5, written=tokens[position])
+        assert found.written is not None and found.position == position + 1
+        assert np.log(found.written.p) == pytest.approx(end.logprobs[position].logprob, abs=1e-6), position

@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from chat.commands import visible
+from chat.commands import numbered_ids, visible
 from chat.conversation import Conversation, Turn
 from chat.engine import NextToken
 from chat.events import Compared, Notice, Severity, TurnDone, finish_notices
@@ -252,7 +252,7 @@ class ConversationView(VerticalScroll):
         shaded = Text(f"{len(found)} token{'s' * (len(found) != 1)}\n")
         for index, (_, piece) in enumerate(found):
             shaded.append(clean(visible(piece)), style="on grey30" if index % 2 else "on grey19")
-        shaded.append("\nids: " + " ".join(str(token) for token, _ in found), style="dim")
+        shaded.append("\nids: " + numbered_ids(found), style="dim")
         self.mount(Static(shaded, classes="notice -tokens"))
 
     def show_probs(self, found: NextToken) -> None:
@@ -261,19 +261,19 @@ class ConversationView(VerticalScroll):
         if found.written is None:
             chart.append("next token after the last reply\n", style="bold")
         else:
-            chart.append(f"token {found.position + 1} of the last reply", style="bold")
-            chart.append(f" (it has {clean(visible(found.written.text))}, {found.written.p:.1%} raw)\n")
+            chart.append(f"token {found.position} of the last reply", style="bold")
+            chart.append(f' (it has "{clean(visible(found.written.text))}", {found.written.p:.2%} raw)\n')
         for stage in found.stages:
             best = stage.top[0] if stage.top else None
             chart.append(f"{stage.name:<12}", style="bold")
             chart.append(f"{stage.kept:>7,} left", style="dim")
             if best is not None:
-                chart.append(f"   top {clean(visible(best.text))} {best.p:.1%}")
+                chart.append(f'   top "{clean(visible(best.text))}" {best.p:.2%}')
             chart.append(f"   {stage.setting}\n", style="dim")
         for candidate in found.stages[-1].top:  # what generation draws from
             chart.append(f"{candidate.p:7.2%} ")
             chart.append("█" * max(1, round(candidate.p * 40)), style="bold")
-            chart.append(f" {clean(visible(candidate.text))}\n")
+            chart.append(f' "{clean(visible(candidate.text))}"\n')
         self.mount(Static(chart, classes="notice -probs"))
 
     def show_compared(self, compared: Compared) -> None:
@@ -283,7 +283,7 @@ class ConversationView(VerticalScroll):
         for index, each in enumerate(compared.replies):
             column = Vertical(classes="compared-reply")
             columns.mount(column)
-            column.mount(Static(literal(each.settings), classes="role"))
+            column.mount(Static(literal(f"{each.settings}  (seed {each.reply.params.seed})"), classes="role"))
             column.mount(Markdown(mark_removed(clean(each.reply.content)), classes="body", open_links=False,
                                   parser_factory=literal_markdown))  # fmt: skip
             for notice in compared.notices(index):

@@ -94,7 +94,8 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
         ("/export out.txt", "use a .md or .json file name"),
         ("/load /nonexistent/x.json", "no such file"),
         ("/probs", "/probs looks at the last reply: send a message first"),
-        ("/explain tmperature", "usage: /explain PARAM; did you mean 'temperature'?"),
+        ("/explain tmperature", "unknown parameter 'tmperature'; did you mean 'temperature'?"),
+        ("/explain", "usage: /explain PARAM, one of: temperature, top_p"),
     ],
 )
 def test_bad_commands_are_one_line_errors_and_change_nothing(session: Session, line: str, message: str) -> None:
@@ -286,11 +287,14 @@ def test_probs_needs_an_engine_that_reads_logits(session: Session, pipeline: Pip
     pipeline.send("hi")
     with pytest.raises(CommandError, match="ScriptedEngine cannot show next-token probabilities"):
         execute(session, "/probs")
-    with pytest.raises(CommandError, match="no token 9 in the last reply"):
-        execute(session, "/probs 9")
+    for bad in ("9", "abc", "0", "-1"):
+        with pytest.raises(CommandError, match=r"/probs POSITION: a token of the last reply, from 1 to \d"):
+            execute(session, f"/probs {bad}")
 
 
 def test_explain_says_what_a_parameter_does_with_its_value(session: Session) -> None:
     text = execute(session, "/explain top_p").text
     assert text.startswith(f"top_p = {session.params.top_p}: nucleus sampling") and "\n" not in text
     assert execute(session, "/explain seed").text.startswith("seed = none: starts the random draw")
+    assert execute(session, "/explain stop").text.startswith("stop = none: strings that end the reply")
+    assert execute(session, "/explain temp").text.startswith("temperature = ")  # the shortcut's name too

@@ -649,7 +649,7 @@ async def test_probs_is_a_chart_in_the_tui(tmp_path: Path, monkeypatch: pytest.M
     from chat.scripted_engine import ScriptedEngine
 
     top = (Candidate(1, " cat", 0.75), Candidate(2, " dog", 0.25))
-    found = NextToken(0, (Stage("logits", "raw", 49152, top), Stage("temperature", "temperature 0.7", 2, top)),
+    found = NextToken(1, (Stage("logits", "raw", 49152, top), Stage("temperature", "temperature 0.7", 2, top)),
                       Candidate(1, " cat", 0.5))  # fmt: skip
     monkeypatch.setattr(ScriptedEngine, "next_token", lambda *args: found)
     app = make_app(tmp_path, fake_config(tmp_path))
@@ -661,8 +661,8 @@ async def test_probs_is_a_chart_in_the_tui(tmp_path: Path, monkeypatch: pytest.M
         await wait_until(pilot, lambda: bool(app.query(".-probs")))
         shown = app.query_one(".-probs", Static).render()
         assert isinstance(shown, Content)
-        assert "token 1 of the last reply (it has ␣cat, 50.0% raw)" in shown.plain
-        assert "75.00% " + "█" * 30 + " ␣cat" in shown.plain and "temperature" in shown.plain
+        assert 'token 1 of the last reply (it has "␣cat", 50.00% raw)' in shown.plain
+        assert "75.00% " + "█" * 30 + ' "␣cat"' in shown.plain and "temperature" in shown.plain
         assert not [n for n in app.query(NoticeView) if "/probs" in str(n.render())]  # the chart, not text too
 
 
@@ -678,5 +678,7 @@ async def test_compare_shows_the_replies_side_by_side(tmp_path: Path) -> None:
         assert len(columns) == 2 and columns[0].region.y == columns[1].region.y  # side by side
         assert columns[0].region.x < columns[1].region.x
         labels = [str(c.query_one(".role", Static).render()) for c in columns]
-        assert labels == ["temp=0.2", "temp=1.2"]
+        seed = app.session.params.seed if app.session and app.session.params.seed is not None else None
+        assert [label.split("  (seed ")[0] for label in labels] == ["temp=0.2", "temp=1.2"]
+        assert labels[0].split("(seed ")[1] == labels[1].split("(seed ")[1] and seed is None  # one random seed
         assert len([m for m in app.query(MessageView) if m.role == "assistant"]) == 1  # not added to the chat
