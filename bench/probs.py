@@ -2,9 +2,9 @@
 
 A session as a user has it (moderation on), a few turns of conversation; after each reply, /probs
 through the command layer as the TUI runs it: after the reply, then at every tenth position
-walking back to the start (each one decode: the cache is cut back), then walking forward again by
-ten tokens at a time (each evaluates the ten tokens one at a time, as generation did: that is what
-keeps the numbers the ones generation drew from).
+walking back to the start, then forward again, then from the first token straight to the last.
+Each lookup inside the reply cuts the cache back, evaluates one token as generation did, and puts
+the cache back (a copy of its cells), so no direction costs more than another.
 
     python bench/probs.py
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chat.commands import execute  # noqa: E402
+from chat.commands import execute, next_token  # noqa: E402
 from chat.config import find_config, load_config  # noqa: E402
 from chat.models import load_engine  # noqa: E402
 from chat.pipeline import Pipeline  # noqa: E402
@@ -35,7 +35,7 @@ def main() -> None:
     session.params = session.params.model_copy(update={"max_tokens": 120, "seed": 1})
     pipeline = Pipeline(session, lambda event: None)
     timings: dict[str, list[float]] = {"/probs after a reply": [], "/probs N, walking back": [],
-                                       "/probs N, forward 10 tokens": []}  # fmt: skip
+                                       "/probs N, forward 10 tokens": [], "/probs 1, then the last": []}  # fmt: skip
 
     def timed(label: str, line: str) -> None:
         start = time.perf_counter()
@@ -45,13 +45,14 @@ def main() -> None:
     for question in QUESTIONS:
         pipeline.send(question)
         timed("/probs after a reply", "/probs")
-        reply = session.conversation.turns[-1].reply
-        assert reply is not None
-        positions = list(range(1, len(session.engine.text_tokens(reply.content)) + 1, 10))
+        length = next_token(session, "").position - 1  # the reply's tokens
+        positions = list(range(1, length + 1, 10))
         for position in reversed(positions):
             timed("/probs N, walking back", f"/probs {position}")
         for position in positions[1:]:
             timed("/probs N, forward 10 tokens", f"/probs {position}")
+        execute(session, "/probs 1")
+        timed("/probs 1, then the last", f"/probs {length}")
     print(f"{len(session.conversation.turns)} turns, "
           f"{session.engine.count_tokens(session.conversation.context_messages())} tokens in the window")  # fmt: skip
     for label, values in timings.items():

@@ -137,6 +137,7 @@ class LlamaEngine(Engine):
         # and the tokens it generated (a reply's text tokenized again can split differently).
         self._first: tuple[list[int], np.ndarray] = ([], np.zeros(0, dtype=np.float32))
         self._last: tuple[list[int], list[int]] = ([], [])
+        self._stale = False  # the context's logits are not those of the cache's last token (after _restore)
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
@@ -259,6 +260,7 @@ class LlamaEngine(Engine):
         reported = 0  # tokens covered by the deltas yielded so far
         evaluated = 0
         finish: StopReason = "length"
+        self._fresh()
         tokens = llm.generate(
             prompt,
             temp=params.temperature,
@@ -316,8 +318,18 @@ class LlamaEngine(Engine):
                 # evaluating its last token again alone would not reproduce: kept from then.
                 logits = self._first[1]
             else:
-                self._evaluate([*prompt, *reply], len(prompt))
-                logits = _logits(self._llm, llama_cpp.llama_vocab_n_tokens(self._vocab))
+                tokens = [*prompt, *reply]
+                llm = self._llm
+                # Looking back inside what the cache holds: cut it back for the lookup and put it
+                # back after, so that looking further on costs no evaluation.
+                back = len(tokens) < llm.n_tokens and list(llm.input_ids[: len(tokens)]) == tokens
+                saved = self._save() if back else None
+                try:
+                    self._evaluate(tokens, len(prompt))
+                    logits = _logits(llm, llama_cpp.llama_vocab_n_tokens(self._vocab))
+                finally:
+                    if saved is not None:
+                        self._restore(saved)
 
         def text(token: int) -> str:
             return self.pieces([token])[0]
@@ -344,24 +356,45 @@ class LlamaEngine(Engine):
 
     @contextlib.contextmanager
     def aside(self) -> Iterator[None]:
-        llm = self._llm
         with self._lock:
-            size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
-            saved = (ctypes.c_uint8 * size)()
-            written = llama_cpp.llama_state_seq_get_data(llm.ctx, saved, size, 0)
-            kept = (llm.n_tokens, llm.input_ids.copy(), self._first, self._last)
+            saved = self._save()
         try:
             yield
         finally:
             with self._lock:
-                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, -1, -1)
-                llm.n_tokens = 0
-                if written and llama_cpp.llama_state_seq_set_data(llm.ctx, saved, written, 0) == written:
-                    # The context's logits are the last generation's, not the cache's: its last
-                    # token is evaluated again when next needed (alone, as a reply token was).
-                    llm.n_tokens, llm.input_ids = max(kept[0] - 1, 0), kept[1]
-                    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, llm.n_tokens, -1)
-                self._first, self._last = kept[2], kept[3]
+                self._restore(saved)
+
+    def _save(self) -> _Saved:
+        """The cache of the context's one sequence (a copy of its cells, a few MB), and what
+        goes with it."""
+        llm = self._llm
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        cells = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm.ctx, cells, size, 0)
+        return _Saved(cells, written, llm.n_tokens, llm.input_ids.copy(), self._first, self._last)
+
+    def _restore(self, saved: _Saved) -> None:
+        llm = self._llm
+        memory = llama_cpp.llama_get_memory(llm.ctx)
+        llama_cpp.llama_memory_seq_rm(memory, 0, -1, -1)
+        llm.n_tokens = 0  # what the cache holds, if putting it back fails: nothing
+        if (
+            saved.written
+            and llama_cpp.llama_state_seq_set_data(llm.ctx, saved.cells, saved.written, 0) == saved.written
+        ):
+            llm.n_tokens, llm.input_ids = saved.n_tokens, saved.input_ids
+        self._first, self._last = saved.first, saved.last
+        self._stale = True  # the context's logits are of whatever ran since, not of the cache's end
+
+    def _fresh(self) -> None:
+        """Before llama-cpp-python generates: after a restore, the cache's last token is
+        evaluated again (alone, as a reply's token was), for the logits it would otherwise take
+        from the context as they are."""
+        llm = self._llm
+        if self._stale and llm.n_tokens:
+            llm.n_tokens -= 1
+            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, llm.n_tokens, -1)
+        self._stale = False
 
     def reply_tokens(self, messages: Sequence[Message], text: str) -> list[int]:
         prompt, generated = self._last
@@ -379,8 +412,9 @@ class LlamaEngine(Engine):
         common = min(llm.n_tokens, len(tokens))
         differ = np.nonzero(llm.input_ids[:common] != np.asarray(tokens[:common], dtype=np.intc))[0]
         same = int(differ[0]) if len(differ) else common
-        if same == len(tokens) == llm.n_tokens:
+        if same == len(tokens) == llm.n_tokens and not self._stale:
             return  # the last evaluation ended here: the context holds the logits wanted
+        self._stale = False  # evaluated below
         keep = min(same, len(tokens) - 1)  # at least the last token is evaluated again, for its logits
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, keep, -1)
         llm.n_tokens = keep
@@ -396,6 +430,7 @@ class LlamaEngine(Engine):
         one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
         shared = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))
         with self._lock:  # a reply asked for meanwhile waits, and reuses what was evaluated
+            self._fresh()
             tokens = self._llm.generate(one[:shared], temp=0.0)
             try:
                 next(tokens)  # the prompt is evaluated before the first token is sampled
@@ -414,6 +449,18 @@ class LlamaEngine(Engine):
                 self._llm.close()
             finally:
                 self._lock.release()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Saved:
+    """A copy of the context's cache (LlamaEngine._save)."""
+
+    cells: Any  # the sequence's state, as llama.cpp wrote it
+    written: int
+    n_tokens: int
+    input_ids: np.ndarray
+    first: tuple[list[int], np.ndarray]
+    last: tuple[list[int], list[int]]
 
 
 def _logged_error(default: str) -> str:

@@ -213,3 +213,28 @@ def test_generation_aside_leaves_probs_on_the_conversation_s_numbers(engine: Lla
         found = engine.next_token(MESSAGES, tokens[:position], params, 5, written=tokens[position])
         assert found.written is not None and found.position == position + 1
         assert np.log(found.written.p) == pytest.approx(end.logprobs[position].logprob, abs=1e-6), position
+
+
+def test_a_reply_looked_into_continues_as_it_would_have(engine: LlamaEngine) -> None:
+    """/probs cuts the cache back and puts it back; /continue after it (whose prompt is exactly
+    what the cache holds) must not sample from the lookup's logits."""
+    import threading
+
+    from chat.engine import StreamEnd, TextDelta
+
+    asked: list[Message] = [{"role": "user", "content": "Count from one to twenty in words."}]
+    short = Sampling(temperature=0.0, seed=1, max_tokens=12)
+    first = list(engine.stream(asked, short, threading.Event(), logprobs=True))
+    end = first[-1]
+    assert isinstance(end, StreamEnd)
+    cut = "".join(e.text for e in first if isinstance(e, TextDelta))
+    tokens = [t.token for t in end.logprobs]
+    for position in (len(tokens), 3, 7):  # after the reply (the cache then holds all of it), then inside it
+        engine.next_token([*asked, {"role": "assistant", "content": ""}], tokens[:position], short, 5)
+    more = list(engine.stream([*asked, {"role": "assistant", "content": cut}], short, threading.Event(),
+                              continue_reply=True))  # fmt: skip
+    assert isinstance(more[-1], StreamEnd) and more[-1].evaluated_prompt_tokens <= 3  # the cache was put back
+    whole = list(engine.stream(asked, Sampling(temperature=0.0, seed=1, max_tokens=24), threading.Event()))
+    assert cut + "".join(e.text for e in more if isinstance(e, TextDelta)) == "".join(
+        e.text for e in whole if isinstance(e, TextDelta)
+    )
