@@ -10,6 +10,8 @@
   (statal passives, "have got"), because the fresh set's errors had been seen by then;
 - claims_fresh3.jsonl: replies to 160 more requests, labelled after the learned check was
   built and trained (moderation/claims_head.py), because the earlier sets' errors had been seen;
+- claims_fresh4.jsonl: replies to 160 more requests, made after fresh3's errors were seen (and a
+  training set written for them was tried and left out: it did no better on the earlier sets);
 - claims.jsonl: the first corpus, written together with the old verb lists; kept as a regression set.
 
     python bench/claims.py [--split test|dev|all] [--check learned|grammar] [--errors]
@@ -39,7 +41,8 @@ from moderation.claims_head import load_check  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "fresh": "claims_fresh.jsonl",
-           "fresh2": "claims_fresh2.jsonl", "fresh3": "claims_fresh3.jsonl", "regression": "claims.jsonl"}  # fmt: skip
+           "fresh2": "claims_fresh2.jsonl", "fresh3": "claims_fresh3.jsonl", "fresh4": "claims_fresh4.jsonl",
+           "regression": "claims.jsonl"}  # fmt: skip
 # The built-in actions, and a command action of the user's as the corpora name it.
 NOTIFY = CommandActionConfig(
     description="show a desktop notification", argv=["notify-send", "{text}"], args={"text": "what to say"},

@@ -5,8 +5,8 @@ moderation encoder's sentence embeddings, as llama.cpp computes them, written to
     python -m moderation.training.claims
 
 Data (sources and licences: DATA.md beside this file):
-- `data/claims_synthetic.jsonl`: 988 sentences written for it by a helper that saw neither the
-  code nor the evaluation data, claims and non-claims in minimal pairs;
+- `data/claims_synthetic*.jsonl`: sentences written for it by helpers that saw neither the code
+  nor the evaluation data, claims and non-claims in minimal pairs (see DATA.md);
 - the dev halves of the claim corpora in `bench/data/` (written claims, the first corpus, the
   embedded model's replies), which exist to tune on. Their test halves and the fresh sets of
   model replies are never read here: they measure the result (`bench/claims.py`).
@@ -31,7 +31,7 @@ from moderation import claims, encoder
 from moderation.claims_head import HEAD_FILE
 
 HERE = Path(__file__).resolve().parent
-SYNTHETIC = HERE / "data" / "claims_synthetic.jsonl"
+SYNTHETIC = sorted((HERE / "data").glob("claims_synthetic*.jsonl"))  # written for it; see DATA.md
 BENCH = HERE.parent.parent / "bench" / "data"
 DEV_CORPORA = ("claims_written.jsonl", "claims.jsonl", "claims_replies.jsonl")
 C = 3.0  # inverse regularisation: 1, 3 and 10 scored alike in cross-validation
@@ -46,7 +46,7 @@ def training_rows() -> tuple[list[str], np.ndarray, dict[str, int]]:
     texts: list[str] = []
     labels: list[bool] = []
     counts: dict[str, int] = {}
-    sources = [(SYNTHETIC.name, _rows(SYNTHETIC))]
+    sources = [(path.name, _rows(path)) for path in SYNTHETIC]
     sources += [(f"{name} (dev)", [r for r in _rows(BENCH / name) if r["split"] == "dev"]) for name in DEV_CORPORA]
     for source, rows in sources:
         kept = [r for r in rows if not r.get("executed")]

@@ -60,15 +60,15 @@ def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -
 
 def test_few_sentences_of_real_replies_are_flagged_wrongly(learned: Confirm) -> None:
     """The embedded model's replies under the support preset, labelled by hand: claims are rare
-    there (27 in 2,649 sentences), so what counts is the share of sentences without one that get a
-    notice. Measured over the four sets: 2.9% by the grammar alone (statal and hedged passives,
-    policy text), 1.1% with the learned check (4.4% and 2.2% on claims_fresh3, labelled after the
-    check was trained)."""
+    there (40 in 3,428 sentences), so what counts is the share of sentences without one that get a
+    notice. Measured over the five sets: 3.3% by the grammar alone (statal and hedged passives,
+    policy text), 1.2% with the learned check (on the two sets made after it was trained: 4.4% and
+    2.2% on claims_fresh3, 4.8% and 1.4% on claims_fresh4)."""
     from bench.claims import predict, rows
 
-    sets = ("replies", "fresh", "fresh2", "fresh3")
+    sets = ("replies", "fresh", "fresh2", "fresh3", "fresh4")
     sample = [r for name in sets for r in rows(name, "test") if r["label"] == "none"]
-    assert len(sample) >= 2500
+    assert len(sample) >= 3300
     assert sum(predict(sample)) / len(sample) <= 0.05
     assert sum(predict(sample, learned)) / len(sample) <= 0.02
 
