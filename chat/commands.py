@@ -341,7 +341,7 @@ def describe_next_token(found: NextToken) -> str:
         lines = ["next token after the last reply:"]
     else:
         lines = [f'token {found.position} of the last reply, where it has "{visible(found.written.text)}" '
-                 f"({found.written.p:.1%} from the raw logits):"]  # fmt: skip
+                 f"({found.written.p:.2%} from the raw logits):"]  # fmt: skip
     for stage in found.stages:
         best = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in stage.top[:5])
         lines.append(f"  {stage.name} ({stage.setting}): {stage.kept:,} left: {best}")
