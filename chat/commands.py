@@ -7,7 +7,7 @@ own). A command that fails raises CommandError before it changes anything.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from chat import conversation as conv_file
 from chat import export
 from chat.config import APP_NAME
 from chat.conversation import describe_request
-from chat.engine import NextToken
+from chat.engine import Candidate, Message, NextToken
 from chat.errors import CommandError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
 from chat.models import format_models
@@ -320,19 +320,23 @@ PROBS_TOP = 10  # candidates shown at each stage
 def next_token(session: Session, arg: str) -> NextToken:
     """/probs: the candidates for the token after the last reply, or, with POSITION, for the
     reply's token at POSITION (1-based) given the tokens before it."""
-    turns = [t for t in session.conversation.turns if t.in_context and t.reply is not None]
-    if not turns:
+    turns = [t for t in session.conversation.turns if t.in_context]
+    if not turns or turns[-1].reply is None:
         raise CommandError("/probs looks at the last reply: send a message first")
-    messages = session.conversation.context_messages()
-    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    text = messages[last]["content"]
-    messages = [*messages[:last], {"role": "assistant", "content": ""}]  # the reply's text follows as tokens
+    text = turns[-1].messages()[1]["content"]  # the reply as the model reads it back
+    # The prompt of that reply, its text to follow as tokens.
+    messages = [*session.conversation.last_prompt(), Message(role="assistant", content="")]
     reply = session.engine.reply_tokens(messages, text)
     if arg and not (arg.isdigit() and 1 <= int(arg) <= len(reply)):
         raise CommandError(f"/probs POSITION: a token of the last reply, from 1 to {len(reply)} (/tokens shows them)")
     position = int(arg) if arg else len(reply) + 1
     written = reply[position - 1] if position <= len(reply) else None
     return session.engine.next_token(messages, reply[: position - 1], session.params, PROBS_TOP, written)
+
+
+def candidates_text(candidates: Sequence[Candidate]) -> str:
+    """Candidates on one line: '"␣cat" 88.52% · "␣dog" 0.78%'."""
+    return " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in candidates)
 
 
 def describe_next_token(found: NextToken) -> str:
@@ -343,8 +347,7 @@ def describe_next_token(found: NextToken) -> str:
         lines = [f'token {found.position} of the last reply, where it has "{visible(found.written.text)}" '
                  f"({found.written.p:.2%} from the raw logits):"]  # fmt: skip
     for stage in found.stages:
-        best = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in stage.top[:5])
-        lines.append(f"  {stage.name} ({stage.setting}): {stage.kept:,} left: {best}")
+        lines.append(f"  {stage.name} ({stage.setting}): {stage.kept:,} left: {candidates_text(stage.top[:5])}")
     lines.append("what generation draws from:")
     lines += [f'  {c.p:7.2%} {"█" * max(1, round(c.p * 30))} "{visible(c.text)}"' for c in found.stages[-1].top]
     return "\n".join(lines)
@@ -428,10 +431,9 @@ def _explain(session: Session, arg: str) -> Outcome:
     names = [s.name for s in found.stages] if found else []
     if found is not None and stage in names:
         before, after = found.stages[names.index(stage) - 1], found.stages[names.index(stage)]
-        top = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in after.top[:3])
-        was = " · ".join(f'"{visible(c.text)}" {c.p:.2%}' for c in before.top[:3])
         lines.append(f"On the next token after the last reply, with the current settings: {before.kept:,} candidates "
-                     f"before it, {after.kept:,} after; the likeliest were {was}, now {top}.")  # fmt: skip
+                     f"before it, {after.kept:,} after; the likeliest were {candidates_text(before.top[:3])}, "
+                     f"now {candidates_text(after.top[:3])}.")  # fmt: skip
     elif found is not None:
         lines.append("At temperature 0 it changes nothing now: generation takes the likeliest token.")
     return Outcome("\n".join(lines))

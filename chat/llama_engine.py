@@ -322,7 +322,7 @@ class LlamaEngine(Engine):
                 llm = self._llm
                 # Looking back inside what the cache holds: cut it back for the lookup and put it
                 # back after, so that looking further on costs no evaluation.
-                back = len(tokens) < llm.n_tokens and list(llm.input_ids[: len(tokens)]) == tokens
+                back = len(tokens) < llm.n_tokens and self._cached(tokens) == len(tokens)
                 saved = self._save() if back else None
                 try:
                     self._evaluate(tokens, len(prompt))
@@ -402,6 +402,13 @@ class LlamaEngine(Engine):
             return list(generated)
         return self.text_tokens(text)
 
+    def _cached(self, tokens: list[int]) -> int:
+        """How many of `tokens`, from the first, the cache holds."""
+        llm = self._llm
+        common = min(llm.n_tokens, len(tokens))
+        differ = np.nonzero(llm.input_ids[:common] != np.asarray(tokens[:common], dtype=np.intc))[0]
+        return int(differ[0]) if len(differ) else common
+
     def _evaluate(self, tokens: list[int], batched: int) -> None:
         """Bring the context to `tokens`, with the logits after the last one, evaluating what the
         cache does not hold as generation does: the first `batched` (the prompt) in batches, the
@@ -409,9 +416,7 @@ class LlamaEngine(Engine):
         differently (by up to a few tenths in log-probability on a 4-bit model), so this is what
         makes /probs inside a reply the numbers generation drew from."""
         llm = self._llm
-        common = min(llm.n_tokens, len(tokens))
-        differ = np.nonzero(llm.input_ids[:common] != np.asarray(tokens[:common], dtype=np.intc))[0]
-        same = int(differ[0]) if len(differ) else common
+        same = self._cached(tokens)
         if same == len(tokens) == llm.n_tokens and not self._stale:
             return  # the last evaluation ended here: the context holds the logits wanted
         self._stale = False  # evaluated below

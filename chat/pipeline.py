@@ -57,7 +57,7 @@ from chat.sampling import Sampling
 from chat.sanitize import mark
 from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
-from moderation.claims import ClaimWatch, find_claims, find_imitations
+from moderation.claims import ClaimWatch, find_imitations
 from moderation.verdict import SEVERITY
 
 ApproveMode = Literal["never", "ask", "always"]
@@ -220,7 +220,7 @@ class Pipeline:
         session.pending = []
         session.attachments = []  # sent
         self.emit(UserSent(text))
-        self._claims = ClaimWatch(session.registry.backers, session.claim_check)
+        self._claims = session.claim_watch()
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._second_look(turn)
@@ -251,9 +251,7 @@ class Pipeline:
                 reply, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
                 if failure is not None:
                     raise ParleyError(f"generation failed: {failure}") from failure
-                prose = session.registry.prose(reply.content)
-                claims = find_claims(prose, set(), session.registry.backers, session.claim_check)
-                replies.append(ComparedReply(text, reply, claims))
+                replies.append(ComparedReply(text, reply, session.unbacked_claims(reply.content)))
                 if cancel.is_set():
                     break
         self.emit(Compared(messages[-1]["content"], replies))
@@ -296,7 +294,7 @@ class Pipeline:
                 f"{session.engine.info.n_ctx}-token window (lower /max_tokens, or /clear)"
             )  # fmt: skip
         self.emit(ReplyContinued(len(session.conversation.turns)))
-        self._claims = ClaimWatch(session.registry.backers, session.claim_check)
+        self._claims = session.claim_watch()
         more, failure = generate(
             session, messages, params, prompt_tokens, cancel, None, self._show, continue_reply=True
         )
@@ -450,8 +448,7 @@ class Pipeline:
             return
         reply = turn.reply
         executed = {a.name for a in turn.actions if a.ok}
-        prose = session.registry.prose(reply.content)
-        found = find_claims(prose, executed, session.registry.backers, session.claim_check)
+        found = session.unbacked_claims(reply.content, executed)
         if found and not session.pending and session.config.actions.claims == "redact":
             for claim in found:  # once every request is answered, so a claim that became backed stays
                 reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))

@@ -26,7 +26,7 @@ from chat.history import Recorder
 from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
 from moderation import claims, claims_head
-from moderation.claims import Confirm
+from moderation.claims import Claim, ClaimWatch, Confirm, find_claims
 from moderation.filter import Moderator
 from prompts import Preset, PresetError, load_presets
 
@@ -53,7 +53,6 @@ class Session:
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
         self.claim_check: Confirm | None = None  # the claim detector's learned check; None: grammar alone
-        self.claim_check_note = ""  # why the grammar decides alone, when it does
         detector = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
         detector.start()
         try:
@@ -87,7 +86,15 @@ class Session:
     def _load_claim_detector(self) -> None:
         claims.load()
         if self.config.actions.claim_check == "learned":
-            self.claim_check, self.claim_check_note = claims_head.load_check()
+            self.claim_check, _ = claims_head.load_check()
+
+    def claim_watch(self) -> ClaimWatch:
+        """The claims of a reply as it is shown, sentence by sentence."""
+        return ClaimWatch(self.registry.backers, self.claim_check)
+
+    def unbacked_claims(self, reply: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
+        """The claims in `reply` (its action requests aside) that no action in `executed` backs."""
+        return find_claims(self.registry.prose(reply), executed, self.registry.backers, self.claim_check)
 
     def action_context(self) -> ActionContext:
         data = Path(platformdirs.user_data_dir(APP_NAME))

@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from chat.commands import numbered_ids, visible
+from chat.commands import candidates_text, numbered_ids, visible
 from chat.conversation import Conversation, Turn
 from chat.engine import NextToken
 from chat.events import Compared, Notice, Severity, TurnDone, finish_notices
@@ -264,11 +264,10 @@ class ConversationView(VerticalScroll):
             chart.append(f"token {found.position} of the last reply", style="bold")
             chart.append(f' (it has "{clean(visible(found.written.text))}", {found.written.p:.2%} raw)\n')
         for stage in found.stages:
-            best = stage.top[0] if stage.top else None
             chart.append(f"{stage.name:<12}", style="bold")
             chart.append(f"{stage.kept:>7,} left", style="dim")
-            if best is not None:
-                chart.append(f'   top "{clean(visible(best.text))}" {best.p:.2%}')
+            if stage.top:
+                chart.append(f"   top {clean(candidates_text(stage.top[:1]))}")
             chart.append(f"   {stage.setting}\n", style="dim")
         for candidate in found.stages[-1].top:  # what generation draws from
             chart.append(f"{candidate.p:7.2%} ")
