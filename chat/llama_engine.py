@@ -138,6 +138,7 @@ class LlamaEngine(Engine):
         self._first: tuple[list[int], np.ndarray] = ([], np.zeros(0, dtype=np.float32))
         self._last: tuple[list[int], list[int]] = ([], [])
         self._stale = False  # the context's logits are not those of the cache's last token (after _restore)
+        self._closed = False
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
@@ -432,9 +433,11 @@ class LlamaEngine(Engine):
         """Evaluate the prompt's start while the user types, as llama-cli warms up: the first
         reply then evaluates only the new message. The start is what two prompts with different
         user messages share, so nothing of a message is guessed."""
-        one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
-        shared = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))
         with self._lock:  # a reply asked for meanwhile waits, and reuses what was evaluated
+            if self._closed:  # the session ended before the warm-up began: the model is freed
+                return
+            one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
+            shared = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))
             self._fresh()
             tokens = self._llm.generate(one[:shared], temp=0.0)
             try:
@@ -451,6 +454,7 @@ class LlamaEngine(Engine):
         # that does not end in time is left to the process's exit.
         if self._lock.acquire(timeout=10):
             try:
+                self._closed = True  # a warm-up thread that starts later must not touch it
                 self._llm.close()
             finally:
                 self._lock.release()

@@ -115,17 +115,27 @@ class Encoder:
         except (ValueError, RuntimeError, OSError) as err:
             raise BackendError(f"cannot load the sentence encoder {path}: {err}") from None
         self._lock = threading.Lock()  # one batch at a time on this context
+        self._closed = False
         self.path = path
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
+            if self._closed:
+                raise BackendError("the sentence encoder is closed")
             rows = self._model.embed([t or " " for t in texts], normalize=True, truncate=True)
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
 
     def close(self) -> None:
-        self._model.close()
+        # Never free it under an embedding in progress (llama.cpp would crash); one that does
+        # not end in time is left to the process's exit.
+        if self._lock.acquire(timeout=10):
+            try:
+                self._closed = True
+                self._model.close()
+            finally:
+                self._lock.release()
 
 
 _shared: Encoder | None = None

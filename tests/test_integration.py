@@ -446,3 +446,14 @@ def test_a_session_is_ready_to_print_when_it_is_made(tmp_path: Path) -> None:
         session = Session(config, load_engine)
         assert (sys.stdout, sys.stderr) == streams
         session.close()
+
+
+def test_a_warm_up_that_starts_after_close_leaves_the_freed_model_alone() -> None:
+    """A piped chat that ends without a reply closes the session while the warm-up thread is
+    still on its way to the model: it crashed the process (SIGSEGV) at exit."""
+    closed = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
+    closed.close()
+    closed.warm([{"role": "system", "content": "Be brief."}])  # returns: nothing to warm
+    for _ in range(3):
+        result = parley("--no-history", input="/help\n")
+        assert result.returncode == 0, result.stderr[-500:]

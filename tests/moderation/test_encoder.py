@@ -114,3 +114,12 @@ def test_a_missing_encoder_says_how_to_prepare_it(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(encoder, "candidate_paths", lambda: [tmp_path / "absent.gguf"])
     with pytest.raises(BackendError, match="parley moderation prepare"):
         Encoder()
+
+
+def test_a_closed_encoder_refuses_to_embed(tmp_path: Path) -> None:
+    path = encoder.find()
+    assert path is not None
+    model = Encoder(path)
+    model.close()
+    with pytest.raises(BackendError, match="closed"):
+        model.embed(["Hello."])
