@@ -52,6 +52,9 @@ def main() -> None:
             f'default = "m"\n[models.m]\npath = "{gguf}"\nn_ctx = 2048\n'
             "[models.m.sampling]\ntemperature = 0\nseed = 1\nmax_tokens = 120\n"
             f'[moderation]\nbackend = "{args.backend}"\nenabled = false\n'
+            # The claim detector's learned check would load the shared encoder with the session:
+            # off here, so the encoder's memory is counted with the moderation that loads it.
+            '[actions]\nclaim_check = "grammar"\n'
         )
         session = Session(load_config(path), load_engine)
         pipeline = Pipeline(session)
