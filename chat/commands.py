@@ -184,7 +184,8 @@ def _prompts(session: Session, arg: str) -> Outcome:
 def _model(session: Session, arg: str) -> Outcome:
     session.switch_model(_need(arg, "/model NAME"))
     info = session.engine.info
-    return Outcome(f"model: {session.model_name} (n_ctx {info.n_ctx}); sampling: {session.params.summary()}")
+    said = f"model: {session.model_name} (n_ctx {info.n_ctx}); sampling: {session.params.summary()}"
+    return Outcome("\n".join([said, *info.notes]))
 
 
 @command("models", "/models", "list the models in models.toml")

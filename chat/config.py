@@ -49,8 +49,9 @@ def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
 
 
 class ModelConfig(BaseModel):
-    """One model. Exactly one source: `path`, `package` + `resource`, `repo` + `file`, or
-    `script` (replies given in advance: see `chat.scripted_engine`)."""
+    """One model. Exactly one source: `path`, `package` + `resource`, `repo` + `file`, `url` (a
+    server speaking the OpenAI-compatible API: see `chat.http_engine`), or `script` (replies
+    given in advance: see `chat.scripted_engine`)."""
 
     model_config = Strict
 
@@ -62,6 +63,19 @@ class ModelConfig(BaseModel):
     file: str | None = Field(None, description="the GGUF's file name inside `repo`")
     revision: str | None = Field(None, description="branch, tag or commit of `repo`")
     script: Path | None = Field(None, description="a JSON Lines file of replies, for testing without a model")
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="an OpenAI-compatible server, e.g. 'http://host:8080/v1'",
+    )
+    model: str | None = Field(None, description="the model's name at `url`; none = the first the server lists")
+    api_key_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the environment variable holding `url`'s API key"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, le=600, description="seconds to wait for `url` to accept")
+    read_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="seconds to wait for `url`'s next byte (its first includes the prompt)"
+    )
     n_ctx: int = Field(2048, ge=64, le=1_048_576, description="context window in tokens")
     n_gpu_layers: int = Field(0, ge=-1, description="layers offloaded to the GPU; 0 = CPU, -1 = all")
     n_threads: int | None = Field(
@@ -79,10 +93,10 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
-        sources = [name for name in ("path", "package", "repo", "script") if getattr(self, name) is not None]
+        sources = [name for name in ("path", "package", "repo", "url", "script") if getattr(self, name) is not None]
         if len(sources) != 1:
             found = " and ".join(sources) if sources else "none"
-            raise ValueError(f"a model needs exactly one source (path, package, repo or script); found {found}")
+            raise ValueError(f"a model needs exactly one source (path, package, repo, url or script); found {found}")
         if self.package is not None and self.resource is None:
             raise ValueError("`package` needs `resource`, the GGUF's file name inside the package")
         if self.repo is not None and self.file is None:
@@ -91,6 +105,12 @@ class ModelConfig(BaseModel):
             raise ValueError("`resource` is only valid with `package`")
         if (self.file is not None or self.revision is not None) and self.repo is None:
             raise ValueError("`file` and `revision` are only valid with `repo`")
+        remote = {"model", "api_key_env", "connect_timeout_s", "read_timeout_s"} & self.model_fields_set
+        if remote and self.url is None:
+            raise ValueError(f"`{sorted(remote)[0]}` is only valid with `url`")
+        local = {"n_gpu_layers", "n_threads", "lora_path"} & self.model_fields_set
+        if local and self.url is not None:
+            raise ValueError(f"`{sorted(local)[0]}` is set on the server, not in Parley, for a `url` model")
         return self
 
     @property
@@ -101,6 +121,8 @@ class ModelConfig(BaseModel):
             return f"package {self.package}/{self.resource}"
         if self.script is not None:
             return f"script {self.script}"
+        if self.url is not None:
+            return f"url {self.url}" + (f" ({self.model})" if self.model else "")
         return f"hf {self.repo}/{self.file}"
 
 

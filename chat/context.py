@@ -27,6 +27,7 @@ class ContextReport:
     turns: list[TurnUsage]
     used: int  # the templated prompt of the in-context turns, with the assistant header
     reserved: int  # max_tokens, kept free for the reply
+    exact: bool = True  # False: the engine estimates (a server that does not say how it tokenizes)
 
     @property
     def free(self) -> int:
@@ -46,6 +47,8 @@ class ContextReport:
         dropped = [str(t.index) for t in self.turns if not t.in_context]
         if dropped:
             lines.append(f"out of context: turn(s) {', '.join(dropped)}")
+        if not self.exact:
+            lines.append("approximate counts, over-estimated: the server does not say how it tokenizes")
         return "\n".join(lines)
 
 
@@ -64,7 +67,7 @@ def report(engine: Engine, conversation: Conversation, max_tokens: int) -> Conte
             tokens = engine.count_tokens(turn.messages(), add_generation_prompt=False)
         turns.append(TurnUsage(number, tokens, turn.in_context))
     used = engine.count_tokens(conversation.context_messages(), add_generation_prompt=True)
-    return ContextReport(engine.info.n_ctx, system_tokens, turns, used, max_tokens)
+    return ContextReport(engine.info.n_ctx, system_tokens, turns, used, max_tokens, engine.info.counts == "exact")
 
 
 def fits(engine: Engine, conversation: Conversation, user: str, max_tokens: int) -> bool:

@@ -33,6 +33,8 @@ class ModelInfo:
     layers: int = 0
     lora: str = ""  # the LoRA adapter applied, if any
     lora_scale: float = 0.0
+    counts: Literal["exact", "approximate"] = "exact"  # token counts: the model's own, or estimated
+    notes: tuple[str, ...] = ()  # what the user should know about this model, told once when it loads
 
     def device(self) -> str:
         """Where the model runs, for the status bar: "GPU 31/31 layers"; "" on the CPU as asked."""

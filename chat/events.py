@@ -20,7 +20,7 @@ from moderation.claims import Claim
 
 Severity = Literal["information", "warning", "error"]
 # What a notice is about; a front end may place it by this (the TUI puts moderation above the reply).
-NoticeKind = Literal["moderation", "finish", "context", "action", "guard", "history"]
+NoticeKind = Literal["moderation", "finish", "context", "action", "guard", "history", "model"]
 
 
 def now() -> str:
@@ -55,7 +55,8 @@ class SessionStarted(Event):
         return {
             "model": self.model, "path": self.info.path, "n_ctx": self.info.n_ctx,
             "n_gpu_layers": self.info.n_gpu_layers, "gpu_layers": self.info.gpu_layers,
-            "chat_format": self.info.chat_format, "system": self.system, "prompt": self.prompt,
+            "chat_format": self.info.chat_format, "counts": self.info.counts, "system": self.system,
+            "prompt": self.prompt,
             "params": self.params.model_dump(), "moderation": self.moderation,
         }  # fmt: skip
 

@@ -21,13 +21,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import llama_cpp
 import numpy as np
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from chat import sampler_stages
+from chat.chat_template import ChatTemplate, read_template
 from chat.config import ModelConfig
 from chat.engine import (
     Candidate,
@@ -117,11 +116,11 @@ class LlamaEngine(Engine):
                     detail = clean(_logged_error("llama.cpp refused it"))
                     raise ModelLoadError(f"cannot load lora_path {clean(str(config.lora_path))}: {detail}")
                 self._scale_adapter(config.lora_scale)
-            template, template_name = self._template(config.chat_template)
-            self._formatters, eos = self._compile(template, template_name)
+            self._chat_template = self._template(config.chat_template)
         except ParleyError:
             self._llm.close()
             raise
+        eos = self._token_text(self._llm.token_eos())
         self._stops = [eos] if eos else []
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         # llama.cpp offloads the output layer too (its log says "offloaded 31/31 layers to GPU"),
@@ -130,7 +129,7 @@ class LlamaEngine(Engine):
         asked = layers if config.n_gpu_layers < 0 else min(config.n_gpu_layers, layers)
         offloaded = asked if llama_cpp.llama_supports_gpu_offload() else 0
         self._info = ModelInfo(
-            name, str(path), self._llm.n_ctx(), template_name, config.n_gpu_layers, offloaded, layers,
+            name, str(path), self._llm.n_ctx(), self._chat_template.name, config.n_gpu_layers, offloaded, layers,
             str(config.lora_path or ""), config.lora_scale if config.lora_path else 0.0,
         )  # fmt: skip
         # The prompt of the last reply and the logits its first token was drawn from (/probs 1),
@@ -143,42 +142,20 @@ class LlamaEngine(Engine):
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
 
-    def _template(self, choice: str | None) -> tuple[str, str]:
+    def _template(self, choice: str | None) -> ChatTemplate:
         metadata = self._llm.metadata
+        bos, eos = (self._token_text(token) for token in (self._llm.token_bos(), self._llm.token_eos()))
         if choice is None:
             if "tokenizer.chat_template" not in metadata:
                 raise ModelLoadError(f"{self._llm.model_path} has no chat template; set chat_template in models.toml")
-            return metadata["tokenizer.chat_template"], "gguf template"
+            return ChatTemplate(metadata["tokenizer.chat_template"], "gguf template", bos, eos)
         key = f"tokenizer.chat_template.{choice}"
         if key in metadata:
-            return metadata[key], f"gguf template '{choice}'"
+            return ChatTemplate(metadata[key], f"gguf template '{choice}'", bos, eos)
         path = Path(choice).expanduser()
         if path.is_file():
-            try:
-                return path.read_text(encoding="utf-8"), f"template file {path}"
-            except (OSError, UnicodeDecodeError) as err:
-                raise ConfigError(f"chat_template {clean(str(path))}: cannot read it as UTF-8 text ({err})") from None
+            return ChatTemplate(read_template(path), f"template file {path}", bos, eos)
         raise ConfigError(f"chat_template {clean(choice)!r} is neither a file nor a template in the GGUF")
-
-    def _compile(self, template: str, name: str) -> tuple[dict[bool, Jinja2ChatFormatter], str]:
-        """The chat template, compiled and tried on a small conversation now, so that a broken one
-        is a config error at load rather than a failure at the first reply; and the EOS text."""
-        eos = self._token_text(self._llm.token_eos())
-        bos = self._token_text(self._llm.token_bos())
-        try:
-            formatters = {
-                add: Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add)
-                for add in (True, False)
-            }
-            sample: list[Message] = [
-                {"role": "system", "content": "s"}, {"role": "user", "content": "u"},
-                {"role": "assistant", "content": "a"}, {"role": "user", "content": "u"},
-            ]  # fmt: skip
-            for formatter in formatters.values():
-                formatter(messages=sample)  # type: ignore[arg-type]
-        except jinja2.TemplateError as err:
-            raise ConfigError(f"chat template ({name}) does not work: {clean(str(err))}") from None
-        return formatters, eos
 
     @property
     def info(self) -> ModelInfo:
@@ -198,7 +175,7 @@ class LlamaEngine(Engine):
         return [self._llm.detokenize([t], special=True).decode("utf-8", errors="backslashreplace") for t in tokens]
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        return self._formatters[add_generation_prompt](messages=list(messages)).prompt  # type: ignore[arg-type]
+        return self._chat_template.render(messages, add_generation_prompt)
 
     def prompt_tokens(
         self, messages: Sequence[Message], add_generation_prompt: bool = True, open_last: bool = False

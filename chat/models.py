@@ -29,6 +29,8 @@ def package_dir(package: str) -> Path | None:
 
 def local_path(model: ModelConfig) -> Path | None:
     """The GGUF's path if it is on this machine, else None. Never touches the network."""
+    if model.url is not None:
+        return None  # served from elsewhere
     if model.path is not None or model.script is not None:
         path = model.path or model.script
         return path if path is not None and path.is_file() else None
@@ -100,16 +102,21 @@ def format_models(config: Config) -> str:
     """The table printed by `parley models` and `/models`."""
     rows = [("", "NAME", "SOURCE", "LOCAL", "SIZE", "N_CTX")]
     for row in list_models(config):
-        local = "yes" if row.path else "no"
+        local = "yes" if row.path else "server" if row.source.startswith("url ") else "no"
         rows.append(("*" if row.is_default else "", row.name, row.source, local, row.size_text, str(row.n_ctx)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return clean("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows))
 
 
 def load_engine(name: str, model: ModelConfig) -> Engine:
-    """Find (or fetch) the model file and load it with llama.cpp; a script model needs neither."""
+    """Find (or fetch) the model file and load it with llama.cpp; a script model needs neither,
+    and a server's model is reached over HTTP."""
     if model.script is not None:
         return load_script(name, model)
+    if model.url is not None:
+        from chat.http_engine import HttpEngine
+
+        return HttpEngine(name, model)
     path = ensure_local(name, model)
     from chat.llama_engine import LlamaEngine  # imported here: llama.cpp is slow to import
 

@@ -149,6 +149,8 @@ class Pipeline:
                 session.conversation.prompt_name, session.params,
                 session.moderator.backend_name if session.moderator.enabled else "off",
             ))  # fmt: skip
+            for note in session.engine.info.notes:
+                self.emit(Notice("model", note, "information"))
 
     @contextmanager
     def _reported(self) -> Iterator[None]:

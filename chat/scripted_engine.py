@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chat.chat_template import chatml
 from chat.config import ModelConfig
 from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.errors import ConfigError, ModelLoadError
@@ -121,8 +122,7 @@ class ScriptedEngine(Engine):
         return "".join(self._pieces[t] for t in tokens)
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+        return chatml(messages, add_generation_prompt)
 
     def _next_reply(self, messages: Sequence[Message]) -> ScriptedReply:
         if self._replies:

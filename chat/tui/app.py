@@ -161,7 +161,10 @@ class ParleyApp(App[None]):
         if session is None:
             bar.show(self.model_arg or self.config.default, 0, 1, "", state=state)
             return
-        used = session.context_used()  # the status bar refreshes often: skip the per-turn report
+        try:
+            used: int | None = session.context_used()  # the status bar refreshes often: not the per-turn report
+        except ParleyError:  # a server that cannot count now: the turn that needs the count will say why
+            used = None
         device = session.engine.info.device()
         details = f"{device} · " if device else ""
         details += f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
@@ -170,7 +173,7 @@ class ParleyApp(App[None]):
             details += " · history off"
         bar.show(
             session.model_name, used, session.engine.info.n_ctx, session.params.short(),
-            f"{self.last_speed}  {details}".strip(), state,
+            f"{self.last_speed}  {details}".strip(), state, session.engine.info.counts == "approximate",
         )  # fmt: skip
 
     def on_prompt_input_suggestion_changed(self, message: PromptInput.SuggestionChanged) -> None:

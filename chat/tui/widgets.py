@@ -96,18 +96,20 @@ class PromptInput(TextArea):
 
 
 class StatusBar(Static):
-    """Model, context meter (colour changes at 80% and 95%), sampling, speed of the last reply."""
+    """Model, context meter (colour changes at 80% and 95%), sampling, speed of the last reply.
+    The count reads "~" when it is an estimate and "?" when it cannot be had now (a server down)."""
 
     def show(
         self,
         model: str,
-        used: int,
+        used: int | None,
         n_ctx: int,
         sampling: str,
         speed: str = "",
         state: str = "",
+        approximate: bool = False,
     ) -> None:
-        ratio = used / n_ctx if n_ctx else 0.0
+        ratio = (used or 0) / n_ctx if n_ctx else 0.0
         level = "ok" if ratio < 0.8 else "high" if ratio < 0.95 else "full"
         width = 12
         filled = min(width, round(ratio * width))
@@ -116,7 +118,7 @@ class StatusBar(Static):
         line.append(" ctx ")
         line.append("█" * filled, style={"ok": "green", "high": "yellow", "full": "red"}[level])
         line.append("░" * (width - filled), style="dim")
-        line.append(f" {used}/{n_ctx} ")
+        line.append(f" {'?' if used is None else '~' * approximate + str(used)}/{n_ctx} ")
         line.append(f" {sampling} ", style="dim")
         if speed:
             line.append(f" {speed} ")
