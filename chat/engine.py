@@ -166,7 +166,7 @@ class Engine(ABC):
         whose text is the tokens `reply`: from the raw logits, then after each stage of the
         sampler chain with `params`, in the order generation applies them. `written`: the token
         the reply has there, if any."""
-        raise ParleyError(f"{type(self).__name__} cannot show next-token probabilities (llama.cpp models can)")
+        raise ParleyError("this model cannot show next-token probabilities (a local llama.cpp model can)")
 
     @contextlib.contextmanager
     def aside(self) -> Iterator[None]:

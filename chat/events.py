@@ -281,7 +281,7 @@ def finish_notices(reply: Reply) -> list[Notice]:
     notices = {
         "cancelled": [Notice("finish", "stopped")],
         "length": [Notice("finish", f"cut at max_tokens = {reply.params.max_tokens}")],
-        "error": [Notice("finish", "the reply failed part-way", "error")],
+        "error": [Notice("finish", "the reply failed part-way (what came is kept)", "error")] if reply.content else [],
     }.get(reply.finish_reason, [])
     if reply.perplexity is not None:
         notices.append(Notice("finish", f"perplexity {reply.perplexity:.2f} over {reply.completion_tokens} tokens",

@@ -184,7 +184,9 @@ class HttpEngine(Engine):
         if cancel.is_set():
             reply.finish = "cancelled"
         elif reply.finish is None:
-            raise ParleyError(f"server {self._server.url}: the connection closed in the middle of the reply")
+            raise ParleyError(
+                f"server {self._server.url}: the stream closed before the reply ended (its log may say why)"
+            )
         rest = reply.close()
         if rest:
             yield TextDelta(rest, 0)

@@ -285,7 +285,7 @@ def test_tokens_shows_text_or_the_last_reply_as_tokens(pipeline: Pipeline, sessi
 def test_probs_needs_an_engine_that_reads_logits(session: Session, pipeline: Pipeline, engine: ScriptedEngine) -> None:
     engine.enqueue("Hello there.")
     pipeline.send("hi")
-    with pytest.raises(CommandError, match="ScriptedEngine cannot show next-token probabilities"):
+    with pytest.raises(CommandError, match="this model cannot show next-token probabilities"):
         execute(session, "/probs")
     for bad in ("9", "abc", "0", "-1"):
         with pytest.raises(CommandError, match=r"/probs POSITION: a token of the last reply, from 1 to \d"):

@@ -133,7 +133,7 @@ def test_a_slow_server_times_out_with_one_line() -> None:
 def test_a_stream_cut_short_is_an_error_after_the_text_it_gave() -> None:
     with serve(Behaviour(cut_after=2)) as url:
         events = []
-        with pytest.raises(ParleyError, match="closed in the middle of the reply"):
+        with pytest.raises(ParleyError, match="the stream closed before the reply ended"):
             for event in engine(url).stream(CHAT, GREEDY, threading.Event()):
                 events.append(event)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello there"

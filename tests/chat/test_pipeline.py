@@ -68,7 +68,7 @@ def test_engine_failure_mid_stream_keeps_the_partial_reply(
     assert reply.completion_tokens == 3  # tokens the model produced, not pieces shown
     # the failed turn is recorded like any other, then the error
     assert events.types()[-3:] == ["notice", "turn", "error"]
-    assert events[-3] == Notice("finish", "the reply failed part-way", "error")
+    assert events[-3] == Notice("finish", "the reply failed part-way (what came is kept)", "error")
 
 
 def test_cancel_keeps_the_partial_reply_marked_cancelled(pipeline: Pipeline, engine: ScriptedEngine) -> None:
