@@ -9,7 +9,7 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,7 @@ def tokens(text: str) -> list[int]:
     return [len(word) for word in text.split(" ")]
 
 
-def template(messages: list[dict[str, str]], add: bool) -> str:
+def template(messages: Sequence[Mapping[str, Any]], add: bool) -> str:
     text = "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages)
     return text + ("<assistant>" if add else "")
 

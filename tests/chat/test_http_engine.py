@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 
 from chat.config import ModelConfig, load_config
-from chat.engine import StreamEnd, TextDelta
+from chat.engine import Message, StreamEnd, TextDelta
 from chat.errors import ConfigError, ParleyError
 from chat.http_engine import HttpEngine
 from chat.sampling import Sampling
 from tests.conftest import write_config
 from tests.openai_server import Behaviour, serve, template, tokens
 
-CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to me"}]
+CHAT: list[Message] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to me"}]
 GREEDY = Sampling(temperature=0.0, max_tokens=20, seed=5, top_k=7, min_p=0.1, repeat_penalty=1.3)
 
 
 def engine(url: str, **config: object) -> HttpEngine:
-    return HttpEngine("remote", ModelConfig(url=url, **config))  # type: ignore[arg-type]
+    return HttpEngine("remote", ModelConfig(url=url, **config))
 
 
 def reply(eng: HttpEngine, params: Sampling = GREEDY, **options: object) -> tuple[str, StreamEnd]:
