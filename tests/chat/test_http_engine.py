@@ -12,8 +12,12 @@ import pytest
 from chat.config import ModelConfig, load_config
 from chat.engine import Message, StreamEnd, TextDelta
 from chat.errors import ConfigError, ParleyError
+from chat.events import Event, Notice
 from chat.http_engine import HttpEngine
+from chat.models import load_engine
+from chat.pipeline import Pipeline
 from chat.sampling import Sampling
+from chat.session import Session
 from tests.conftest import write_config
 from tests.openai_server import Behaviour, serve, template, tokens
 
@@ -178,3 +182,14 @@ def test_config_keys_of_a_server_model(tmp_path: Path) -> None:
     assert "api_key_env" in load('url = "http://h:1/v1"\napi_key_env = "not a name"')
     config = load_config(write_config(tmp_path, 'default = "m"\n[models.m]\nurl = "http://h:1/v1"\nmodel = "x"\n'))
     assert config.models["m"].source == "url http://h:1/v1 (x)"
+
+
+def test_what_the_user_should_know_is_told_once_when_the_session_starts(tmp_path: Path) -> None:
+    with serve(Behaviour(kind="openai")) as url:
+        config = load_config(write_config(tmp_path, f'default = "m"\n[models.m]\nurl = "{url}"\n'))
+        events: list[Event] = []
+        session = Session(config, load_engine)
+        Pipeline(session, events.append).start()
+        notes = [e.text for e in events if isinstance(e, Notice) and e.kind == "model"]
+        assert len(notes) == 2 and "approximate" in notes[0] and "not sent" in notes[1]
+        session.close()

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from textual.content import Content
 from textual.style import Style
 from textual.widgets import Collapsible, Markdown, OptionList, Static
 
+from chat.errors import ParleyError
 from chat.history import History
 from chat.pipeline import Question
-from chat.scripted_engine import ScriptedLoader
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen, HistoryScreen, RenameScreen
@@ -682,3 +684,25 @@ async def test_compare_shows_the_replies_side_by_side(tmp_path: Path) -> None:
         assert [label.split("  (seed ")[0] for label in labels] == ["temp=0.2", "temp=1.2"]
         assert labels[0].split("(seed ")[1] == labels[1].split("(seed ")[1] and seed is None  # one random seed
         assert len([m for m in app.query(MessageView) if m.role == "assistant"]) == 1  # not added to the chat
+
+
+async def test_the_context_meter_marks_estimates_and_counts_it_cannot_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = ScriptedLoader()
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        engine = loader.engines[0]
+        exact = engine.info
+        assert re.search(r" \d+/2048 ", status_text(app))
+        monkeypatch.setattr(ScriptedEngine, "info", property(lambda self: replace(exact, counts="approximate")))
+        app.refresh_status()
+        assert re.search(r" ~\d+/2048 ", status_text(app))
+
+        def unreachable(*args: object, **kwargs: object) -> int:
+            raise ParleyError("server http://127.0.0.1:9/v1: connection refused (is the server running?)")
+
+        monkeypatch.setattr(engine, "count_tokens", unreachable)
+        app.refresh_status()  # a server that is down: no count, and no crash
+        assert " ?/2048 " in status_text(app)
