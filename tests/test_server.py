@@ -237,3 +237,28 @@ def test_a_server_that_wants_a_key_then_dies_mid_reply(
     down = parley("ask", "--config", str(config), "Hello")
     assert down.returncode == 1 and "connection refused" in down.stderr.decode()
     assert len(down.stderr.decode().strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("policy", "with_template"), [("truncate", True), ("compact", False)])
+def test_overflow_policies_over_the_server(
+    server: str, template: Path, tmp_path: Path, policy: str, with_template: bool
+) -> None:
+    # A 512-token window in Parley (the server's is 2048): exact counts, or approximate ones.
+    config = config_file(tmp_path, server, template if with_template else None, extra="n_ctx = 512")
+    config.write_text(f'overflow = "{policy}"\n' + config.read_text())
+    questions = [f"Question {i}: explain in detail why the number {i} is interesting." for i in range(8)]
+    script = tmp_path / "long.txt"
+    script.write_text("\n\n".join(questions) + "\n\n/context\n")  # a blank line ends a message
+    result = parley("run", "--config", str(config), "--json", "--no-history", str(script), home=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    events = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    turns = [e for e in events if e["type"] == "turn"]
+    assert len(turns) == 8 and all(t["finish_reason"] in ("stop", "length") for t in turns)
+    assert all(t["usage"]["prompt_tokens"] + t["usage"]["completion_tokens"] <= 512 for t in turns)
+    if policy == "truncate":
+        assert any(t["context"]["dropped_turns"] for t in turns)
+    else:
+        assert any(e["type"] == "compact" for e in events)
+    context = [e for e in events if e["type"] == "command"][-1]["output"]
+    assert "out of context: turn(s) 1" in context
+    assert ("approximate counts" in context) is not with_template
