@@ -296,8 +296,11 @@ def dropped_notices(dropped: list[int]) -> list[Notice]:
     )
 
 
+QUOTE_MARKS = '"“”'  # a sentence quoted in full in a notice loses its own, which would double up
+
+
 def claim_notice(claim: Claim) -> Notice:
-    return Notice("guard", f'{claim.reason} ("{quoted(claim.sentence)}")')
+    return Notice("guard", f'{claim.reason} ("{quoted(claim.sentence).strip(QUOTE_MARKS)}")')
 
 
 def imitation_notice(passage: str) -> Notice:

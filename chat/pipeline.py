@@ -151,6 +151,8 @@ class Pipeline:
             ))  # fmt: skip
             for note in session.engine.info.notes:
                 self.emit(Notice("model", note, "information"))
+            if session.claim_check_missing:
+                self.emit(Notice("guard", f"claims: the grammar decides alone: {session.claim_check_missing}"))
 
     @contextmanager
     def _reported(self) -> Iterator[None]:

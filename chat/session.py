@@ -53,6 +53,7 @@ class Session:
         self.model_name, self.model_config = config.model(model)
         self.moderator.load_in_background()  # beside the model's loading, not after it
         self.claim_check: Confirm | None = None  # the claim detector's learned check; None: grammar alone
+        self.claim_check_missing = ""  # why the learned check asked for in models.toml is not there
         detector = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
         detector.start()
         try:
@@ -86,7 +87,7 @@ class Session:
     def _load_claim_detector(self) -> None:
         claims.load()
         if self.config.actions.claim_check == "learned":
-            self.claim_check, _ = claims_head.load_check()
+            self.claim_check, self.claim_check_missing = claims_head.load_check()
 
     def claim_watch(self) -> ClaimWatch:
         """The claims of a reply as it is shown, sentence by sentence."""

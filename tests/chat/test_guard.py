@@ -10,12 +10,13 @@ import platformdirs
 import pytest
 
 from chat.commands import execute
+from chat.events import Event, Notice, claim_notice
 from chat.pipeline import Pipeline
 from chat.scripted_engine import ScriptedLoader
 from chat.session import Session
 from chat.tui.conversation import MessageView, NoticeView
 from chat.tui.screens import ConfirmScreen
-from moderation.claims import Confirm
+from moderation.claims import Claim, Confirm
 from moderation.claims_head import load_check
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
 from tests.conftest import Cli, fake_config
@@ -267,3 +268,18 @@ def test_a_waiting_request_shows_hidden_characters_as_escapes(actions_cli: Cli, 
     (waiting,) = [line for line in err.splitlines() if "action waiting for /approve" in line]
     assert '"content": "ls \\u202e#\\nrm x"' in waiting  # what is shown is what would run
     assert "\u202e" not in err
+
+
+def test_a_claim_quoted_whole_is_not_quoted_twice_in_its_notice() -> None:
+    said = '"We have sent an engineer."'
+    notice = claim_notice(Claim(sentence=said, verb="send", kind="world", reason="no action sent anything"))
+    assert notice.text == 'no action sent anything ("We have sent an engineer.")'
+
+
+def test_the_session_says_when_the_grammar_decides_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("moderation.claims_head.load_check", lambda: (None, "the sentence encoder is not prepared"))
+    said: list[Event] = []
+    session = Session(fake_config(tmp_path, actions="enabled = true"), ScriptedLoader())
+    Pipeline(session, said.append).start()
+    guard = [e.text for e in said if isinstance(e, Notice) and e.kind == "guard"]
+    assert guard == ["claims: the grammar decides alone: the sentence encoder is not prepared"]
