@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import jinja2
-
 from chat.engine import Message
 from chat.errors import ConfigError
 from chat.sanitize import clean
@@ -22,7 +20,8 @@ class ChatTemplate:
     error when the model loads, not a failure at the first reply."""
 
     def __init__(self, template: str, name: str, bos: str = "", eos: str = "") -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # here: llama_cpp is slow to import
+        import jinja2  # here, with llama_cpp: both are slow to import, and only a template needs them
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.name = name
         try:
