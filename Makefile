@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/moderation_latency.py
 	$(BIN)/python bench/claims.py
 	$(BIN)/python bench/moderation_corpora.py
+	$(BIN)/python bench/server.py
 
 # Retrain the contextual moderation (its encoder adapter and heads, committed): about 20 minutes on 2 cores.
 heads: setup
