@@ -219,8 +219,8 @@ class HttpEngine(Engine):
             body[theirs] = getattr(params, name)
         if params.stop:
             body["stop"] = list(params.stop)
-        if logprobs:
-            body["logprobs"] = True
+        if logprobs:  # llama-cpp-python's server gives them only when asked for a top list too
+            body["logprobs"], body["top_logprobs"] = True, 1
         if json_schema is not None:
             if self._kind in ("llama.cpp", "llama-cpp-python"):
                 body["response_format"] = {"type": "json_object", "schema": json_schema}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from chat.config import load_config
-from chat.engine import StreamEnd, TextDelta
+from chat.engine import Message, StreamEnd, TextDelta
 from chat.errors import ParleyError
 from chat.events import Event, TextShown, TurnDone
 from chat.gguf_header import read_metadata
@@ -97,6 +97,7 @@ seed = 3
 max_tokens = 48
 [models.local]
 path = "{EMBEDDED_GGUF}"
+n_threads = 1  # as the server runs: the same arithmetic
 [models.local.sampling]
 temperature = 0.0
 seed = 3
@@ -262,3 +263,22 @@ def test_overflow_policies_over_the_server(
     context = [e for e in events if e["type"] == "command"][-1]["output"]
     assert "out of context: turn(s) 1" in context
     assert ("approximate counts" in context) is not with_template
+
+
+def test_log_probabilities_over_the_server_are_the_local_ones(server: str, template: Path, tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path, server, template))
+    messages: list[Message] = [{"role": "user", "content": "Name three colours."}]
+    params = Sampling(temperature=0.0, max_tokens=16, seed=1)
+    found = []
+    for name in ("served", "local"):
+        engine = load_engine(name, config.models[name])
+        try:
+            end = list(engine.stream(messages, params, threading.Event(), logprobs=True))[-1]
+        finally:
+            engine.close()
+        assert isinstance(end, StreamEnd)
+        found.append([(t.text, t.logprob) for t in end.logprobs])
+    served, local = found
+    assert len(served) == len(local) == 16
+    assert [t for t, _ in served] == [t for t, _ in local]
+    assert all(abs(a - b) < 1e-3 for (_, a), (_, b) in zip(served, local, strict=True))
