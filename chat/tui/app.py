@@ -235,6 +235,10 @@ class ParleyApp(App[None]):
         return session.history.history if session is not None and session.history is not None else None
 
     def _load_failed(self, message: str) -> None:
+        if self.session is not None:
+            message += f"; still using {self.session.model_name}"
+        else:
+            message += "; /model [NAME] tries again"
         self.notify(message, title="Model not loaded", severity="error", timeout=10)
         self.chat.say(f"error: {message}", "error")
 
@@ -242,7 +246,9 @@ class ParleyApp(App[None]):
 
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text.strip()
-        if not text or not self.may_send():
+        if not text or (self.session is None and not self.loading and await self._without_model(text)):
+            return
+        if not self.may_send():
             return
         prompt = self.query_one(PromptInput)
         prompt.remember(text)
@@ -254,9 +260,32 @@ class ParleyApp(App[None]):
         if self.generating:
             self.notify("A reply is being generated: wait for it, or press Escape to stop it.", severity="warning")
             return False
-        if self.session is None or self.loading:
+        if self.loading:
             self.notify("A model is loading; your message is kept.", severity="warning")
             return False
+        if self.session is None:
+            self.notify("No model is loaded: /model [NAME] tries again. Your message is kept.", severity="warning")
+            return False
+        return True
+
+    async def _without_model(self, line: str) -> bool:
+        """With no model loaded (its load failed: a server down, a file missing), /model [NAME]
+        tries again and /quit quits; True when the line was one of them."""
+        name, _, arg = line.removeprefix("/").partition(" ")
+        if not line.startswith("/") or name not in ("model", "quit"):
+            return False
+        self.query_one(PromptInput).clear()
+        if name == "quit":
+            await self.action_quit()
+            return True
+        target = arg.strip() or self.model_arg or self.config.default
+        try:
+            self.config.model(target)
+        except ParleyError as err:
+            self.chat.say(f"error: {err}", "error")
+            return True
+        self.model_arg = target
+        self.start_loading(target, f"loading {target}…")
         return True
 
     async def enter(self, line: str) -> None:

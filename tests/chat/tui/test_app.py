@@ -706,3 +706,26 @@ async def test_the_context_meter_marks_estimates_and_counts_it_cannot_have(
         monkeypatch.setattr(engine, "count_tokens", unreachable)
         app.refresh_status()  # a server that is down: no count, and no crash
         assert " ?/2048 " in status_text(app)
+
+
+async def test_after_a_failed_first_load_model_tries_again(tmp_path: Path) -> None:
+    # The server was down (or the file missing) when the TUI started: the chat is not stuck.
+    loader = ScriptedLoader()
+    loader.fail_on.add("fake")
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.idle.is_set() and not app.loading)
+        assert app.session is None
+        assert "/model [NAME] tries again" in notices(app)[-1]
+        await submit(pilot, "hello")  # kept, with the way out
+        assert app.query_one(PromptInput).text == "hello"
+        loader.fail_on.clear()  # the server is back
+        await submit(pilot, "/model")
+        await ready(pilot)
+        assert app.session is not None and app.session.model_name == "fake"
+        await submit(pilot, "/model other")
+        await ready(pilot)
+        loader.fail_on.add("fake")
+        await submit(pilot, "/model fake")
+        await ready(pilot)
+        assert "still using other" in notices(app)[-1]
