@@ -12,6 +12,7 @@ from pathlib import Path
 
 from chat.engine import Message
 from chat.errors import ConfigError
+from chat.gguf_header import MAGIC, GGUFError, read_metadata
 from chat.sanitize import clean
 
 
@@ -43,13 +44,26 @@ class ChatTemplate:
 
 
 def read_template(path: Path) -> str:
-    """A template file's text."""
+    """A template file's text, or the template inside a GGUF file (a served model's own file)."""
     try:
+        with path.open("rb") as f:
+            if f.read(4) == MAGIC:
+                return _gguf_template(path)
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"chat_template {clean(str(path))}: file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"chat_template {clean(str(path))}: cannot read it as UTF-8 text ({err})") from None
+
+
+def _gguf_template(path: Path) -> str:
+    try:
+        found = read_metadata(path, {"tokenizer.chat_template"})
+    except GGUFError as err:
+        raise ConfigError(f"chat_template {clean(str(path))}: cannot read the GGUF file ({err})") from None
+    if "tokenizer.chat_template" not in found:
+        raise ConfigError(f"chat_template {clean(str(path))}: this GGUF file holds no chat template")
+    return found["tokenizer.chat_template"]
 
 
 def chatml(messages: Sequence[Message], add_generation_prompt: bool = True) -> str:

@@ -401,6 +401,8 @@ def _lora(session: Session, arg: str) -> Outcome:
             raise CommandError(f"/lora SCALE: expected a number from 0 to 4 (got {arg!r})")
         session.engine.set_lora_scale(scale)
         return Outcome(f"LoRA adapter {Path(info.lora).name} now applied at scale {scale:g}")
+    if session.model_config.url is not None:
+        return Outcome(f"{session.model_name} is served: its LoRA adapters are set on the server (docs/scaling.md)")
     if not info.lora:
         return Outcome(f"{session.model_name} has no LoRA adapter (set lora_path, and lora_scale, in models.toml)")
     return Outcome(f"LoRA adapter {info.lora}, applied at scale {info.lora_scale:g} (/lora SCALE changes it)")
@@ -427,7 +429,7 @@ def _explain(session: Session, arg: str) -> Outcome:
     stage = _STAGES.get(arg)
     try:
         found = next_token(session, "") if stage else None
-    except CommandError:  # no reply yet, or an engine without logits: the explanation alone
+    except ParleyError:  # no reply yet, or an engine without logits (a server's): the explanation alone
         found = None
     names = [s.name for s in found.stages] if found else []
     if found is not None and stage in names:

@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -63,11 +64,7 @@ class ModelConfig(BaseModel):
     file: str | None = Field(None, description="the GGUF's file name inside `repo`")
     revision: str | None = Field(None, description="branch, tag or commit of `repo`")
     script: Path | None = Field(None, description="a JSON Lines file of replies, for testing without a model")
-    url: str | None = Field(
-        None,
-        pattern=r"^https?://[^\s/]+(/\S*)?$",
-        description="an OpenAI-compatible server, e.g. 'http://host:8080/v1'",
-    )
+    url: str | None = Field(None, description="an OpenAI-compatible server's API, e.g. 'http://host:8080/v1'")
     model: str | None = Field(None, description="the model's name at `url`; none = the first the server lists")
     api_key_env: str | None = Field(
         None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the environment variable holding `url`'s API key"
@@ -90,6 +87,20 @@ class ModelConfig(BaseModel):
     sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 
     _resolve_paths = field_validator("path", "lora_path", "script")(_resolve)
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018  (reading it checks its range)
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+            raise ValueError("expected http://HOST:PORT/v1 or https://HOST/v1")
+        return url
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
@@ -219,7 +230,8 @@ def load_config(path: Path) -> Config:
         config = Config.model_validate(data, context={"base": path.parent})
     except ValidationError as err:
         problems = "; ".join(_describe(e) for e in err.errors())
-        raise ConfigError(f"invalid config {path}: {problems}.") from None
+        end = "" if problems.endswith(("?", ".")) else "."
+        raise ConfigError(f"invalid config {path}: {problems}{end}") from None
     config._origin = path
     return config
 

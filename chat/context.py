@@ -30,6 +30,11 @@ class ContextReport:
     exact: bool = True  # False: the engine estimates (a server that does not say how it tokenizes)
 
     @property
+    def caveat(self) -> str:
+        """What the reader must know of the numbers, if anything."""
+        return "" if self.exact else "approximate counts, over-estimated: the server does not say how it tokenizes"
+
+    @property
     def free(self) -> int:
         return max(0, self.n_ctx - self.used - self.reserved)
 
@@ -47,8 +52,8 @@ class ContextReport:
         dropped = [str(t.index) for t in self.turns if not t.in_context]
         if dropped:
             lines.append(f"out of context: turn(s) {', '.join(dropped)}")
-        if not self.exact:
-            lines.append("approximate counts, over-estimated: the server does not say how it tokenizes")
+        if self.caveat:
+            lines.append(self.caveat)
         return "\n".join(lines)
 
 

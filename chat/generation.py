@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +82,8 @@ def generate(
     nothing the user saw is lost; a failure comes back beside it. With `schema`, a grammar
     holds the reply to it; with `continue_reply`, the reply goes on from the last message (the
     text returned is the new part)."""
+    if params.seed is None:  # drawn here, so that the reply records the seed it came from and can be reproduced
+        params = params.model_copy(update={"seed": random.randrange(2**32)})
     screen = StreamFilter(session.moderator, redacted) if session.moderator.enabled else None
     shown: list[str] = []
     start = time.perf_counter()

@@ -52,6 +52,7 @@ EXTRA_PARAMS: dict[Kind, dict[str, str]] = {
     "openai": {},
 }
 LONGEST_LINE = 1 << 20  # an event line longer than this is not a server speaking this API
+LORA_HINT = "llama-server --lora, vLLM --lora-modules"
 BYTES_PER_TOKEN = 3  # approximate counts: fewer bytes per token than English text has (about 4)
 
 
@@ -59,7 +60,12 @@ class HttpEngine(Engine):
     def __init__(self, name: str, config: ModelConfig) -> None:
         assert config.url is not None
         self._server = Server(name, config)
-        listed = self._server.get("/models")
+        try:
+            listed = self._server.get("/models")
+        except ParleyError as err:
+            if "HTTP 404" not in str(err):
+                raise
+            raise ParleyError(f"{err} (url should be the server's OpenAI API, which usually ends in /v1)") from None
         models = [m for m in listed.get("data", []) if isinstance(m, dict)] if isinstance(listed, dict) else []
         ids = [str(m.get("id")) for m in models]
         if config.model is not None and ids and config.model not in ids:
@@ -67,16 +73,26 @@ class HttpEngine(Engine):
             raise ConfigError(f"model '{name}': {config.url} does not serve '{config.model}' (it serves: {served})")
         self._model = config.model or (ids[0] if ids else "")
         self._kind, props = self._server.kind()
+        self._counts: dict[str, int] = {}  # the last counts asked for: the context code asks often
         self._template: ChatTemplate | None = None  # set when Parley renders the prompt itself
         if config.chat_template is not None:
             self._template = ChatTemplate(read_template(Path(config.chat_template).expanduser()), "chat_template")
         exact = self._kind in ("llama.cpp", "vllm") or (self._kind == "llama-cpp-python" and self._template)
-        n_ctx = _served_n_ctx(self._kind, props, models, self._model)
-        if n_ctx is None or "n_ctx" in config.model_fields_set:
-            n_ctx = min(n_ctx or config.n_ctx, config.n_ctx)  # never more than the server holds
+        served_n_ctx = _served_n_ctx(self._kind, props, models, self._model)
+        n_ctx = served_n_ctx or config.n_ctx
+        if "n_ctx" in config.model_fields_set:
+            n_ctx = min(n_ctx, config.n_ctx)  # never more than the server holds
         notes = []
-        if not exact:
-            hint = " (chat_template names the model's template file)" if self._kind == "llama-cpp-python" else ""
+        if served_n_ctx is None and "n_ctx" not in config.model_fields_set:
+            notes.append(f"{name}: the server does not say how large its context window is: {n_ctx} tokens assumed "
+                         "(set n_ctx in models.toml to the server's)")  # fmt: skip
+        if exact and (mismatch := self._counts_differ()):
+            exact = False
+            notes.append(f"{name}: token counts are approximate, over-estimated: {mismatch}")
+        elif not exact:
+            hint = ""
+            if self._kind == "llama-cpp-python":
+                hint = " (chat_template = the model's GGUF or template file makes them exact)"
             notes.append(f"{name}: token counts are approximate, over-estimated: this server does not say how it "
                          f"tokenizes a conversation{hint}")  # fmt: skip
         unsent = [p for p in ("top_k", "min_p", "repeat_penalty") if p not in EXTRA_PARAMS[self._kind]]
@@ -87,11 +103,23 @@ class HttpEngine(Engine):
             f"{self._kind} server" + (", template from chat_template" if self._template else ""),
             counts="exact" if exact else "approximate", notes=tuple(notes),
         )  # fmt: skip
-        self._counts: dict[str, int] = {}  # the last counts asked for: the context code asks often
 
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    def _counts_differ(self) -> str:
+        """Why Parley's count of a small conversation is not the server's, or "" when they agree
+        (or the server does not say): one reply of one token, asked for at load."""
+        sample: list[Message] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say yes."}]
+        body = {"model": self._model, "messages": sample, "max_tokens": 1, "temperature": 0.0, "stream": False}
+        usage = self._server.post("/chat/completions", body).get("usage")
+        theirs = _int(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+        ours = self._count(sample, add_generation_prompt=True, exact=True)
+        if theirs is None or theirs == ours:
+            return ""
+        source = "the template in chat_template" if self._template is not None else "its template"
+        return f"{source} gives {ours} tokens for a conversation the server counts as {theirs}"
 
     @property
     def exact(self) -> bool:
@@ -104,11 +132,11 @@ class HttpEngine(Engine):
         if key not in self._counts:
             if len(self._counts) > 256:
                 self._counts.clear()
-            self._counts[key] = self._count(messages, add_generation_prompt)
+            self._counts[key] = self._count(messages, add_generation_prompt, self.exact)
         return self._counts[key]
 
-    def _count(self, messages: Sequence[Message], add_generation_prompt: bool) -> int:
-        if not self.exact:
+    def _count(self, messages: Sequence[Message], add_generation_prompt: bool, exact: bool) -> int:
+        if not exact:
             return math.ceil(len(chatml(messages, add_generation_prompt).encode("utf-8")) / BYTES_PER_TOKEN)
         if self._kind == "vllm":
             body = {"model": self._model, "messages": list(messages), "add_generation_prompt": add_generation_prompt}
@@ -160,6 +188,9 @@ class HttpEngine(Engine):
             return str(self._server.post("/extras/detokenize", {"tokens": list(tokens), "model": self._model},
                                          root=True)["text"])  # fmt: skip
         raise ParleyError(f"the {self._kind} server at {self._server.url} does not give its tokenizer")
+
+    def set_lora_scale(self, scale: float) -> None:
+        raise ParleyError(f"a served model's LoRA adapters are the server's ({LORA_HINT})")
 
     # --- replies ------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         prompt = len(tokens(template(body["messages"], True)))
         usage = {"prompt_tokens": b.usage_prompt or prompt, "completion_tokens": len(b.pieces)}
-        if not b.stream:
+        if not b.stream or not body.get("stream"):
             message = {"role": "assistant", "content": "".join(b.pieces)}
             self._send(200, {"choices": [{"message": message, "finish_reason": b.finish}], "usage": usage})
             return

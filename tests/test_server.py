@@ -252,3 +252,17 @@ def test_log_probabilities_over_the_server_are_the_local_ones(server: str, templ
     assert len(served) == len(local) == 16
     assert [t for t, _ in served] == [t for t, _ in local]
     assert all(abs(a - b) < 1e-3 for (_, a), (_, b) in zip(served, local, strict=True))
+
+
+def test_the_template_can_be_the_served_gguf_and_a_wrong_one_is_caught(server: str, tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path, server, EMBEDDED_GGUF))  # the template inside the model's file
+    served = load_engine("served", config.models["served"])
+    assert served.info.counts == "exact" and not any("approximate" in note for note in served.info.notes)
+    served.close()
+    wrong = tmp_path / "wrong.jinja"
+    wrong.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    config = load_config(config_file(tmp_path, server, wrong))
+    served = load_engine("served", config.models["served"])
+    assert served.info.counts == "approximate"  # checked against the server's own count at load
+    assert any("the template in chat_template gives" in note for note in served.info.notes)
+    served.close()

@@ -111,7 +111,8 @@ def context_screen(report: ContextReport) -> InfoScreen:
     table.add_row("reserved for the reply", str(report.reserved))
     table.add_row("free", str(report.free))
     table.add_row(Text("n_ctx", style="bold"), str(report.n_ctx))
-    return InfoScreen("Context window", Group(window_bar(report), Text(""), table))
+    caveat = [Text(""), Text(report.caveat, style="italic")] if report.caveat else []
+    return InfoScreen("Context window", Group(window_bar(report), Text(""), table, *caveat))
 
 
 class HistoryScreen(ModalScreen[tuple[str, int] | None]):

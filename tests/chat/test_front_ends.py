@@ -21,7 +21,7 @@ MESSAGES = ["save a note", "save another", *(f"tell me more {i} {LONG}" for i in
 REPLIES = [SAVE, SAVE, *([LONG] * 4)]
 ANSWERS = ["y", "n"]  # at the terminal
 KEYS = [["tab", "enter"], ["n"]]  # the same answers in the TUI's dialog
-VOLATILE = {"time", "timing", "created"}  # when things happened, and how fast
+VOLATILE = {"seed", "time", "timing", "created"}  # when things happened, how fast, the seed each reply drew
 
 
 def config(tmp_path: Path) -> Config:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chat.commands import execute
 from chat.config import ModelConfig, load_config
 from chat.engine import Message, StreamEnd, TextDelta
 from chat.errors import ConfigError, ParleyError
@@ -23,6 +24,11 @@ from tests.openai_server import Behaviour, serve, template, tokens
 
 CHAT: list[Message] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to me"}]
 GREEDY = Sampling(temperature=0.0, max_tokens=20, seed=5, top_k=7, min_p=0.1, repeat_penalty=1.3)
+
+
+def streamed(behaviour: Behaviour) -> dict[str, object]:
+    """The body of the last streamed reply's request (not the count check at load)."""
+    return next(b for b in reversed(behaviour.bodies) if b["path"] == "/v1/chat/completions" and b.get("stream"))
 
 
 def engine(url: str, **config: object) -> HttpEngine:
@@ -49,7 +55,7 @@ def test_llama_cpp_server_counts_exactly_with_its_template_and_tokenizer() -> No
     assert (end.finish_reason, end.prompt_tokens, end.completion_tokens, end.evaluated_prompt_tokens) == (
         "stop", len(tokens(template(CHAT, True))), 3, 3,
     )  # fmt: skip
-    sent = next(b for b in behaviour.bodies if b["path"] == "/v1/chat/completions")
+    sent = streamed(behaviour)
     assert sent["messages"] == CHAT and sent["stream"] is True and sent["model"] == "served-model"
     assert (sent["temperature"], sent["seed"], sent["max_tokens"]) == (0.0, 5, 20)
     assert (sent["top_k"], sent["min_p"], sent["repeat_penalty"]) == (7, 0.1, 1.3)
@@ -63,7 +69,7 @@ def test_vllm_counts_the_messages_and_takes_its_own_parameter_names() -> None:
         assert eng.info.n_ctx == 4096  # set lower in models.toml: the smaller window holds
         assert eng.count_tokens(CHAT) == len(tokens(template(CHAT, True)))
         reply(eng)
-    sent = next(b for b in behaviour.bodies if b["path"] == "/v1/chat/completions")
+    sent = streamed(behaviour)
     assert sent["repetition_penalty"] == 1.3 and "repeat_penalty" not in sent
 
 
@@ -81,16 +87,23 @@ def test_a_server_that_cannot_tokenize_gets_approximate_counts_and_the_user_is_t
         reply(eng)
     # Over-estimated on purpose: more than the server's real count (one token a word here).
     assert estimate > len(tokens(template(CHAT, True)))
-    sent = next(b for b in behaviour.bodies if b["path"] == "/v1/chat/completions")
+    sent = streamed(behaviour)
     assert not {"top_k", "min_p", "repeat_penalty"} & set(sent)
 
 
 def test_a_count_the_server_contradicts_turns_the_label_to_approximate() -> None:
-    with serve(Behaviour(kind="llama.cpp", usage_prompt=999)) as url:
+    behaviour = Behaviour(kind="llama.cpp", usage_prompt=999)
+    with serve(behaviour) as url:
+        eng = engine(url)  # checked at load: one reply of one token
+        assert eng.info.counts == "approximate"
+        assert any("the server counts as 999" in note for note in eng.info.notes)
+        behaviour.usage_prompt = None
         eng = engine(url)
+        assert eng.info.counts == "exact"
+        behaviour.usage_prompt = 999  # and checked again with every reply
         _, end = reply(eng)
-    assert end.prompt_tokens == 999  # what the server evaluated
-    assert eng.info.counts == "approximate"
+    after = eng.info
+    assert end.prompt_tokens == 999 and after.counts == "approximate"  # what the server evaluated
 
 
 def test_reasoning_content_becomes_a_think_block() -> None:
@@ -191,5 +204,18 @@ def test_what_the_user_should_know_is_told_once_when_the_session_starts(tmp_path
         session = Session(config, load_engine)
         Pipeline(session, events.append).start()
         notes = [e.text for e in events if isinstance(e, Notice) and e.kind == "model"]
-        assert len(notes) == 2 and "approximate" in notes[0] and "not sent" in notes[1]
+        assert len(notes) == 3 and "context window" in notes[0] and "approximate" in notes[1] and "not sent" in notes[2]
         session.close()
+
+
+def test_commands_that_need_the_models_insides_say_what_a_server_allows(tmp_path: Path) -> None:
+    with serve(Behaviour(kind="llama.cpp")) as url:
+        config = load_config(write_config(tmp_path, f'default = "m"\n[models.m]\nurl = "{url}"\n'))
+        session = Session(config, load_engine)
+        try:
+            assert execute(session, "/explain top_k").text.startswith("top_k = 40: keeps only")
+            assert "LoRA adapters are set on the server" in execute(session, "/lora").text
+            with pytest.raises(ParleyError, match="llama-server --lora"):
+                execute(session, "/lora 0.5")
+        finally:
+            session.close()

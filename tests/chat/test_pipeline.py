@@ -318,3 +318,13 @@ def test_compare_usage_errors(tmp_path: Path, line: str, message: str) -> None:
     Pipeline(session, lambda e: None).send("hi")
     with pytest.raises(CommandError, match=message):
         execute(session, line)
+
+
+def test_a_reply_records_the_seed_it_was_drawn_with(pipeline: Pipeline, engine: ScriptedEngine) -> None:
+    assert pipeline.session.params.seed is None  # "random": a new seed for every reply
+    engine.enqueue("One.", "Two.")
+    first, second = pipeline.send("a"), pipeline.send("b")
+    assert first.reply is not None and second.reply is not None
+    seeds = [first.reply.params.seed, second.reply.params.seed]
+    assert None not in seeds and seeds[0] != seeds[1]
+    assert [call.params.seed for call in engine.calls] == seeds  # the engine was given the recorded seed
