@@ -19,7 +19,7 @@ from chat import export
 from chat.config import APP_NAME
 from chat.conversation import describe_request
 from chat.engine import Candidate, Message, NextToken
-from chat.errors import CommandError, ParleyError, did_you_mean
+from chat.errors import CommandError, ModelLoadError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
 from chat.models import format_models
 from chat.reasoning import without_reasoning
@@ -75,7 +75,7 @@ def execute(session: Session, line: str) -> Outcome:
         raise CommandError(f"unknown command '/{name}'{_hint(name)}; /help lists commands")
     try:
         return COMMANDS[name].run(session, arg.strip())
-    except CommandError:
+    except (CommandError, ModelLoadError):  # a model that cannot load (a server down) is a failure, exit 1
         raise
     except ParleyError as err:  # e.g. a file that cannot be read: still a one-line command error
         raise CommandError(str(err)) from None

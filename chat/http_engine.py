@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from chat.chat_template import ChatTemplate, chatml, read_template
 from chat.config import ModelConfig
 from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta, TokenLogprob
-from chat.errors import ConfigError, ParleyError
+from chat.errors import ConfigError, ModelLoadError, ParleyError
 from chat.reasoning import CLOSE, OPEN
 from chat.sampling import Sampling
 from chat.sanitize import clean
@@ -58,6 +58,14 @@ BYTES_PER_TOKEN = 3  # approximate counts: fewer bytes per token than English te
 
 class HttpEngine(Engine):
     def __init__(self, name: str, config: ModelConfig) -> None:
+        try:
+            self._connect(name, config)
+        except ConfigError:
+            raise
+        except ParleyError as err:  # the server is down, refuses, or answers nonsense: not loaded
+            raise ModelLoadError(str(err)) from None
+
+    def _connect(self, name: str, config: ModelConfig) -> None:
         assert config.url is not None
         self._server = Server(name, config)
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from chat import commands
 from chat.commands import COMMANDS, execute
-from chat.errors import CommandError, ParleyError
+from chat.errors import CommandError, ModelLoadError, ParleyError
 from chat.pipeline import Pipeline
 from chat.sampling import Sampling
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
@@ -150,7 +150,7 @@ def test_model_switch_and_failure_keeps_the_old_model(
     execute(session, "/model other")
     assert session.model_name == "other" and session.engine.info.n_ctx == 4096
     loader.fail_on.add("fake")
-    with pytest.raises(CommandError, match="corrupt file"):
+    with pytest.raises(ModelLoadError, match="corrupt file"):  # a failure (exit 1), not a usage error
         execute(session, "/model fake")
     assert session.model_name == "other"
     pipeline.send("still works")
