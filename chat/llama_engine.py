@@ -48,6 +48,9 @@ from chat.stops import StopScanner
 from moderation.encoder import LOAD_LOCK
 
 _log_lines: list[str] = []
+# Tokens of a prompt that must follow, in the cache, where the cache parts from it before they are
+# taken for the same text moved (LlamaEngine._shift): a message's worth, not a chance match.
+SHIFT_MATCH = 16
 
 
 def default_threads() -> int:
@@ -238,6 +241,7 @@ class LlamaEngine(Engine):
         reported = 0  # tokens covered by the deltas yielded so far
         evaluated = 0
         finish: StopReason = "length"
+        self._shift(prompt)
         self._fresh()
         tokens = llm.generate(
             prompt,
@@ -363,6 +367,33 @@ class LlamaEngine(Engine):
             llm.n_tokens, llm.input_ids = saved.n_tokens, saved.input_ids
         self._first, self._last = saved.first, saved.last
         self._stale = True  # the context's logits are of whatever ran since, not of the cache's end
+
+    def _shift(self, prompt: list[int]) -> None:
+        """Context shift, as llama.cpp's own CLI does it: when the conversation's oldest turns
+        left the window (chat.context), the cache still holds the turns after them, at later
+        positions. Those are moved down over the dropped ones (llama.cpp re-rotates their keys)
+        instead of being evaluated again, which took seconds a truncation. The keys come out
+        within rounding of a fresh evaluation, not bit for bit (the same as llama-cli's)."""
+        llm = self._llm
+        keep = self._cached(prompt)  # the system prompt, at least, is where it was
+        want = np.asarray(prompt[keep : keep + SHIFT_MATCH], dtype=np.intc)
+        if len(want) < SHIFT_MATCH or keep >= llm.n_tokens:
+            return
+        memory = llama_cpp.llama_get_memory(llm.ctx)
+        cached = llm.input_ids[: llm.n_tokens]
+        starts = np.nonzero(cached[keep + 1 : llm.n_tokens - SHIFT_MATCH + 1] == want[0])[0] + keep + 1
+        start = next((int(s) for s in starts if np.array_equal(cached[s : s + SHIFT_MATCH], want)), None)
+        # Only turns of the last reply's prompt can have left: a reply that repeats itself must not
+        # be taken for one (its tokens are evaluated again where the new prompt parts from them).
+        if start is None or start > len(self._last[0]) or not llama_cpp.llama_memory_can_shift(memory):
+            return
+        gap = start - keep
+        llama_cpp.llama_memory_seq_rm(memory, 0, keep, start)
+        llama_cpp.llama_memory_seq_add(memory, 0, start, -1, -gap)
+        moved = cached[start:].copy()
+        llm.input_ids[keep : keep + len(moved)] = moved
+        llm.n_tokens -= gap
+        self._stale = True  # the context's logits were computed before the move
 
     def _fresh(self) -> None:
         """Before llama-cpp-python generates: after a restore, the cache's last token is

@@ -124,6 +124,9 @@ def test_small_window_overflows_and_keeps_answering(tmp_path: Path) -> None:
     dropped = [n for group in truncations for n in group]
     assert dropped == sorted(dropped) and len(set(dropped)) == len(dropped)  # oldest first, each once
     assert all(t["context"]["used"] <= 512 for t in turns)
+    # The turns left in the window are moved down in the cache, not evaluated again (context shift).
+    cut = [t["usage"] for t in turns if t["context"]["dropped_turns"]]
+    assert all(u["evaluated_prompt_tokens"] < u["prompt_tokens"] / 3 for u in cut), cut
     context = [e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "command"][-1]["output"]
     assert "out of context: turn(s) 1" in context
 
@@ -457,3 +460,24 @@ def test_a_warm_up_that_starts_after_close_leaves_the_freed_model_alone() -> Non
     for _ in range(3):
         result = parley("--no-history", input="/help\n")
         assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_dropping_the_oldest_turns_moves_the_cache_instead_of_evaluating_again(engine: LlamaEngine) -> None:
+    params = Sampling(temperature=0.0, max_tokens=24, seed=1)
+    system: Message = {"role": "system", "content": "You are a helpful assistant. " * 8}
+    turns: list[Message] = []
+    for number in range(6):
+        asked: list[Message] = [system, *turns, {"role": "user", "content": f"A fact about the number {number}?"}]
+        reply = "".join(e.text for e in engine.stream(asked, params, threading.Event()) if isinstance(e, TextDelta))
+        turns += [asked[-1], {"role": "assistant", "content": reply}]
+    kept: list[Message] = [system, *turns[4:], {"role": "user", "content": "And the number 99?"}]
+    shifted = list(engine.stream(kept, params, threading.Event()))
+    end = shifted[-1]
+    assert isinstance(end, StreamEnd)
+    assert end.prompt_tokens == engine.count_tokens(kept)
+    assert end.evaluated_prompt_tokens < 30  # the new message and its template, not the four turns kept
+    engine.forget_cache()
+    fresh = list(engine.stream(kept, params, threading.Event()))
+    assert isinstance(fresh[-1], StreamEnd) and fresh[-1].evaluated_prompt_tokens == end.prompt_tokens
+    text = "".join(e.text for e in shifted if isinstance(e, TextDelta))
+    assert text.strip() and text[:20] == "".join(e.text for e in fresh if isinstance(e, TextDelta))[:20]
