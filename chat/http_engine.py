@@ -85,7 +85,7 @@ class HttpEngine(Engine):
         self._template: ChatTemplate | None = None  # set when Parley renders the prompt itself
         if config.chat_template is not None:
             self._template = ChatTemplate(read_template(Path(config.chat_template).expanduser()), "chat_template")
-        exact = self._kind in ("llama.cpp", "vllm") or (self._kind == "llama-cpp-python" and self._template)
+        exact = self._kind in ("llama.cpp", "vllm") or (self._kind == "llama-cpp-python" and self._template is not None)
         served_n_ctx = _served_n_ctx(self._kind, props, models, self._model)
         n_ctx = served_n_ctx or config.n_ctx
         if "n_ctx" in config.model_fields_set:
@@ -126,7 +126,7 @@ class HttpEngine(Engine):
         ours = self._count(sample, add_generation_prompt=True, exact=True)
         if theirs is None or theirs == ours:
             return ""
-        source = "the template in chat_template" if self._template is not None else "its template"
+        source = "the template in chat_template" if self._template is not None else "the server's tokenizer endpoint"
         return f"{source} gives {ours} tokens for a conversation the server counts as {theirs}"
 
     @property
