@@ -360,14 +360,16 @@ def sentence_claim(
     executed: set[str] | frozenset[str] = frozenset(),
     backers: Backers | None = None,
     confirm: Confirm | None = None,
+    before: str = "",
 ) -> Claim | None:
     """The first claim in `sentence` that no executed action (by name) backs, or None.
 
     `backers(verb, sentence)` names the actions that would back a claim (the action registry
     answers), given the verb's base form; none when only the world could. `confirm(sentence)`,
-    when given, has the last word on a sentence the grammar takes for a claim."""
+    when given, has the last word on a sentence the grammar takes for a claim. `before`: the
+    reply's text before the sentence, where a quotation it is part of may have opened."""
     load()
-    for verb in _claim_verbs(sentence):
+    for verb in _claim_verbs(_closed_quotes(sentence, before)):
         names = backers(lemma(verb), sentence) if backers else []
         if not executed.intersection(names):
             if confirm is not None and not confirm(sentence):
@@ -384,8 +386,26 @@ def find_claims(
     confirm: Confirm | None = None,
 ) -> list[Claim]:
     """The sentences of `reply` that claim an action no executed action backs (one claim each)."""
-    found = (sentence_claim(s, executed, backers, confirm) for s in split_sentences(reply))
+    sentences = split_sentences(reply)
+    found = (sentence_claim(s, executed, backers, confirm, "".join(sentences[:i])) for i, s in enumerate(sentences))
     return [claim for claim in found if claim is not None]
+
+
+def _closed_quotes(sentence: str, before: str) -> str:
+    """`sentence` with the quotation it is part of marked as one: a letter or a message quoted
+    over several sentences is somebody's text, not the assistant's claims ("We're sending an
+    engineer today," inside a complaint it drafts). A quotation open before the sentence opens
+    again at its start; one left open at its end is closed there."""
+    text = sentence
+    if before.count('"') % 2:
+        text = '"' + text
+    if before.count("“") > before.count("”"):
+        text = "“" + text
+    if text.count('"') % 2:
+        text += '"'
+    if text.count("“") > text.count("”"):
+        text += "”"
+    return text
 
 
 class ClaimWatch:
@@ -405,8 +425,8 @@ class ClaimWatch:
         self.text += text
         found = []
         for end in SENTENCE_END.finditer(self.text, self.checked):
-            sentence, self.checked = self.text[self.checked : end.end()], end.end()
-            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm)
+            before, sentence, self.checked = self.text[: self.checked], self.text[self.checked : end.end()], end.end()
+            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm, before)
             if claim is not None and claim.kind == "world":
                 self.told.add(claim.sentence)
                 found.append(claim)

@@ -122,3 +122,17 @@ def test_claims_are_found_sentence_by_sentence_as_text_streams() -> None:
     # a claim an action could back waits for the end of the turn (the action may still run)
     assert watch.feed("saved it to your notes. Anything else? ") == []
     assert watch.told == {"I've re-booked your slot for Monday."}
+
+
+def test_a_quotation_over_several_sentences_is_not_the_assistants_claim() -> None:
+    letter = (
+        'Here is a draft: "The boiler in flat 3B has been broken since Monday. We have sent an engineer, '
+        'but nobody came. Please call me back." I have sent it to your landlord.'
+    )
+    claims = find_claims(letter)
+    assert [c.sentence for c in claims] == ["I have sent it to your landlord."]
+    watch = ClaimWatch()
+    told = [c.sentence for piece in letter.split(" ") for c in watch.feed(piece + " ")]
+    assert told == ["I have sent it to your landlord."]  # the same while it streams
+    curly = "Try: “I’ve cancelled the order. I’ve refunded you.” It reads well."
+    assert find_claims(curly) == []
