@@ -155,7 +155,7 @@ class ChatModerationConfig(ModerationConfig):
 class Config(BaseModel):
     model_config = Strict
 
-    default: str = Field(description="name of the model used when --model is not given")
+    default: str = Field(description="name of the model used when --model is not given; none: the first listed")
     overflow: Literal["truncate", "compact", "error"] = Field(
         "truncate", description="when the context is full: drop the oldest turns, summarise them, or refuse"
     )
@@ -167,6 +167,13 @@ class Config(BaseModel):
 
     _origin: Path | None = PrivateAttr(None)
     _resolve_paths = field_validator("prompts_dir")(_resolve)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_model_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "default" not in data and isinstance(data.get("models"), dict) and data["models"]:
+            return {**data, "default": next(iter(data["models"]))}
+        return data
 
     @model_validator(mode="after")
     def _default_exists(self) -> Config:

@@ -34,7 +34,7 @@ MALFORMED = {
     "no_source": ('default = "a"\n[models.a]\nn_ctx = 512\n', "found none"),
     "repo_without_file": ('default = "a"\n[models.a]\nrepo = "org/x"\n', "`repo` needs `file`"),
     "unknown_default": (f'default = "b"\n{GOOD_MODEL}', "default: 'b' is not declared under [models]"),
-    "missing_default": (GOOD_MODEL, "missing key 'default'"),
+    "missing_default_and_models": ("overflow = \"error\"\n", "missing key 'default'"),
     "no_models": ('default = "a"\n[models]\n', "models: dictionary should have at least 1 item"),
     "temperature_out_of_range": (
         f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemperature = 9\n',
@@ -176,3 +176,8 @@ def test_models_lists_sources_and_availability(tmp_path: Path) -> None:
     row_b = next(line for line in lines if " b " in line)
     assert row_a.startswith("*") and "yes" in row_a and "2.0 KB" in row_a and "2048" in row_a
     assert "hf org/b-GGUF/b.gguf" in row_b and " no " in row_b and "4096" in row_b
+
+
+def test_without_a_default_the_first_model_listed_is_used(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, '[models.b]\nscript = "b.jsonl"\n[models.a]\nscript = "a.jsonl"\n'))
+    assert config.default == "b" and config.model(None)[0] == "b"
