@@ -62,14 +62,14 @@ def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -
 def test_few_sentences_of_real_replies_are_flagged_wrongly(learned: Confirm) -> None:
     """The embedded model's replies under the support preset, labelled by hand: claims are rare
     there (40 in 3,428 sentences), so what counts is the share of sentences without one that get a
-    notice. Measured over the five sets: 3.3% by the grammar alone (statal and hedged passives,
-    policy text), 1.2% with the learned check (on the two sets made after it was trained: 4.4% and
-    2.2% on claims_fresh3, 4.8% and 1.4% on claims_fresh4)."""
+    notice. Measured over the six sets: 3.2% by the grammar alone (statal and hedged passives,
+    policy text), 1.2% with the learned check (on the three sets made after it was trained: 4.0%
+    and 1.8% on claims_fresh3, 4.7% and 1.3% on claims_fresh4, 3.0% and 1.6% on claims_fresh5)."""
     from bench.claims import predict, rows
 
-    sets = ("replies", "fresh", "fresh2", "fresh3", "fresh4")
+    sets = ("replies", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
     sample = [r for name in sets for r in rows(name, "test") if r["label"] == "none"]
-    assert len(sample) >= 3300
+    assert len(sample) >= 4000
     assert sum(predict(sample)) / len(sample) <= 0.05
     assert sum(predict(sample, learned)) / len(sample) <= 0.02
 
