@@ -55,13 +55,21 @@ REGISTRY = Registry.from_config(ActionsConfig(commands={"notify": NOTIFY}))
 
 
 def rows(corpus: str, split: str) -> list[dict[str, Any]]:
+    """The corpus's sentences; those of model replies with `said`, the request they answer."""
     path = DATA / CORPORA[corpus]
     found = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    requests = DATA / CORPORA[corpus].replace("_replies", "").replace(".jsonl", "_requests.txt")
+    if requests.is_file():
+        said = requests.read_text(encoding="utf-8").splitlines()
+        found = [{**r, "said": said[r["request"] - 1]} if "request" in r else r for r in found]
     return [r for r in found if split == "all" or r["split"] == split]
 
 
 def predict(sample: list[dict[str, Any]], confirm: Confirm | None = None) -> list[bool]:
-    return [bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm)) for r in sample]
+    return [
+        bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", "")))
+        for r in sample
+    ]
 
 
 def scores(sample: list[dict[str, Any]], predicted: list[bool]) -> tuple[float, float]:

@@ -224,7 +224,7 @@ class Pipeline:
         session.pending = []
         session.attachments = []  # sent
         self.emit(UserSent(text))
-        self._claims = session.claim_watch()
+        self._claims = session.claim_watch(text)
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._second_look(turn)
@@ -255,7 +255,8 @@ class Pipeline:
                 reply, failure = generate(session, messages, params, prompt_tokens, cancel, None, lambda _: None)
                 if failure is not None:
                     raise ParleyError(f"generation failed: {failure}") from failure
-                replies.append(ComparedReply(text, reply, session.unbacked_claims(reply.content)))
+                claims = session.unbacked_claims(reply.content, messages[-1]["content"])
+                replies.append(ComparedReply(text, reply, claims))
                 if cancel.is_set():
                     break
         self.emit(Compared(messages[-1]["content"], replies))
@@ -298,7 +299,7 @@ class Pipeline:
                 f"{session.engine.info.n_ctx}-token window (lower /max_tokens, or /clear)"
             )  # fmt: skip
         self.emit(ReplyContinued(len(session.conversation.turns)))
-        self._claims = session.claim_watch()
+        self._claims = session.claim_watch(session.conversation.turns[-1].user)
         more, failure = generate(
             session, messages, params, prompt_tokens, cancel, None, self._show, continue_reply=True
         )
@@ -452,7 +453,7 @@ class Pipeline:
             return
         reply = turn.reply
         executed = {a.name for a in turn.actions if a.ok}
-        found = session.unbacked_claims(reply.content, executed)
+        found = session.unbacked_claims(reply.content, turn.user, executed)
         if found and not session.pending and session.config.actions.claims == "redact":
             for claim in found:  # once every request is answered, so a claim that became backed stays
                 reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))

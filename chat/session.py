@@ -89,13 +89,14 @@ class Session:
         if self.config.actions.claim_check == "learned":
             self.claim_check, self.claim_check_missing = claims_head.load_check()
 
-    def claim_watch(self) -> ClaimWatch:
-        """The claims of a reply as it is shown, sentence by sentence."""
-        return ClaimWatch(self.registry.backers, self.claim_check)
+    def claim_watch(self, user: str) -> ClaimWatch:
+        """The claims of a reply to the message `user` as it is shown, sentence by sentence."""
+        return ClaimWatch(self.registry.backers, self.claim_check, user)
 
-    def unbacked_claims(self, reply: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
-        """The claims in `reply` (its action requests aside) that no action in `executed` backs."""
-        return find_claims(self.registry.prose(reply), executed, self.registry.backers, self.claim_check)
+    def unbacked_claims(self, reply: str, user: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
+        """The claims in `reply` to the message `user` (its action requests aside) that no action
+        in `executed` backs (words of the user's that the reply repeats are not its claims)."""
+        return find_claims(self.registry.prose(reply), executed, self.registry.backers, self.claim_check, user)
 
     def action_context(self) -> ActionContext:
         data = Path(platformdirs.user_data_dir(APP_NAME))

@@ -361,14 +361,18 @@ def sentence_claim(
     backers: Backers | None = None,
     confirm: Confirm | None = None,
     before: str = "",
+    said: str = "",
 ) -> Claim | None:
     """The first claim in `sentence` that no executed action (by name) backs, or None.
 
     `backers(verb, sentence)` names the actions that would back a claim (the action registry
     answers), given the verb's base form; none when only the world could. `confirm(sentence)`,
     when given, has the last word on a sentence the grammar takes for a claim. `before`: the
-    reply's text before the sentence, where a quotation it is part of may have opened."""
+    reply's text before the sentence, where a quotation or a code block it is part of may have
+    opened. `said`: the user's message, whose words the reply may repeat."""
     load()
+    if _in_code(sentence, before) or _repeats(sentence, said):
+        return None
     for verb in _claim_verbs(_closed_quotes(sentence, before)):
         names = backers(lemma(verb), sentence) if backers else []
         if not executed.intersection(names):
@@ -384,11 +388,33 @@ def find_claims(
     executed: set[str] | frozenset[str] = frozenset(),
     backers: Backers | None = None,
     confirm: Confirm | None = None,
+    said: str = "",
 ) -> list[Claim]:
-    """The sentences of `reply` that claim an action no executed action backs (one claim each)."""
+    """The sentences of `reply` that claim an action no executed action backs (one claim each);
+    `said`: the user's message it answers."""
     sentences = split_sentences(reply)
-    found = (sentence_claim(s, executed, backers, confirm, "".join(sentences[:i])) for i, s in enumerate(sentences))
+    found = (
+        sentence_claim(s, executed, backers, confirm, "".join(sentences[:i]), said) for i, s in enumerate(sentences)
+    )
     return [claim for claim in found if claim is not None]
+
+
+def _in_code(sentence: str, before: str) -> bool:
+    """Whether `sentence` is code: inside a fenced block, or opening one (a string in a program,
+    "I will fly tomorrow", is not the assistant saying so)."""
+    return before.count("```") % 2 == 1 or sentence.lstrip().startswith("```")
+
+
+def _repeats(sentence: str, said: str) -> bool:
+    """Whether `sentence` repeats the user's own words: a reply that echoes "I bought them on
+    Saturday" or "I have cancelled the card" back is quoting the user, not claiming anything."""
+    words = _plain(sentence)
+    return len(words.split()) >= 4 and f" {words} " in f" {_plain(said)} "
+
+
+def _plain(text: str) -> str:
+    """Lowercase words with single spaces between them, for comparing wording."""
+    return " ".join(re.findall(r"[\w']+", text.lower().replace("’", "'")))
 
 
 def _closed_quotes(sentence: str, before: str) -> str:
@@ -413,9 +439,10 @@ class ClaimWatch:
     while the reply still streams. Only claims that no action could back are told this early:
     one that an action could back waits for the end of the turn, when its requests are answered."""
 
-    def __init__(self, backers: Backers | None = None, confirm: Confirm | None = None) -> None:
+    def __init__(self, backers: Backers | None = None, confirm: Confirm | None = None, said: str = "") -> None:
         self.backers = backers
         self.confirm = confirm
+        self.said = said  # the user's message the reply answers
         self.text = ""
         self.checked = 0  # where the first sentence not checked yet starts
         self.told: set[str] = set()  # the sentences whose claims were told
@@ -426,7 +453,7 @@ class ClaimWatch:
         found = []
         for end in SENTENCE_END.finditer(self.text, self.checked):
             before, sentence, self.checked = self.text[: self.checked], self.text[self.checked : end.end()], end.end()
-            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm, before)
+            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm, before, self.said)
             if claim is not None and claim.kind == "world":
                 self.told.add(claim.sentence)
                 found.append(claim)

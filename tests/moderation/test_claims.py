@@ -136,3 +136,13 @@ def test_a_quotation_over_several_sentences_is_not_the_assistants_claim() -> Non
     assert told == ["I have sent it to your landlord."]  # the same while it streams
     curly = "Try: “I’ve cancelled the order. I’ve refunded you.” It reads well."
     assert find_claims(curly) == []
+
+
+def test_code_and_the_users_own_words_are_not_claims() -> None:
+    reply = 'Try this:\n```python\nprint("I have sent the money. I booked the flight.")\n```\nI have booked it.'
+    assert [c.sentence for c in find_claims(reply)] == ["I have booked it."]
+    said = "I cancelled the card yesterday. Why was I charged again?"
+    echo = "I cancelled the card yesterday. I have refunded you."  # the first is the user's sentence
+    assert [c.sentence for c in find_claims(echo, said=said)] == ["I have refunded you."]
+    watch = ClaimWatch(said=said)
+    assert [c.sentence for c in watch.feed(echo + " ")] == ["I have refunded you."]
