@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from rich.markdown import Heading
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Collapsible, Static
 
 from chat.commands import candidates_text, numbered_ids, visible
 from chat.conversation import Conversation, Turn
@@ -27,10 +28,10 @@ from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
 
 FRAME = 1 / 10  # seconds between screen updates of a streaming reply (see bench/tui_stream.py)
-# Turns kept on screen. Textual lays out every widget on screen at each frame of a streaming reply,
-# and a Markdown reply is dozens of widgets: with all of a long chat mounted, the layout slowed the
-# stream and held hundreds of MB (bench/tui_stream.py --history 50, bench/memory.py). Older turns
-# are mounted again when the user scrolls up to them.
+# Turns kept on screen. Textual lays out every widget on screen at each frame of a streaming reply:
+# with all of a long chat mounted, the layout slowed the stream and held hundreds of MB
+# (bench/tui_stream.py --history 50, bench/memory.py). Older turns are mounted again when the user
+# scrolls up to them. (A reply is one widget, ReplyBody, for the same reason.)
 SHOWN_TURNS = 6
 PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
 
@@ -39,6 +40,39 @@ def literal_markdown() -> MarkdownIt:
     """Markdown for model text: HTML is shown as text, not hidden, and character references
     (`&#x202e;`) as written, not decoded into characters the sanitiser took out."""
     return MarkdownIt("gfm-like", {"html": False}).disable("entity")
+
+
+class LeftHeading(Heading):
+    """Headings at the left, as a chat reads them (Rich centres the first level)."""
+
+    LEVEL_ALIGN = dict.fromkeys(Heading.LEVEL_ALIGN, "left")
+
+
+class LiteralMarkdown(RichMarkdown):
+    """Rich's Markdown renderer over literal_markdown's parse (HTML and character references
+    stay as written)."""
+
+    elements = {**RichMarkdown.elements, "heading_open": LeftHeading}
+
+    def __init__(self, markup: str) -> None:
+        super().__init__("", hyperlinks=False)
+        self.markup = markup
+        self.parsed = literal_markdown().parse(markup)
+
+
+class ReplyBody(Static):
+    """A reply's Markdown as one widget. Textual's Markdown widget makes a widget of every block
+    (four of every list item), and each frame of a streaming reply lays out every widget on
+    screen while the generation thread waits for the GIL (bench/tui_stream.py); Rich renders a
+    2,000-token reply in ~3 ms."""
+
+    def __init__(self, markdown: str, classes: str = "") -> None:
+        super().__init__(LiteralMarkdown(markdown), classes=classes)
+        self.source = markdown
+
+    def show(self, markdown: str) -> None:
+        self.source = markdown
+        self.update(LiteralMarkdown(markdown))
 
 
 def mark_removed(markdown: str) -> str:
@@ -93,7 +127,7 @@ class MessageView(Vertical):
         self._notices = notices  # shown below the body
         self.versions = ""  # "2/3": which version of the turns from here on is shown
         self._thinking = ReasoningSplitter()  # streamed text: a reasoning model's thinking apart
-        self._stream: MarkdownStream | None = None
+        self._answer = ""  # the answer streamed so far (the reply without its thinking)
         self._pending: list[str] = []
         self._pending_lock = threading.Lock()
 
@@ -111,7 +145,7 @@ class MessageView(Vertical):
             reasoning, answer = split_reasoning(self._text)
             with Collapsible(title="Reasoning", collapsed=True, classes="reasoning" + ("" if reasoning else " -empty")):
                 yield Static(literal(reasoning), classes="reasoning-text")
-            yield Markdown(mark_removed(answer), classes="body", open_links=False, parser_factory=literal_markdown)
+            yield ReplyBody(mark_removed(answer), classes="body")
         for text, severity in self._notices:
             yield NoticeView(text, severity)
 
@@ -172,16 +206,12 @@ class MessageView(Vertical):
             shown = self.query_one(".reasoning-text", Static)
             shown.update(literal(str(shown.content) + reasoning))
         if answer:
-            if self._stream is None:
-                self._stream = Markdown.get_stream(self.query_one(Markdown))
-            await self._stream.write(mark_removed(answer))
+            self._answer += answer
+            self.query_one(ReplyBody).show(mark_removed(self._answer))
 
     async def finish(self) -> None:
         await self.flush()
         await self._show(*self._thinking.finish())
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
         self._thinking = ReasoningSplitter()  # /continue goes on from the whole text
         self._thinking.feed(self._text)
 
@@ -191,7 +221,8 @@ class MessageView(Vertical):
         reasoning, answer = split_reasoning(self._text)
         self.query_one(Collapsible).set_class(not reasoning, "-empty")
         self.query_one(".reasoning-text", Static).update(literal(reasoning))
-        await self.query_one(Markdown).update(mark_removed(answer))
+        self._answer = answer
+        self.query_one(ReplyBody).show(mark_removed(answer))
 
     def add_notice(self, text: str, position: Literal["above", "below"], severity: Severity) -> None:
         notice = NoticeView(text, severity)
@@ -283,8 +314,7 @@ class ConversationView(VerticalScroll):
             column = Vertical(classes="compared-reply")
             columns.mount(column)
             column.mount(Static(literal(f"{each.settings}  (seed {each.reply.params.seed})"), classes="role"))
-            column.mount(Markdown(mark_removed(clean(each.reply.content)), classes="body", open_links=False,
-                                  parser_factory=literal_markdown))  # fmt: skip
+            column.mount(ReplyBody(mark_removed(clean(each.reply.content)), classes="body"))
             for notice in compared.notices(index):
                 column.mount(NoticeView(notice.text, notice.severity))
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from textual.content import Content
 from textual.style import Style
-from textual.widgets import Collapsible, Markdown, OptionList, Static
+from textual.widgets import Collapsible, OptionList, Static
 
 from chat.errors import ParleyError
 from chat.history import History
 from chat.pipeline import Question
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.tui.app import ParleyApp
-from chat.tui.conversation import MessageView, NoticeView
+from chat.tui.conversation import MessageView, NoticeView, ReplyBody
 from chat.tui.screens import ConfirmScreen, HistoryScreen, RenameScreen
 from chat.tui.widgets import PromptInput, StatusBar
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
@@ -50,7 +50,7 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
 
     async def spy(self: MessageView, fragment: str) -> None:
         await original(self, fragment)
-        seen.append((len(self.query_one(Markdown).source), self.app.generating))  # type: ignore[attr-defined]
+        seen.append((len(self.query_one(ReplyBody).source), self.app.generating))  # type: ignore[attr-defined]
 
     monkeypatch.setattr(MessageView, "append", spy)
     loader = ScriptedLoader()
@@ -192,7 +192,7 @@ async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> No
         assert "[bold red]x[/]" in screen and "[@click=app.quit]click[/]" in screen
         assert "[link=https://evil.example]me[/link]" in screen
         assert "\x1b" not in replies(app)[0].text
-        assert replies(app)[0].query_one(Markdown).source.endswith("[31mred")
+        assert replies(app)[0].query_one(ReplyBody).source.endswith("[31mred")
 
 
 async def test_html_and_character_references_in_a_reply_show_as_written(tmp_path: Path) -> None:
@@ -417,7 +417,7 @@ async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tm
             "Static",
             "NoticeView",
             "Collapsible",
-            "Markdown",
+            "ReplyBody",
             "NoticeView",
         ]  # role, above, (thinking), body, below
         above, below = (str(n.render()) for n in view.query(NoticeView))
@@ -563,7 +563,7 @@ async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_th
         box = reply.query_one(Collapsible)
         assert box.collapsed and not box.has_class("-empty") and box.display
         assert str(reply.query_one(".reasoning-text", Static).render()) == "The user wants a number."
-        assert reply.query_one(Markdown).source == "It is **4**."
+        assert reply.query_one(ReplyBody).source == "It is **4**."
         await submit(pilot, "/think off")
         await wait_until(pilot, lambda: not app.generating)
         assert app.chat.has_class("-hide-reasoning") and not box.display

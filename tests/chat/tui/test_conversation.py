@@ -9,14 +9,13 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.widget import Widget
-from textual.widgets import Markdown
 
 from chat.context import ContextReport, TurnUsage
 from chat.conversation import Conversation, FinishReason, Reply, Turn
 from chat.events import Notice, TurnDone
 from chat.sampling import Sampling
 from chat.tui import app as tui_app
-from chat.tui.conversation import SHOWN_TURNS, ConversationView, EarlierTurns, MessageView, NoticeView
+from chat.tui.conversation import SHOWN_TURNS, ConversationView, EarlierTurns, MessageView, NoticeView, ReplyBody
 from chat.tui.screens import window_bar
 from tests.chat.tui.helpers import wait_until
 
@@ -57,7 +56,7 @@ async def test_a_turn_streams_in_from_another_thread_and_finishes_as_recorded() 
         turn = Turn(user="hi", reply=reply("⟦removed: insult⟧ Bye."))  # what moderation let through
         await view.finish_turn(TurnDone(turn, [], 2048))
         assert current.text == "⟦removed: insult⟧ Bye." and view.reply is None
-        assert current.query_one(Markdown).source == "`⟦removed: insult⟧` Bye."  # marked as Parley's
+        assert current.query_one(ReplyBody).source == "`⟦removed: insult⟧` Bye."  # marked as Parley's
 
 
 async def test_notices_go_where_they_belong() -> None:
@@ -72,7 +71,7 @@ async def test_notices_go_where_they_belong() -> None:
         view.add_notice(Notice("context", "context full: turn(s) 1 moved out of context", "information"))
         await pilot.pause()
         assert [type(w).__name__ for w in current.children] == [
-            "Static", "NoticeView", "Collapsible", "Markdown", "NoticeView"]  # fmt: skip
+            "Static", "NoticeView", "Collapsible", "ReplyBody", "NoticeView"]  # fmt: skip
         assert texts(current.query(NoticeView)) == ["moderation: removed: insult 0.90", "No action was taken."]
         last = view.children[-1]
         assert isinstance(last, NoticeView) and "context full" in str(last.render())
