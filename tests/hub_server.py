@@ -51,9 +51,17 @@ def serve(files: dict[str, bytes]) -> Iterator[str]:
     """Serve `files` until the block ends; yields the base URL."""
     Handler.files = files
     Handler.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    with running(Handler) as url:
+        yield url
+
+
+@contextmanager
+def running(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on a free port of 127.0.0.1 answering with `handler`, in a thread, until the
+    block ends; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

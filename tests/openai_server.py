@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.hub_server import running
 
 
 @dataclass
@@ -139,12 +140,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def serve(behaviour: Behaviour) -> Iterator[str]:
     """Serve as `behaviour` says until the block ends; yields the API's URL (ending in /v1)."""
     Handler.behaviour = behaviour
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(Handler) as url:
+        yield f"{url}/v1"
