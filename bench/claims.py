@@ -67,8 +67,7 @@ def rows(corpus: str, split: str) -> list[dict[str, Any]]:
 
 def predict(sample: list[dict[str, Any]], confirm: Confirm | None = None) -> list[bool]:
     return [
-        bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", "")))
-        for r in sample
+        bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", ""))) for r in sample
     ]
 
 
