@@ -489,6 +489,8 @@ class Server:
             why = f"no answer within {self._read_s:g} s (read_timeout_s)"
         elif isinstance(err, socket.gaierror):
             why = f"unknown host {clean(self._host)}"
+        elif isinstance(err, ssl.SSLCertVerificationError):  # a private CA is one the system does not know
+            why = f"TLS failed: {clean(str(err.reason))} (a private CA: point SSL_CERT_FILE at its certificate)"
         elif isinstance(err, ssl.SSLError):
             why = f"TLS failed: {clean(str(err.reason or err))}"
         elif isinstance(err, http.client.IncompleteRead | http.client.RemoteDisconnected | ConnectionResetError):

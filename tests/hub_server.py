@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 COMMIT = "a" * 40
 
@@ -55,15 +57,22 @@ def serve(files: dict[str, bytes]) -> Iterator[str]:
         yield url
 
 
+TLS = Path(__file__).parent / "data" / "tls"  # a self-signed certificate for 127.0.0.1, and its key
+
+
 @contextmanager
-def running(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+def running(handler: type[http.server.BaseHTTPRequestHandler], tls: bool = False) -> Iterator[str]:
     """An HTTP server on a free port of 127.0.0.1 answering with `handler`, in a thread, until the
-    block ends; yields its URL."""
+    block ends; yields its URL. With `tls`, HTTPS with the certificate in tests/data/tls."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http{'s' * tls}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -137,8 +137,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(behaviour: Behaviour) -> Iterator[str]:
-    """Serve as `behaviour` says until the block ends; yields the API's URL (ending in /v1)."""
+def serve(behaviour: Behaviour, tls: bool = False) -> Iterator[str]:
+    """Serve as `behaviour` says until the block ends; yields the API's URL (ending in /v1). With
+    `tls`, over HTTPS with a self-signed certificate (tests/data/tls)."""
     Handler.behaviour = behaviour
-    with running(Handler) as url:
+    with running(Handler, tls) as url:
         yield f"{url}/v1"

@@ -12,7 +12,7 @@ import pytest
 from chat.commands import execute
 from chat.config import ModelConfig, load_config
 from chat.engine import Message, StreamEnd, TextDelta
-from chat.errors import ConfigError, ParleyError
+from chat.errors import ConfigError, ModelLoadError, ParleyError
 from chat.events import Event, Notice
 from chat.http_engine import HttpEngine
 from chat.models import load_engine
@@ -20,6 +20,7 @@ from chat.pipeline import Pipeline
 from chat.sampling import Sampling
 from chat.session import Session
 from tests.conftest import write_config
+from tests.hub_server import TLS
 from tests.openai_server import Behaviour, serve, template, tokens
 
 CHAT: list[Message] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to me"}]
@@ -219,3 +220,17 @@ def test_commands_that_need_the_models_insides_say_what_a_server_allows(tmp_path
                 execute(session, "/lora 0.5")
         finally:
             session.close()
+
+
+def test_https_checks_the_certificate_and_takes_a_private_ca_from_ssl_cert_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with serve(Behaviour(kind="llama.cpp"), tls=True) as url:
+        assert url.startswith("https://")
+        with pytest.raises(ModelLoadError, match="TLS failed: .*CERTIFICATE_VERIFY_FAILED.*SSL_CERT_FILE"):
+            engine(url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "cert.pem"))  # the server's CA, as a user sets it
+        eng = engine(url)
+        assert eng.info.counts == "exact"
+        text, _ = reply(eng)
+    assert text == "Hello there."
