@@ -51,6 +51,7 @@ EXTRA_PARAMS: dict[Kind, dict[str, str]] = {
     "ollama": {},
     "openai": {},
 }
+DONE: dict[str, Any] = {"done": True}  # stands for the stream's `data: [DONE]` among its chunks
 LONGEST_LINE = 1 << 20  # an event line longer than this is not a server speaking this API
 LORA_HINT = "llama-server --lora, vLLM --lora-modules"
 BYTES_PER_TOKEN = 3  # approximate counts: fewer bytes per token than English text has (about 4)
@@ -297,6 +298,9 @@ class Reply:
     logprobs: list[TokenLogprob] = dataclasses.field(default_factory=list)
 
     def take(self, chunk: dict[str, Any]) -> str:
+        if chunk is DONE:  # a server that named no finish reason still ended the reply
+            self.finish = self.finish or "stop"
+            return ""
         if isinstance(chunk.get("error"), dict | str):
             raise ParleyError(f"the server failed mid-reply: {_message(chunk)}")
         usage = chunk.get("usage")
@@ -428,6 +432,7 @@ class Server:
                     continue  # blank lines between events, comments (pings), event names
                 data = line[5:].strip()
                 if data == b"[DONE]":
+                    yield DONE  # the end the protocol marks, which a cut connection never sends
                     return
                 try:
                     chunk = json.loads(data)

@@ -21,7 +21,7 @@ class Behaviour:
     kind: str = "llama.cpp"  # "llama.cpp", "vllm" or "openai" (no tokenizer, no template)
     pieces: tuple[str, ...] = ("Hello", " there", ".")  # the reply, streamed in these pieces
     reasoning: tuple[str, ...] = ()  # streamed as reasoning_content first
-    finish: str = "stop"
+    finish: str = "stop"  # "": no chunk names a finish reason (the stream still ends with [DONE])
     usage_prompt: int | None = None  # prompt_tokens reported in usage; None: the count of the template
     status: int = 200  # for /chat/completions
     error: str = "model exploded"
@@ -128,7 +128,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return  # the connection closes with the reply unfinished
             time.sleep(b.delay_s)
             event({"choices": [{"delta": {"content": piece}, "finish_reason": None}]})
-        event({"choices": [{"delta": {}, "finish_reason": b.finish}]})
+        if b.finish:
+            event({"choices": [{"delta": {}, "finish_reason": b.finish}]})
         event({"choices": [], "usage": usage, "timings": {"prompt_n": 3}})
         self.wfile.write(b"data: [DONE]\n\n")
 

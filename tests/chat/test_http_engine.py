@@ -234,3 +234,9 @@ def test_https_checks_the_certificate_and_takes_a_private_ca_from_ssl_cert_file(
         assert eng.info.counts == "exact"
         text, _ = reply(eng)
     assert text == "Hello there."
+
+
+def test_a_stream_that_ends_with_done_but_names_no_finish_reason_is_a_whole_reply() -> None:
+    with serve(Behaviour(finish="")) as url:
+        text, end = reply(engine(url))
+    assert text == "Hello there." and end.finish_reason == "stop"
