@@ -292,6 +292,7 @@ class ParleyApp(App[None]):
 
     async def enter(self, line: str) -> None:
         """Run a message or a command: the TUI's own commands here, the rest in the pipeline."""
+        self.chat.anchor()  # what it brings is shown, even when the user had scrolled up to read
         name, _, arg = line.removeprefix("/").partition(" ")
         if commands.is_command(line) and name in TUI_COMMANDS and await self._tui_command(name, arg.strip()):
             assert self.pipeline is not None

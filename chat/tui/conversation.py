@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from typing import Literal
 
 from markdown_it import MarkdownIt
-from rich.markdown import Heading
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import Heading, ListItem
 from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -48,11 +50,24 @@ class LeftHeading(Heading):
     LEVEL_ALIGN = dict.fromkeys(Heading.LEVEL_ALIGN, "left")
 
 
+class NumberedItem(ListItem):
+    """A numbered list item as it was written, "1." (Rich shows "1")."""
+
+    def render_number(self, console: Console, options: ConsoleOptions, number: int, last_number: int) -> RenderResult:
+        width = len(str(last_number)) + 3
+        lines = console.render_lines(self.elements, options.update(width=options.max_width - width), style=self.style)
+        style = console.get_style("markdown.item.number", default="none")
+        for index, line in enumerate(lines):
+            yield Segment(" " * width if index else f"{number}.".rjust(width - 1) + " ", style)
+            yield from line
+            yield Segment.line()
+
+
 class LiteralMarkdown(RichMarkdown):
     """Rich's Markdown renderer over literal_markdown's parse (HTML and character references
     stay as written)."""
 
-    elements = {**RichMarkdown.elements, "heading_open": LeftHeading}
+    elements = {**RichMarkdown.elements, "heading_open": LeftHeading, "list_item_open": NumberedItem}
 
     def __init__(self, markup: str) -> None:
         super().__init__("", hyperlinks=False)

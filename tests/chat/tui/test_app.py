@@ -729,3 +729,20 @@ async def test_after_a_failed_first_load_model_tries_again(tmp_path: Path) -> No
         await submit(pilot, "/model fake")
         await ready(pilot)
         assert "still using other" in notices(app)[-1]
+
+
+async def test_sending_while_scrolled_up_brings_the_new_turn_into_view(tmp_path: Path) -> None:
+    loader = ScriptedLoader(*[f"Reply {i}. " + "Long line of text. " * 30 for i in range(6)])
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for i in range(4):
+            await submit(pilot, f"message {i}")
+            await wait_until(pilot, lambda: not app.generating)
+        app.chat.scroll_home(animate=False)  # the user scrolls up to read
+        await pilot.pause()
+        assert app.chat.scroll_y == 0
+        await submit(pilot, "one more")
+        await wait_until(pilot, lambda: not app.generating)
+        await pilot.pause(0.2)
+        assert app.chat.scroll_y == app.chat.max_scroll_y > 0  # the new turn is in view
