@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import platformdirs
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -120,6 +120,15 @@ class ParleyApp(App[None]):
     @property
     def chat(self) -> ConversationView:
         return self.query_one(ConversationView)
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed while a message or the conversation has the focus (after a click)
+        goes to the input, instead of nowhere; a message's own keys (c, e, < and >) act first."""
+        prompt = self.query_one(PromptInput)
+        if event.is_printable and event.character and self.screen is prompt.screen and not prompt.has_focus:
+            prompt.focus()
+            prompt.insert(event.character)
+            event.stop()
 
     def on_mount(self) -> None:
         # The UI thread and the generation thread share the GIL; a short switch interval lets

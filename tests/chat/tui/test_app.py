@@ -746,3 +746,18 @@ async def test_sending_while_scrolled_up_brings_the_new_turn_into_view(tmp_path:
         await wait_until(pilot, lambda: not app.generating)
         await pilot.pause(0.2)
         assert app.chat.scroll_y == app.chat.max_scroll_y > 0  # the new turn is in view
+
+
+async def test_typing_after_a_click_elsewhere_goes_to_the_input(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader("A reply."))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "hello")
+        await wait_until(pilot, lambda: not app.generating)
+        replies(app)[0].focus()  # a click on the reply
+        await pilot.press("h", "i")  # not keys of a message's own
+        prompt = app.query_one(PromptInput)
+        assert prompt.has_focus and prompt.text == "hi"
+        app.chat.focus()  # a click on the conversation around the messages
+        await pilot.press("!")
+        assert prompt.has_focus and prompt.text == "hi!"
