@@ -55,6 +55,9 @@ class InfoScreen(ModalScreen[None]):
                 yield Static(self._body)
             yield Static(Text("Escape to close", style="dim"), id="panel-hint")
 
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # the arrows, PageUp/PageDown, Home and End scroll it
+
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
 

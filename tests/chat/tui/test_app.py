@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.style import Style
 from textual.widgets import Collapsible, OptionList, Static
@@ -761,3 +762,21 @@ async def test_typing_after_a_click_elsewhere_goes_to_the_input(tmp_path: Path) 
         app.chat.focus()  # a click on the conversation around the messages
         await pilot.press("!")
         assert prompt.has_focus and prompt.text == "hi!"
+
+
+async def test_a_long_context_panel_scrolls_to_its_totals(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader(*[f"Reply {i}." for i in range(30)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for i in range(30):
+            await submit(pilot, f"message {i}")
+            await wait_until(pilot, lambda: not app.generating)
+        await submit(pilot, "/context")
+        await pilot.pause(0.2)
+        table = app.screen.query_one(VerticalScroll)
+        hint = app.screen.query_one("#panel-hint", Static)
+        # The table's scroll area fits in the panel, above its hint, and the hint on the screen.
+        assert table.region.bottom <= hint.region.y and hint.region.bottom <= 24 and table.max_scroll_y > 0
+        await pilot.press("end")  # the keys scroll it: the totals at the end come into view
+        await pilot.pause(0.2)
+        assert table.scroll_y == table.max_scroll_y
