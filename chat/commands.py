@@ -396,7 +396,7 @@ def _lora(session: Session, arg: str) -> Outcome:
         try:
             scale = float(arg)
         except ValueError:
-            raise CommandError(f"/lora SCALE: expected a number from 0 to 4 (got {arg!r})") from None
+            scale = -1.0  # refused below, as a number out of range is
         if not 0.0 <= scale <= 4.0:
             raise CommandError(f"/lora SCALE: expected a number from 0 to 4 (got {arg!r})")
         session.engine.set_lora_scale(scale)

@@ -71,8 +71,8 @@ class HttpEngine(Engine):
         self._server = Server(name, config)
         try:
             listed = self._server.get("/models")
-        except ParleyError as err:
-            if "HTTP 404" not in str(err):
+        except ServerError as err:
+            if err.status != 404:
                 raise
             raise ParleyError(f"{err} (url should be the server's OpenAI API, which usually ends in /v1)") from None
         models = [m for m in listed.get("data", []) if isinstance(m, dict)] if isinstance(listed, dict) else []
@@ -147,13 +147,10 @@ class HttpEngine(Engine):
     def _count(self, messages: Sequence[Message], add_generation_prompt: bool, exact: bool) -> int:
         if not exact:
             return math.ceil(len(chatml(messages, add_generation_prompt).encode("utf-8")) / BYTES_PER_TOKEN)
-        if self._kind == "vllm":
-            body = {"model": self._model, "messages": list(messages), "add_generation_prompt": add_generation_prompt}
-            return int(self._server.post("/tokenize", body, root=True)["count"])
-        return len(self.tokenize(self.render(messages, add_generation_prompt)))
+        return len(self.prompt_tokens(messages, add_generation_prompt))
 
     def prompt_tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> list[int]:
-        if self._kind == "vllm" and self.exact:
+        if self._kind == "vllm":  # it tokenizes the messages themselves
             body = {"model": self._model, "messages": list(messages), "add_generation_prompt": add_generation_prompt}
             return [int(t) for t in self._server.post("/tokenize", body, root=True)["tokens"]]
         return self.tokenize(self.render(messages, add_generation_prompt))
@@ -337,6 +334,14 @@ class Reply:
         return CLOSE if was else ""
 
 
+class ServerError(ParleyError):
+    """The server answered with an HTTP error `status`."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Server:
     """HTTP to one server: JSON requests, streamed events, and every failure as one line."""
 
@@ -483,7 +488,7 @@ class Server:
             hint = " (check the key in api_key_env)" if response.status in (401, 403) else ""
             reason = clean(response.reason or "")[:60]
             detail = f": {detail}" if detail else ""
-            raise ParleyError(f"server {self.url}: HTTP {response.status} {reason}{hint}{detail}")
+            raise ServerError(f"server {self.url}: HTTP {response.status} {reason}{hint}{detail}", response.status)
         return connection, response, sock
 
     def _failure(self, err: BaseException) -> ParleyError:

@@ -119,11 +119,11 @@ class LlamaEngine(Engine):
                     detail = clean(_logged_error("llama.cpp refused it"))
                     raise ModelLoadError(f"cannot load lora_path {clean(str(config.lora_path))}: {detail}")
                 self._scale_adapter(config.lora_scale)
-            self._chat_template = self._template(config.chat_template)
+            bos, eos = (self._token_text(token) for token in (self._llm.token_bos(), self._llm.token_eos()))
+            self._chat_template = self._template(config.chat_template, bos, eos)
         except ParleyError:
             self._llm.close()
             raise
-        eos = self._token_text(self._llm.token_eos())
         self._stops = [eos] if eos else []
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         # llama.cpp offloads the output layer too (its log says "offloaded 31/31 layers to GPU"),
@@ -145,9 +145,8 @@ class LlamaEngine(Engine):
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
 
-    def _template(self, choice: str | None) -> ChatTemplate:
+    def _template(self, choice: str | None, bos: str, eos: str) -> ChatTemplate:
         metadata = self._llm.metadata
-        bos, eos = (self._token_text(token) for token in (self._llm.token_bos(), self._llm.token_eos()))
         if choice is None:
             if "tokenizer.chat_template" not in metadata:
                 raise ModelLoadError(f"{self._llm.model_path} has no chat template; set chat_template in models.toml")

@@ -77,6 +77,7 @@ class ModelRow:
     path: Path | None
     n_ctx: int
     is_default: bool
+    served: bool = False  # by a server (url): nothing of it is on this machine
 
     @property
     def size_text(self) -> str:
@@ -93,7 +94,7 @@ class ModelRow:
 
 def list_models(config: Config) -> list[ModelRow]:
     return [
-        ModelRow(name, model.source, local_path(model), model.n_ctx, name == config.default)
+        ModelRow(name, model.source, local_path(model), model.n_ctx, name == config.default, model.url is not None)
         for name, model in config.models.items()
     ]
 
@@ -102,7 +103,7 @@ def format_models(config: Config) -> str:
     """The table printed by `parley models` and `/models`."""
     rows = [("", "NAME", "SOURCE", "LOCAL", "SIZE", "N_CTX")]
     for row in list_models(config):
-        local = "yes" if row.path else "server" if row.source.startswith("url ") else "no"
+        local = "yes" if row.path else "server" if row.served else "no"
         rows.append(("*" if row.is_default else "", row.name, row.source, local, row.size_text, str(row.n_ctx)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return clean("\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows))

@@ -392,10 +392,10 @@ def find_claims(
 ) -> list[Claim]:
     """The sentences of `reply` that claim an action no executed action backs (one claim each);
     `said`: the user's message it answers."""
-    sentences = split_sentences(reply)
-    found = (
-        sentence_claim(s, executed, backers, confirm, "".join(sentences[:i]), said) for i, s in enumerate(sentences)
-    )
+    found, start = [], 0
+    for sentence in split_sentences(reply):  # the pieces join back to `reply`
+        found.append(sentence_claim(sentence, executed, backers, confirm, reply[:start], said))
+        start += len(sentence)
     return [claim for claim in found if claim is not None]
 
 
