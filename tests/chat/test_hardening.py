@@ -213,6 +213,25 @@ def test_the_markdown_export_cannot_be_made_active_or_forge_a_turn(tmp_path: Pat
     assert headings == ["<h1>Conversation with s</h1>", "<h2>System</h2>", "<h2>User (1)</h2>", "<h2>Assistant</h2>"]
 
 
+def test_the_markdown_export_keeps_code_and_formatting_as_written() -> None:
+    from markdown_it import MarkdownIt
+
+    from chat.export import as_markdown_text
+
+    render = MarkdownIt("commonmark", {"html": True}).render
+    reply = "Compare with `a > b`:\n\n```python\nif x[0] < 1:\n    print('<b>')\n```\n> Q&A: see *notes*"
+    html = render(as_markdown_text(reply))
+    assert "<pre><code class=\"language-python\">if x[0] &lt; 1:\n    print('&lt;b&gt;')\n</code></pre>" in html
+    assert "<code>a &gt; b</code>" in html and "<blockquote>" in html and "<em>notes</em>" in html
+    assert "Q&amp;A" in html  # shown as written: '&' is not escaped twice
+    # A fence inside a list item ends with the item in CommonMark, and what follows would be HTML:
+    # the export writes the block as a top-level fence of its own, closed at the message's end.
+    for hostile in ("1. item\n   ```\n<script>alert(1)</script>\n```", "```\n<script>x</script>\n## User (2)"):
+        html = render(as_markdown_text(hostile) + "\n\n## Next")
+        assert "<script>" not in html and html.rstrip().endswith("<h2>Next</h2>"), html
+        assert html.count("<h2>") == 1
+
+
 def test_action_failures_are_recorded_results(tmp_path: Path) -> None:
     requests = [
         '<action>{"name": "export_conversation", "arguments": {"path": "x.txt"}}</action>',
