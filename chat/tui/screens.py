@@ -157,8 +157,9 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
             return
         for entry in entries:
             when = entry.updated.astimezone().strftime("%Y-%m-%d %H:%M")
-            label = Text.assemble((f"{when}  ", "dim"), literal(entry.title or "(untitled)"),
-                                  (f"  {entry.turns} turn{'s' * (entry.turns != 1)}", "dim"))  # fmt: skip
+            turns = f"{entry.turns} turn{'s' * (entry.turns != 1)}"
+            # The count before the title: a long title is cut (see #history-list), not the count.
+            label = Text.assemble((f"{when}  {turns:>9}  ", "dim"), literal(entry.title or "(untitled)"))
             if entry.match:
                 label.append_text(Text.assemble("\n  ", literal(entry.match, "italic")))
             listing.add_option(Option(label, id=str(entry.id)))

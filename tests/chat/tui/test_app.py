@@ -493,8 +493,9 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
         listing = screen.query_one(OptionList)
-        assert [str(listing.get_option_at_index(i).prompt).split("  ")[1] for i in range(2)] == [
+        assert [str(listing.get_option_at_index(i).prompt).split("  ")[-1] for i in range(2)] == [
             "Rivers", "bread rolls please"]  # fmt: skip
+        assert "1 turn  Rivers" in str(listing.get_option_at_index(0).prompt)
         await pilot.press(*"bread")  # search as you type
         await wait_until(pilot, lambda: listing.option_count == 1)
         assert "[bread]" in str(listing.get_option_at_index(0).prompt)
@@ -520,6 +521,24 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         await pilot.press("ctrl+n")  # a new chat
         await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen) and not app.generating)
         assert not list(app.query(MessageView))
+
+
+async def test_a_long_title_takes_one_line_of_the_history(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    title = "a very long title about " + "rivers and lakes and seas " * 6 + "the end"
+    async with app.run_test(size=(80, 30)) as pilot:
+        await ready(pilot)
+        for message in ("hello", f"/title {title}"):
+            await submit(pilot, message)
+            await wait_until(pilot, lambda: not app.generating)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.pause()
+        listing = app.screen.query_one(OptionList)
+        lines = [listing.render_line(y).text.strip(" ▁▔▏▕│") for y in range(listing.size.height)]
+        (entry,) = [line for line in lines if "long title" in line]
+        assert "1 turn  a very long title" in entry and entry.endswith("…")
+        assert not any("the end" in line for line in lines)  # cut, not wrapped onto a second line
 
 
 async def test_copy_puts_a_reply_or_a_code_block_on_the_clipboard(tmp_path: Path) -> None:
