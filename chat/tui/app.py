@@ -496,6 +496,12 @@ class ParleyApp(App[None]):
 
     # --- actions --------------------------------------------------------------------------
 
+    def action_page_conversation(self, direction: int) -> None:
+        if direction < 0:
+            self.chat.scroll_page_up(animate=False)
+        else:
+            self.chat.scroll_page_down(animate=False)
+
     def action_stop(self) -> None:
         if self.generating:
             self.cancel.set()

@@ -405,9 +405,15 @@ class ConversationView(VerticalScroll):
         if not self.hidden:
             return
         start = max(0, self.hidden - SHOWN_TURNS)
+        reading = next((child for child in self.children if child is not self.earlier), None)
         await self.mount_all(self._views(start, self.hidden), after=self.earlier)
         self.hidden = start
         self.earlier.show_count(self.hidden)
+        if reading is not None and self.scroll_y == 0:
+            # Keep the reader's place: what was at the top stays there, the turns just shown are
+            # above it, and scrolling up to the top again shows the ones before them (left at
+            # the top, the view could not scroll up again, and the wheel showed nothing more).
+            self.call_after_refresh(self.scroll_to_widget, reading, top=True, animate=False)
 
     async def _hide_oldest(self, count: int) -> None:
         """Unmount the oldest `count` turns on screen, and the notices said before them."""

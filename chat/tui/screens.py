@@ -27,6 +27,7 @@ KEYS = [
     ("Shift+Enter, Ctrl+J", "new line in the message"),
     ("Up / Down (empty input)", "recall earlier inputs"),
     ("Tab", "complete the suggested slash command"),
+    ("PageUp / PageDown", "scroll the conversation (earlier turns appear at its top)"),
     ("Escape", "stop the reply being generated"),
     ("Ctrl+P", "command palette (every slash command, themes)"),
     ("F2", "past conversations: search, open, delete, new chat"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Static, TextArea
@@ -32,7 +33,13 @@ class SlashSuggester(Suggester):
 
 class PromptInput(TextArea):
     """Multi-line input. Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down in an
-    empty input recall earlier inputs; Tab accepts the slash-command suggestion."""
+    empty input recall earlier inputs; Tab accepts the slash-command suggestion; PageUp and
+    PageDown scroll the conversation (the input is a few lines: paging it would do nothing)."""
+
+    BINDINGS = [
+        Binding("pageup", "app.page_conversation(-1)", "Scroll up", show=False),
+        Binding("pagedown", "app.page_conversation(1)", "Scroll down", show=False),
+    ]
 
     @dataclass
     class Submitted(Message):

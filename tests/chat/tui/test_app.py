@@ -523,6 +523,24 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         assert not list(app.query(MessageView))
 
 
+async def test_page_keys_scroll_the_conversation_while_typing(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for number in range(6):
+            await submit(pilot, f"message {number}")
+            await wait_until(pilot, lambda: not app.generating)
+        await pilot.press(*"half typed")
+        bottom = app.chat.scroll_y
+        assert bottom == app.chat.max_scroll_y > 0
+        await pilot.press("pageup")
+        await wait_until(pilot, lambda: app.chat.scroll_y < bottom)
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: app.chat.scroll_y == bottom)
+        prompt = app.query_one(PromptInput)
+        assert prompt.has_focus and prompt.text == "half typed"
+
+
 async def test_a_long_title_takes_one_line_of_the_history(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path))
     title = "a very long title about " + "rivers and lakes and seas " * 6 + "the end"

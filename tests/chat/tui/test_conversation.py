@@ -123,9 +123,30 @@ async def test_a_long_conversation_keeps_its_last_turns_on_screen_and_shows_earl
         assert earlier.display and f"{total - SHOWN_TURNS} earlier turns" in str(earlier.render())
         view.scroll_home(animate=False)  # scrolling up to the top shows more, above
         await wait_until(pilot, lambda: numbers(view) == list(range(total - 2 * SHOWN_TURNS + 1, total + 1)))
-        await pilot.click(EarlierTurns)  # still at the top: so does a click on the line
+        await wait_until(pilot, lambda: view.scroll_y > 0)  # the reader's place is kept...
+        assert first_on_screen(view) == total - SHOWN_TURNS + 1
+        view.scroll_home(animate=False)  # ...so scrolling up again shows the rest
         await wait_until(pilot, lambda: numbers(view) == list(range(1, total + 1)))
         assert not earlier.display
+
+
+async def test_a_click_on_the_earlier_turns_line_shows_them_when_nothing_scrolls() -> None:
+    total = SHOWN_TURNS + 2
+    conversation = Conversation(turns=[Turn(user=f"q{i}", reply=reply(f"a{i}")) for i in range(1, total + 1)])
+    app = Host()
+    async with app.run_test(size=(80, 100)) as pilot:
+        view = app.query_one(ConversationView)
+        await view.show(conversation)
+        await pilot.pause()
+        assert view.max_scroll_y == 0 and numbers(view) == list(range(3, total + 1))
+        await pilot.click(EarlierTurns)
+        await wait_until(pilot, lambda: numbers(view) == list(range(1, total + 1)))
+
+
+def first_on_screen(view: ConversationView) -> int:
+    """The number of the first turn whose message is at least partly in view."""
+    top = view.scroll_offset.y
+    return min(m.turn for m in view.query(MessageView) if m.turn is not None and m.virtual_region.bottom > top)
 
 
 async def test_a_live_chat_trims_the_oldest_turns_from_the_screen_in_batches() -> None:
