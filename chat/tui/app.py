@@ -91,6 +91,7 @@ class ParleyApp(App[None]):
         self.setup = setup
         self.pipeline: Pipeline | None = None  # once the first model is loaded
         self.generating = False  # a turn or command runs in the worker
+        self.focus_after: int | None = None  # the turn whose message a key switched (< or >), focused when redrawn
         self.loading = False  # a model is being loaded; nothing may use the engine meanwhile
         self.cancel = threading.Event()
         self.closing = threading.Event()  # the app is exiting: workers stop talking to the UI
@@ -345,12 +346,23 @@ class ParleyApp(App[None]):
         """A key on a message: < and > switch versions at once; e puts /edit N TEXT in the input."""
         if message.run:
             if self.may_send():
+                self.focus_after = message.turn
                 await self.enter(message.line)
             return
         prompt = self.query_one(PromptInput)
         prompt.text = message.line
         prompt.focus()
         prompt.move_cursor(prompt.document.end)
+
+    def _focus_turn(self, turn: int | None) -> None:
+        """After < or > the conversation is drawn afresh: the message whose version was switched
+        keeps the focus and stays in view, so the keys can be pressed again."""
+        self.focus_after = None
+        for view in self.chat.query(MessageView):
+            if turn is not None and view.turn == turn and view.role == "user":
+                view.focus(scroll_visible=False)
+                self.chat.call_after_refresh(self.chat.scroll_to_widget, view, top=True, animate=False)
+                return
 
     def action_history(self, search: str = "") -> None:
         """The list of past conversations; what is picked there runs as /open ID or /clear."""
@@ -450,6 +462,7 @@ class ParleyApp(App[None]):
                 assert self.session is not None
                 await chat.show(self.session.conversation)
                 chat.show_versions(self.session.conversation)
+                self._focus_turn(self.focus_after)
             if event.ok and event.output:
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):

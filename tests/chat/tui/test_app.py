@@ -632,7 +632,11 @@ async def test_edit_a_message_then_switch_between_its_versions(tmp_path: Path) -
         await wait_until(pilot, lambda: not app.generating and [m.text for m in app.query(MessageView)][:1] == [
             "What is a llama?"])  # fmt: skip
         assert [m.text for m in app.query(MessageView)] == ["What is a llama?", "First answer."]
-        assert [m for m in app.query(MessageView) if m.role == "user"][0].versions == "1/2"
+        question = [m for m in app.query(MessageView) if m.role == "user"][0]
+        assert question.versions == "1/2" and question.has_focus  # so > can follow at once
+        await pilot.press("greater_than_sign")
+        await wait_until(pilot, lambda: [m.text for m in app.query(MessageView)][:1] == ["What is an alpaca?"])
+        assert [m for m in app.query(MessageView) if m.role == "user"][0].has_focus
 
 
 async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
