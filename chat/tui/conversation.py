@@ -99,8 +99,9 @@ def mark_removed(markdown: str) -> str:
 class NoticeView(Static):
     """A one-paragraph notice inside the conversation: command output, errors, warnings."""
 
-    def __init__(self, text: str, severity: Severity = "information") -> None:
-        super().__init__(literal(text), classes=f"notice -{severity}")
+    def __init__(self, text: str, severity: Severity = "information", kind: str = "") -> None:
+        # The kind as a class too: /continue takes a reply's old "finish" notice away.
+        super().__init__(literal(text), classes=f"notice -{severity}" + (f" -{kind}" if kind else ""))
 
 
 class MessageView(Vertical):
@@ -134,7 +135,7 @@ class MessageView(Vertical):
         text: str = "",
         turn: int | None = None,
         in_context: bool = True,
-        notices: Sequence[tuple[str, Severity]] = (),
+        notices: Sequence[Notice] = (),
     ) -> None:
         super().__init__(classes=f"message -{role}" + ("" if in_context else " -out-of-context"))
         self.role = role
@@ -162,8 +163,8 @@ class MessageView(Vertical):
             with Collapsible(title="Reasoning", collapsed=True, classes="reasoning" + ("" if reasoning else " -empty")):
                 yield Static(literal(reasoning), classes="reasoning-text")
             yield ReplyBody(mark_removed(answer), classes="body")
-        for text, severity in self._notices:
-            yield NoticeView(text, severity)
+        for notice in self._notices:
+            yield NoticeView(notice.text, notice.severity, notice.kind)
 
     @property
     def text(self) -> str:
@@ -240,8 +241,8 @@ class MessageView(Vertical):
         self._answer = answer
         self.query_one(ReplyBody).show(mark_removed(answer))
 
-    def add_notice(self, text: str, position: Literal["above", "below"], severity: Severity) -> None:
-        notice = NoticeView(text, severity)
+    def add_notice(self, text: str, position: Literal["above", "below"], severity: Severity, kind: str = "") -> None:
+        notice = NoticeView(text, severity, kind)
         if position == "above":
             self.mount(notice, after=self.query_one(".role"))
         else:
@@ -358,6 +359,8 @@ class ConversationView(VerticalScroll):
         """The reply of turn `number` streams on (/continue)."""
         views = [v for v in self.query(MessageView) if v.role == "assistant" and v.turn == number]
         self.reply = views[-1] if views else None
+        if self.reply is not None:  # why it stopped before ("cut at max_tokens") is said again when it stops
+            self.reply.query("NoticeView.-finish").remove()
 
     def feed(self, text: str) -> None:
         """Reply text for the turn in progress; safe to call from any thread."""
@@ -370,7 +373,8 @@ class ConversationView(VerticalScroll):
         if self.reply is None or notice.kind == "context":
             self.say(notice.text, notice.severity)
         else:
-            self.reply.add_notice(notice.text, "above" if notice.kind == "moderation" else "below", notice.severity)
+            position: Literal["above", "below"] = "above" if notice.kind == "moderation" else "below"
+            self.reply.add_notice(notice.text, position, notice.severity, notice.kind)
 
     async def withdraw(self, content: str) -> None:
         """The moderation model took the reply back: `content` says so, in its place."""
@@ -435,6 +439,6 @@ class ConversationView(VerticalScroll):
         for number, turn in enumerate(self.turns[start:end], start=start + 1):
             views.append(MessageView("user", turn.user, number, turn.in_context))
             if turn.reply is not None:
-                notices = [(n.text, n.severity) for n in finish_notices(turn.reply)]
+                notices = finish_notices(turn.reply)
                 views.append(MessageView("assistant", turn.reply.content, number, turn.in_context, notices))
         return views

@@ -582,12 +582,15 @@ async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path, max_tokens=8), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
+        cut_notes: list[int] = []
         for line in ("count", "/continue"):
             await submit(pilot, line)
             await wait_until(pilot, lambda: not app.generating)
+            cut_notes.append(sum("cut at max_tokens" in str(n.render()) for n in replies(app)[0].query(NoticeView)))
         (reply,) = replies(app)
         assert reply.text.endswith("and the rest.") and reply.text.startswith("one two")
         assert "stopped" not in reply.text
+        assert cut_notes == [1, 0]  # the reply was cut, then finished: its old note goes
 
 
 async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_think_off(tmp_path: Path) -> None:
