@@ -6,10 +6,11 @@ generation, prompt tokens + max_tokens must fit n_ctx.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chat.conversation import Conversation
-from chat.engine import Engine
+from chat.engine import Engine, Message
 from chat.errors import ContextOverflowError
 
 
@@ -83,9 +84,8 @@ def fits(engine: Engine, conversation: Conversation, user: str, max_tokens: int)
 def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, policy: str) -> tuple[int, list[int]]:
     """Make the next prompt fit; return (prompt tokens, 1-based numbers of turns dropped now).
 
-    `truncate` drops the oldest whole turns, never the system prompt or the new message. It
-    drops until a quarter of the window is free beyond the reply reserve, so that the next
-    turns append to an unchanged prefix and the KV cache keeps being reused.
+    `truncate` drops the oldest whole turns, never the system prompt or the new message, until
+    a quarter of the window is free beyond the reply reserve (see `_drop_oldest`).
     """
     n_ctx = engine.info.n_ctx
     needed = engine.count_tokens(conversation.context_messages(user)) + max_tokens
@@ -103,13 +103,54 @@ def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, 
             f"context full: the prompt needs {needed - max_tokens} tokens plus {max_tokens} reserved, "
             f'{needed - n_ctx} over the {n_ctx}-token window (use /clear, or overflow = "truncate")'
         )
+    needed, dropped = _drop_oldest(
+        conversation, lambda: engine.count_tokens(conversation.context_messages(user)) + max_tokens, n_ctx, keep=0
+    )
+    return needed - max_tokens, dropped
+
+
+def fit_continuation(
+    engine: Engine, conversation: Conversation, max_tokens: int, policy: str
+) -> tuple[list[Message], int, list[int]]:
+    """The prompt that continues the last reply (the model sees it as its own unfinished text),
+    its tokens, and the 1-based numbers of the turns dropped to make room, as `fit` drops them."""
+    reply = conversation.turns[-1].reply
+    assert reply is not None
+
+    def messages() -> list[Message]:
+        found = conversation.context_messages()
+        found[-1] = {"role": "assistant", "content": reply.content}  # as written, its thinking too
+        return found
+
+    def needed() -> int:
+        return engine.count_tokens(messages(), add_generation_prompt=False) + max_tokens
+
+    n_ctx = engine.info.n_ctx
+    last = conversation.system_messages() + conversation.turns[-1].messages()[:-1] + messages()[-1:]
+    alone = engine.count_tokens(last, add_generation_prompt=False) + max_tokens
+    total, dropped = needed(), list[int]()
+    if total > n_ctx and policy != "error" and alone <= n_ctx:
+        total, dropped = _drop_oldest(conversation, needed, n_ctx, keep=1)
+    if total > n_ctx:
+        remedy = "lower /max_tokens, or /clear" + (', or overflow = "truncate"' if policy == "error" else "")
+        raise ContextOverflowError(
+            f"no room to continue: {total - max_tokens} prompt tokens plus {max_tokens} for the reply exceed the "
+            f"{n_ctx}-token window ({remedy})"
+        )
+    return messages(), total - max_tokens, dropped
+
+
+def _drop_oldest(conversation: Conversation, needed: Callable[[], int], n_ctx: int, keep: int) -> tuple[int, list[int]]:
+    """Take the oldest turns out of the context, but the last `keep`, until what `needed` counts
+    leaves a quarter of the window free (so that the next turns append to an unchanged prefix
+    and the KV cache keeps being reused); return that count and the turns' 1-based numbers."""
     target = n_ctx - n_ctx // 4
-    dropped = []
-    for number, turn in enumerate(conversation.turns, start=1):
-        if needed <= target:
+    total, dropped = needed(), []
+    for number, turn in enumerate(conversation.turns[: len(conversation.turns) - keep], start=1):
+        if total <= target:
             break
         if turn.in_context:
             turn.in_context = False
             dropped.append(number)
-            needed = engine.count_tokens(conversation.context_messages(user)) + max_tokens
-    return needed - max_tokens, dropped
+            total = needed()
+    return total, dropped

@@ -289,15 +289,10 @@ class Pipeline:
         turn = session.conversation.turns[-1]
         reply = turn.reply
         assert reply is not None and turn.in_context
-        messages = session.conversation.context_messages()
-        messages[-1] = {"role": "assistant", "content": reply.content}  # as written, its thinking too
         params = session.params
-        prompt_tokens = session.engine.count_tokens(messages, add_generation_prompt=False)
-        if prompt_tokens + params.max_tokens > session.engine.info.n_ctx:
-            raise ContextOverflowError(
-                f"no room to continue: {prompt_tokens} prompt tokens plus {params.max_tokens} for the reply exceed the "
-                f"{session.engine.info.n_ctx}-token window (lower /max_tokens, or /clear)"
-            )  # fmt: skip
+        messages, prompt_tokens, dropped = context.fit_continuation(
+            session.engine, session.conversation, params.max_tokens, session.config.overflow
+        )
         self.emit(ReplyContinued(len(session.conversation.turns)))
         self._claims = session.claim_watch(session.conversation.turns[-1].user)
         more, failure = generate(
@@ -308,7 +303,7 @@ class Pipeline:
             "completion_tokens": reply.completion_tokens + more.completion_tokens,
             "duration_s": reply.duration_s + more.duration_s, "moderation": merged(reply.moderation, more.moderation),
         })  # fmt: skip
-        self._finish(turn, [], False)
+        self._finish(turn, dropped, False)
         if failure is not None:
             raise ParleyError(f"generation failed: {failure}") from failure
 

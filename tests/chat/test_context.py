@@ -104,3 +104,33 @@ def test_dropped_turns_stay_in_the_conversation(tmp_path: Path) -> None:
     assert not small.session.conversation.turns[0].in_context
     rep = report(small.session.engine, small.session.conversation, 50)
     assert "out of context: turn(s) 1" in rep.format()
+
+
+def test_continue_drops_the_oldest_turns_when_the_window_is_full(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    for i in range(5):
+        small.send(f"q{i} {WORDS}", WORDS)
+    small.engine.enqueue(" ".join(["more"] * 60))  # cut at max_tokens = 50
+    small.send(f"q5 {WORDS}")
+    turns = small.session.conversation.turns
+    assert turns[-1].reply is not None and turns[-1].reply.finish_reason == "length"
+    assert all(t.in_context for t in turns)
+    small.session.params = small.session.params.model_copy(update={"max_tokens": 200})  # no room left for it
+    small.engine.enqueue(" and the end.")
+    small.pipeline.command("/continue")
+    done = small.events[-1]
+    assert isinstance(done, TurnDone) and done.dropped and done.context_used <= 600
+    assert turns[-1].in_context and not turns[0].in_context  # the oldest went, the continued one stayed
+    assert turns[-1].reply is not None and turns[-1].reply.content.endswith("and the end.")
+
+
+def test_continue_refuses_when_the_policy_is_error_and_drops_nothing(tmp_path: Path) -> None:
+    small = Small(tmp_path, overflow="error")
+    for i in range(5):
+        small.send(f"q{i} {WORDS}", WORDS)
+    small.engine.enqueue(" ".join(["more"] * 60))
+    small.send(f"q5 {WORDS}")
+    small.session.params = small.session.params.model_copy(update={"max_tokens": 200})
+    with pytest.raises(ContextOverflowError, match=r"no room to continue: .* 600-token window .*overflow"):
+        small.pipeline.command("/continue")
+    assert all(t.in_context for t in small.session.conversation.turns)
