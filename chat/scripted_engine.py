@@ -184,7 +184,7 @@ class ScriptedLoader:
     """An engine loader that hands out ScriptedEngines (each queued with `replies`) and remembers
     them; loading a model named in `fail_on` fails as a corrupt file would. For tests and benches."""
 
-    def __init__(self, *replies: str) -> None:
+    def __init__(self, *replies: str | ScriptedReply) -> None:
         self.engines: list[ScriptedEngine] = []
         self.fail_on: set[str] = set()
         self.replies = replies

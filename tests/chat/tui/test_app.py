@@ -18,7 +18,7 @@ from textual.widgets import Collapsible, OptionList, Static
 from chat.errors import ParleyError
 from chat.history import History
 from chat.pipeline import Question
-from chat.scripted_engine import ScriptedEngine, ScriptedLoader
+from chat.scripted_engine import ScriptedEngine, ScriptedLoader, ScriptedReply
 from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView, ReplyBody
 from chat.tui.screens import ConfirmScreen, HistoryScreen, RenameScreen
@@ -539,6 +539,23 @@ async def test_page_keys_scroll_the_conversation_while_typing(tmp_path: Path) ->
         await wait_until(pilot, lambda: app.chat.scroll_y == bottom)
         prompt = app.query_one(PromptInput)
         assert prompt.has_focus and prompt.text == "half typed"
+
+
+async def test_a_notification_never_covers_the_input(tmp_path: Path) -> None:
+    from textual.widgets._toast import Toast
+
+    loader = ScriptedLoader(ScriptedReply(content="slow " * 40, delay_s=0.05))
+    app = make_app(tmp_path, fake_config(tmp_path), loader)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await ready(pilot)
+        await submit(pilot, "first")
+        await pilot.press(*"second", "enter")  # while the reply streams: "wait for it"
+        await wait_until(pilot, lambda: bool(app.screen.query(Toast)))
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "second"  # kept
+        for toast in app.screen.query(Toast):
+            assert not toast.region.overlaps(prompt.region), (toast.region, prompt.region)
+        await wait_until(pilot, lambda: not app.generating)
 
 
 async def test_a_long_title_takes_one_line_of_the_history(tmp_path: Path) -> None:
