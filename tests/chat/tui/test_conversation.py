@@ -127,7 +127,7 @@ async def test_a_long_conversation_keeps_its_last_turns_on_screen_and_shows_earl
         assert first_on_screen(view) == total - SHOWN_TURNS + 1
         view.scroll_home(animate=False)  # ...so scrolling up again shows the rest
         await wait_until(pilot, lambda: numbers(view) == list(range(1, total + 1)))
-        assert not earlier.display
+        await wait_until(pilot, lambda: not earlier.display)  # nothing earlier is left to show
 
 
 async def test_a_click_on_the_earlier_turns_line_shows_them_when_nothing_scrolls() -> None:
