@@ -14,6 +14,8 @@
   training set written for them was tried and left out: it did no better on the earlier sets);
 - claims_fresh5.jsonl: replies to 160 more requests (other sectors), labelled by a helper who read
   no code, after the learned check and the rule for quotations over several sentences: held out;
+- claims_fresh6.jsonl: replies to 160 more requests, made after fresh5's errors were seen (and the
+  rules for fenced code and for words the user said were added): held out;
 - claims.jsonl: the first corpus, written together with the old verb lists; kept as a regression set.
 
     python bench/claims.py [--split test|dev|all] [--check learned|grammar] [--errors]
@@ -44,7 +46,7 @@ from moderation.claims_head import load_check  # noqa: E402
 DATA = Path(__file__).resolve().parent / "data"
 CORPORA = {"written": "claims_written.jsonl", "replies": "claims_replies.jsonl", "fresh": "claims_fresh.jsonl",
            "fresh2": "claims_fresh2.jsonl", "fresh3": "claims_fresh3.jsonl", "fresh4": "claims_fresh4.jsonl",
-           "fresh5": "claims_fresh5.jsonl", "regression": "claims.jsonl"}  # fmt: skip
+           "fresh5": "claims_fresh5.jsonl", "fresh6": "claims_fresh6.jsonl", "regression": "claims.jsonl"}  # fmt: skip
 # The built-in actions, and a command action of the user's as the corpora name it.
 NOTIFY = CommandActionConfig(
     description="show a desktop notification", argv=["notify-send", "{text}"], args={"text": "what to say"},
