@@ -6,7 +6,8 @@ backend) get a threshold chosen on the tuning half (best F1 with neutral/positiv
 mentions flagged at most 10% of the time). The contextual backend runs as shipped, through the
 moderator with its default thresholds, which were chosen on its own training data: HateCheck
 tunes nothing of it. A reply is flagged when the moderator's decision is not `allow` (a
-warning counts). Profanity is flagged on purpose, so `profanity_nh` is reported apart and not
+warning counts); a second report counts only the categories of abuse (a profanity warning alone
+not counted). Profanity is flagged on purpose, so `profanity_nh` is reported apart and not
 counted as a failure.
 
     python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv] [--no-contextual]
@@ -124,6 +125,12 @@ def main() -> None:
         flagged = {r["case_id"]: v.decision != "allow" for r, v in zip(rows, verdicts, strict=True)}
         report(f"Parley contextual, as shipped (default thresholds), {seconds / len(rows) * 1e3:.1f} ms per item",
                test, flagged, by_id)  # fmt: skip
+        # The same verdicts, counting only what a category of abuse flagged: a profanity warning
+        # alone (the text shown, with a note) is Parley's policy for any swear word, the reason
+        # profanity_nh is reported apart; here it is set apart in the other functionalities too.
+        abuse = {r["case_id"]: any(c != "profanity" for c in v.flagged) for r, v in zip(rows, verdicts, strict=True)}
+        report("Parley contextual, flagged by a category of abuse (profanity warnings alone not counted)",
+               test, abuse, by_id)  # fmt: skip
 
 
 if __name__ == "__main__":
