@@ -83,6 +83,9 @@ class ModelConfig(BaseModel):
     )
     lora_path: Path | None = Field(None, description="a LoRA adapter (GGUF) applied at load")
     lora_scale: float = Field(1.0, ge=0.0, le=4.0, description="how strongly the LoRA adapter applies; 0 = not at all")
+    prompt_cache: bool = Field(
+        True, description="keep the evaluated start of the prompt on disk, so the next run's first reply skips it"
+    )
     prompt: str = Field("default", description="the system-prompt preset used at start")
     sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 
@@ -119,7 +122,7 @@ class ModelConfig(BaseModel):
         remote = {"model", "api_key_env", "connect_timeout_s", "read_timeout_s"} & self.model_fields_set
         if remote and self.url is None:
             raise ValueError(f"`{sorted(remote)[0]}` is only valid with `url`")
-        local = {"n_gpu_layers", "n_threads", "lora_path"} & self.model_fields_set
+        local = {"n_gpu_layers", "n_threads", "lora_path", "prompt_cache"} & self.model_fields_set
         if local and self.url is not None:
             raise ValueError(f"`{sorted(local)[0]}` is set on the server, not in Parley, for a `url` model")
         return self

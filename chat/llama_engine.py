@@ -3,7 +3,9 @@
 The prompt is rendered here with the model's own chat template and tokenized with its own
 tokenizer, so the count that the context accounting sees is exactly what is evaluated.
 Generation goes through `Llama.generate`, which reuses the longest common prefix of the KV
-cache: as long as the rendered history does not change, turn N evaluates only new tokens.
+cache: as long as the rendered history does not change, turn N evaluates only new tokens. The
+prompt's start that every conversation shares is also kept on disk between runs
+(`chat.prompt_cache`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
+import platformdirs
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from chat import sampler_stages
 from chat.chat_template import ChatTemplate, read_template
-from chat.config import ModelConfig
+from chat.config import APP_NAME, ModelConfig
 from chat.engine import (
     Candidate,
     Engine,
@@ -42,6 +45,7 @@ from chat.engine import (
 )
 from chat.errors import ConfigError, ModelLoadError, ParleyError
 from chat.gguf_header import check_lora, check_model
+from chat.prompt_cache import MIN_TOKENS, PromptCache, identity
 from chat.sampling import Sampling
 from chat.sanitize import clean
 from chat.stops import StopScanner
@@ -141,6 +145,16 @@ class LlamaEngine(Engine):
         self._last: tuple[list[int], list[int]] = ([], [])
         self._stale = False  # the context's logits are not those of the cache's last token (after _restore)
         self._closed = False
+        self._disk = (
+            PromptCache(Path(platformdirs.user_cache_dir(APP_NAME)) / "prompts") if config.prompt_cache else None
+        )
+        stat = path.stat()
+        self._state_of = dict(
+            model=str(path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns, n_ctx=self._info.n_ctx,
+            llama_cpp=llama_cpp.__version__, n_gpu_layers=config.n_gpu_layers, lora=str(config.lora_path or ""),
+        )  # fmt: skip
+        self._on_disk: set[Path] = set()  # prompt starts this engine loaded from disk or wrote there
+        self._writer: threading.Thread | None = None
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
@@ -220,12 +234,15 @@ class LlamaEngine(Engine):
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
+        asks = bool(messages) and messages[-1]["role"] == "user" and not continue_reply
+        start = self._shared_start(messages[:-1]) if asks and self._disk else []
         with self._lock:
-            yield from self._generate(prompt, params, cancel, grammar, logprobs)
+            self._load_start(start)
+            yield from self._generate(prompt, params, cancel, grammar, logprobs, start)
 
     def _generate(
         self, prompt: list[int], params: Sampling, cancel: threading.Event, grammar: LlamaGrammar | None,
-        logprobs: bool,
+        logprobs: bool, start: list[int] | None = None,
     ) -> Iterator[StreamEvent]:  # fmt: skip
         llm = self._llm
         # llama-cpp-python derives the seed from the previous one when none is given; we want
@@ -242,6 +259,8 @@ class LlamaEngine(Engine):
         finish: StopReason = "length"
         self._shift(prompt)
         self._fresh()
+        if start:
+            self._save_start(start)
         tokens = llm.generate(
             prompt,
             temp=params.temperature,
@@ -443,14 +462,66 @@ class LlamaEngine(Engine):
         with self._lock:  # a reply asked for meanwhile waits, and reuses what was evaluated
             if self._closed:  # the session ended before the warm-up began: the model is freed
                 return
-            one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
-            shared = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))
+            start = self._shared_start(messages)
+            self._load_start(start)
             self._fresh()
-            tokens = self._llm.generate(one[:shared], temp=0.0)
+            tokens = self._llm.generate(start, temp=0.0)
             try:
                 next(tokens)  # the prompt is evaluated before the first token is sampled
             finally:
                 tokens.close()
+            self._save_start(start)
+
+    def _shared_start(self, messages: Sequence[Message]) -> list[int]:
+        """The tokens every prompt that goes on from `messages` with a user message begins with:
+        two prompts with different messages, up to where they part."""
+        one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
+        return one[: next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))]
+
+    def _load_start(self, start: list[int]) -> None:
+        """Put the cache on disk for `start` into the context, unless the context holds it."""
+        llm = self._llm
+        if self._disk is None or len(start) < MIN_TOKENS or self._cached(start) == len(start):
+            return
+        state = self._disk.load(self._owner(), start)
+        if state is None:
+            return
+        memory = llama_cpp.llama_get_memory(llm.ctx)
+        llama_cpp.llama_memory_seq_rm(memory, 0, -1, -1)
+        llm.n_tokens = 0  # what the cache holds if the state is refused: nothing
+        cells = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_seq_set_data(llm.ctx, cells, len(state), 0) != len(state):
+            llama_cpp.llama_memory_seq_rm(memory, 0, -1, -1)
+            return
+        llm.input_ids[: len(start)] = start
+        llm.n_tokens = len(start)
+        self._stale = True  # the context's logits are not the start's: see _fresh
+        self._on_disk.add(self._disk.path(self._owner(), start))
+
+    def _save_start(self, start: list[int]) -> None:
+        """Evaluate `start` alone (the prompt's rest follows in generation) and write the
+        context's state to disk in the background, unless this engine loaded or wrote it. Only
+        when the context holds no more than the start: a conversation's cache is not cut back
+        for it, and no user's message goes into the file."""
+        llm = self._llm
+        if self._disk is None or len(start) < MIN_TOKENS or llm.n_tokens > len(start):
+            return
+        path = self._disk.path(self._owner(), start)
+        if path in self._on_disk:  # loaded from there, or written: once (a bad file is replaced)
+            return
+        self._on_disk.add(path)
+        self._evaluate(start, len(start))
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        cells = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm.ctx, cells, size, 0)
+        state = bytes(memoryview(cells)[:written])
+        self._writer = threading.Thread(
+            target=self._disk.save, args=(self._owner(), start, state), name="prompt-cache", daemon=True
+        )
+        self._writer.start()
+
+    def _owner(self) -> str:
+        return identity(**self._state_of, lora_scale=self._info.lora_scale)
 
     def forget_cache(self) -> None:
         """Drop the KV cache: the next prompt is evaluated whole (benchmarks compare cold and warm)."""
@@ -459,6 +530,8 @@ class LlamaEngine(Engine):
     def close(self) -> None:
         # Never free the model under a running warm-up or reply (llama.cpp would crash); one
         # that does not end in time is left to the process's exit.
+        if self._writer is not None:
+            self._writer.join(timeout=10)  # the prompt cache's file is written whole, or not at all
         if self._lock.acquire(timeout=10):
             try:
                 self._closed = True  # a warm-up thread that starts later must not touch it

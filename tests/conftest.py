@@ -29,6 +29,7 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # the prompt cache: one per test
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))  # no Detoxify weights unless a test puts them
     monkeypatch.delenv("PARLEY_CONFIG", raising=False)

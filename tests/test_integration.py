@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 
 from chat.config import ModelConfig
@@ -28,7 +29,8 @@ GREEDY = Sampling(temperature=0.0, seed=1, max_tokens=48)
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaEngine]:
-    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
+    # The in-memory cache is what these tests look at: no prompt cache on disk under them.
+    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048, prompt_cache=False))
     yield engine
     engine.close()
 
@@ -187,6 +189,35 @@ def test_warm_up_evaluates_the_prompt_start_and_the_reply_only_the_message(engin
     message = len(engine.tokenize("Name a colour."))
     # what the warm-up could not know: the message, the template's text after it, at most one more
     assert message < end.evaluated_prompt_tokens <= message + 8 < end.prompt_tokens / 4
+
+
+def test_the_prompt_start_is_kept_on_disk_for_the_next_run() -> None:
+    system: list[Message] = [{"role": "system", "content": "You are a helpful assistant for a bakery. " * 8}]
+    first: list[Message] = [*system, {"role": "user", "content": "Do you sell rye bread?"}]
+    second: list[Message] = [*system, {"role": "user", "content": "Name a colour."}]
+
+    def run(messages: list[Message], disk: bool = True) -> tuple[list[TextDelta | StreamEnd], StreamEnd]:
+        engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, prompt_cache=disk))
+        try:
+            events = list(engine.stream(messages, GREEDY, threading.Event()))
+        finally:
+            engine.close()  # waits for the file to be written
+        end = events[-1]
+        assert isinstance(end, StreamEnd)
+        return events[:-1], end
+
+    folder = Path(platformdirs.user_cache_dir("parley")) / "prompts"
+    _, end = run(first)  # a first run: evaluates everything, and writes the start's state
+    assert end.evaluated_prompt_tokens == end.prompt_tokens
+    (written,) = folder.glob("*.kv")
+    reply, end = run(second)  # a later run (another process, in real use): only the new message
+    assert end.evaluated_prompt_tokens < end.prompt_tokens / 4
+    cold, cold_end = run(second, disk=False)
+    assert reply == cold and cold_end.evaluated_prompt_tokens == cold_end.prompt_tokens  # the same reply
+    written.write_bytes(written.read_bytes()[:1000])  # damaged: ignored, evaluated again, written again
+    again, end = run(second)
+    assert again == cold and end.evaluated_prompt_tokens == end.prompt_tokens
+    assert written.stat().st_size > 1000
 
 
 def test_the_engine_reports_the_layers_llama_cpp_offloaded() -> None:

@@ -31,7 +31,8 @@ MESSAGES: list[Message] = [
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaEngine]:
-    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048))
+    # The in-memory cache is what these tests look at: no prompt cache on disk under them.
+    engine = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_ctx=2048, prompt_cache=False))
     yield engine
     engine.close()
 

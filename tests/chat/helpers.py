@@ -33,7 +33,9 @@ def parley(
 ) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONUTF8": "1"}
     if home is not None:
-        env.update(XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"))
+        env.update(
+            XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache")
+        )
     return subprocess.run(
         [sys.executable, "-m", "chat", *args], input=stdin, capture_output=True, cwd=ROOT, env=env, timeout=timeout
     )
