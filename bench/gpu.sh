@@ -56,8 +56,9 @@ def pace(engine: LlamaEngine) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-engines = {name: LlamaEngine(name, gguf, ModelConfig(path=gguf, n_ctx=2048, n_gpu_layers=layers))
-           for name, layers in (("GPU", -1), ("CPU", 0))}
+# The GPU with flash attention (Parley's default there) and without; the CPU as Parley runs it.
+engines = {name: LlamaEngine(name, gguf, ModelConfig(path=gguf, n_ctx=2048, n_gpu_layers=layers, flash_attn=flash))
+           for name, layers, flash in (("GPU", -1, None), ("GPU, no flash attention", -1, False), ("CPU", 0, None))}
 gpu = engines["GPU"].info
 assert gpu.gpu_layers == gpu.layers, f"only {gpu.gpu_layers} of {gpu.layers} layers offloaded"
 print(f"offloaded: {gpu.device()} (llama-cpp-python {llama_cpp.__version__})")
@@ -67,4 +68,6 @@ for _ in range(3):
         speeds[name].append(pace(engine))
 gpu_speed, cpu_speed = (statistics.median(speeds[n]) for n in ("GPU", "CPU"))
 print(f"tokens/s, median of 3: GPU {gpu_speed:.0f}, CPU {cpu_speed:.0f} ({gpu_speed / cpu_speed:.1f}x)")
+plain = statistics.median(speeds["GPU, no flash attention"])
+print(f"GPU without flash attention: {plain:.0f} tokens/s (with it x{gpu_speed / plain:.2f})")
 PY

@@ -86,6 +86,11 @@ class ModelConfig(BaseModel):
     prompt_cache: bool = Field(
         True, description="keep the evaluated start of the prompt on disk, so the next run's first reply skips it"
     )
+    flash_attn: bool | None = Field(
+        None,
+        description="llama.cpp's flash attention; none = on when layers are offloaded to a GPU, off on the CPU "
+        "(bench/flash_attn.py: there it is faster with a short conversation, slower with a long one)",
+    )
     prompt: str = Field("default", description="the system-prompt preset used at start")
     sampling: Sampling = Sampling()  # frozen, so one shared default is safe
 
@@ -122,7 +127,7 @@ class ModelConfig(BaseModel):
         remote = {"model", "api_key_env", "connect_timeout_s", "read_timeout_s"} & self.model_fields_set
         if remote and self.url is None:
             raise ValueError(f"`{sorted(remote)[0]}` is only valid with `url`")
-        local = {"n_gpu_layers", "n_threads", "lora_path", "prompt_cache"} & self.model_fields_set
+        local = {"n_gpu_layers", "n_threads", "lora_path", "prompt_cache", "flash_attn"} & self.model_fields_set
         if local and self.url is not None:
             raise ValueError(f"`{sorted(local)[0]}` is set on the server, not in Parley, for a `url` model")
         return self

@@ -103,6 +103,9 @@ class LlamaEngine(Engine):
         if config.lora_path is not None:
             check_lora(config.lora_path, path)  # llama.cpp crashes on an adapter it cannot use
         _log_lines.clear()
+        flash = config.flash_attn
+        if flash is None:  # as llama.cpp's tools choose, but on the CPU only when asked: see the bench
+            flash = config.n_gpu_layers != 0 and llama_cpp.llama_supports_gpu_offload()
         try:
             with LOAD_LOCK:  # never beside another load: see LOAD_LOCK
                 self._llm = llama_cpp.Llama(
@@ -110,6 +113,7 @@ class LlamaEngine(Engine):
                     n_ctx=config.n_ctx,
                     n_gpu_layers=config.n_gpu_layers,
                     n_threads=config.n_threads or default_threads(),
+                    flash_attn=flash,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as err:
@@ -152,6 +156,7 @@ class LlamaEngine(Engine):
         self._state_of = dict(
             model=str(path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns, n_ctx=self._info.n_ctx,
             llama_cpp=llama_cpp.__version__, n_gpu_layers=config.n_gpu_layers, lora=str(config.lora_path or ""),
+            flash_attn=flash,  # it stores the cache's values in another layout
         )  # fmt: skip
         self._on_disk: set[Path] = set()  # prompt starts this engine loaded from disk or wrote there
         self._writer: threading.Thread | None = None

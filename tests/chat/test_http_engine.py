@@ -193,6 +193,8 @@ def test_config_keys_of_a_server_model(tmp_path: Path) -> None:
     assert "url" in load('url = "ftp://h/v1"')
     assert "`model` is only valid with `url`" in load('path = "x.gguf"\nmodel = "m"')
     assert "`n_gpu_layers` is set on the server" in load('url = "http://h:1/v1"\nn_gpu_layers = -1')
+    for local in ("prompt_cache = false", "flash_attn = true"):  # the server's own business
+        assert f"`{local.split()[0]}` is set on the server" in load(f'url = "http://h:1/v1"\n{local}')
     assert "api_key_env" in load('url = "http://h:1/v1"\napi_key_env = "not a name"')
     config = load_config(write_config(tmp_path, 'default = "m"\n[models.m]\nurl = "http://h:1/v1"\nmodel = "x"\n'))
     assert config.models["m"].source == "url http://h:1/v1 (x)"
