@@ -3,8 +3,10 @@
 The embedded model through the whole turn pipeline (moderation and the guard on, the shipped
 system prompt and actions prompt), greedy, short replies, until the window has been truncated
 and ten more turns have run. Time to first shown text is measured from the send to the first
-text the user could see (moderated). Also the first turn of a chat, the session warmed up
-while the user "types" (one second) against one not warmed, alternating.
+text the user could see (moderated). Also the first turn of a chat, alternating: cold (nothing
+evaluated before), warmed up while the user "types" (one second), and with the prompt cache's
+file written by an earlier run (in a folder of the bench's own). The long conversation runs
+without the prompt cache.
 
     python bench/turns.py [--turns 40] [--n-ctx 2048] [--max-tokens 64] [--rounds 3]
 
@@ -14,8 +16,10 @@ Targets: turn 20 <= 1.2 x turn 2; after a truncation, the next ten turns <= 1.5 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,11 +74,12 @@ class Timer:
         return self.token - self.sent, (self.first or time.perf_counter()) - self.sent, self.done
 
 
-def session(args: argparse.Namespace, timer: Timer) -> tuple[Session, Pipeline]:
+def session(args: argparse.Namespace, timer: Timer, prompt_cache: bool = False) -> tuple[Session, Pipeline]:
     config = load_config(find_config())
     name, model = config.model(None)
     sampling = model.sampling.model_copy(update={"temperature": 0.0, "max_tokens": args.max_tokens})
-    models = {**config.models, name: model.model_copy(update={"n_ctx": args.n_ctx, "sampling": sampling})}
+    update = {"n_ctx": args.n_ctx, "sampling": sampling, "prompt_cache": prompt_cache}
+    models = {**config.models, name: model.model_copy(update=update)}
     config = config.model_copy(update={"models": models, "overflow": "truncate"})
     s = Session(config, load_engine)
     timer.watch(s.engine)
@@ -115,26 +120,29 @@ def long_conversation(args: argparse.Namespace) -> None:
 
 
 def first_turn(args: argparse.Namespace) -> None:
-    results: dict[bool, list[float]] = {True: [], False: []}
-    for round_ in range(args.rounds):
-        for warm in (True, False) if round_ % 2 == 0 else (False, True):
-            timer = Timer()
-            s, pipeline = session(args, timer)
-            if warm:
-                s.warm_up()
-            time.sleep(1.0)  # the user types
-            _, ttft, done = timer.turn(pipeline, "What is a good name for a cat?")
-            results[warm].append(ttft)
-            print(
-                f"first turn, {'warmed up' if warm else 'cold     '}: first text {ttft * 1e3:6.0f} ms, "
-                f"evaluated {done.reply.evaluated_prompt_tokens} of {done.reply.prompt_tokens} prompt tokens"
-            )
-            s.close()
-    warmed, cold = statistics.median(results[True]), statistics.median(results[False])
-    print(
-        f"\nfirst turn, median first text: warmed up {warmed * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms "
-        f"({(cold - warmed) * 1e3:.0f} ms sooner)"
-    )
+    modes = ["cold", "warmed up", "prompt cache"]
+    results: dict[str, list[float]] = {mode: [] for mode in modes}
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["XDG_CACHE_HOME"] = folder  # the bench's own prompt cache
+        earlier, _ = session(args, Timer(), prompt_cache=True)  # an earlier run: its warm-up writes the file
+        earlier.warm_up()
+        earlier.close()
+        for round_ in range(args.rounds):
+            for mode in modes[round_ % 3 :] + modes[: round_ % 3]:
+                timer = Timer()
+                s, pipeline = session(args, timer, prompt_cache=mode == "prompt cache")
+                if mode == "warmed up":
+                    s.warm_up()
+                time.sleep(1.0)  # the user types
+                _, ttft, done = timer.turn(pipeline, "What is a good name for a cat?")
+                results[mode].append(ttft)
+                print(
+                    f"first turn, {mode:<12}: first text {ttft * 1e3:6.0f} ms, "
+                    f"evaluated {done.reply.evaluated_prompt_tokens} of {done.reply.prompt_tokens} prompt tokens"
+                )
+                s.close()
+    medians = ", ".join(f"{mode} {statistics.median(results[mode]) * 1e3:.0f} ms" for mode in modes)
+    print(f"\nfirst turn, median first text: {medians}")
 
 
 def main() -> None:
