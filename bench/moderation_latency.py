@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "models.toml"
         path.write_text(
-            f'default = "m"\n[models.m]\npath = "{gguf}"\nn_ctx = 2048\n'
+            f'default = "m"\n[models.m]\npath = "{gguf}"\nn_ctx = 2048\nprompt_cache = false\n'
             "[models.m.sampling]\ntemperature = 0\nseed = 1\nmax_tokens = 120\n"
             f'[moderation]\nbackend = "{args.backend}"\nenabled = false\n'
             # The claim detector's learned check would load the shared encoder with the session:

@@ -89,7 +89,7 @@ def main() -> None:
     template = Path(ROOT / "bench" / ".smollm2.jinja")
     template.write_text(read_metadata(EMBEDDED_GGUF, {"tokenizer.chat_template"})["tokenizer.chat_template"])
     # One thread each, as the server runs (tests.test_server.start_server).
-    local = LlamaEngine("local", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_threads=1))
+    local = LlamaEngine("local", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, n_threads=1, prompt_cache=False))
     served = HttpEngine("served", ModelConfig(url=url, chat_template=str(template)))
     results: dict[str, list[tuple[float, float, int]]] = {"local": [], "server": [], "bare client": []}
     counts: dict[str, list[float]] = {"local": [], "server": []}

