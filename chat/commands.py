@@ -17,7 +17,7 @@ import platformdirs
 from chat import conversation as conv_file
 from chat import export
 from chat.config import APP_NAME
-from chat.conversation import describe_request
+from chat.conversation import Conversation, describe_request
 from chat.engine import Candidate, Message, NextToken
 from chat.errors import CommandError, ModelLoadError, ParleyError, did_you_mean
 from chat.history import Entry, Recorder
@@ -203,7 +203,10 @@ def _context(session: Session, arg: str) -> Outcome:
 
 @command("clear", "/clear", "start a new conversation (the system prompt stays)")
 def _clear(session: Session, arg: str) -> Outcome:
-    session.use_conversation(session.conversation.model_copy(update={"turns": []}))
+    # A new conversation under the same system prompt: nothing of the old one's turns, their
+    # other versions (/edit) or their summary (/compact) comes along.
+    old = session.conversation
+    session.use_conversation(Conversation(system=old.system, prompt_name=old.prompt_name))
     return Outcome("conversation cleared")
 
 

@@ -145,6 +145,9 @@ class MessageView(Vertical):
         self.versions = ""  # "2/3": which version of the turns from here on is shown
         self._thinking = ReasoningSplitter()  # streamed text: a reasoning model's thinking apart
         self._answer = ""  # the answer streamed so far (the reply without its thinking)
+        if role == "assistant" and self._text:  # a reply drawn whole (opened, redrawn): /continue goes on from it
+            self._thinking.feed(self._text)
+            self._answer = split_reasoning(self._text)[1]
         self._pending: list[str] = []
         self._pending_lock = threading.Lock()
 

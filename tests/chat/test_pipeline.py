@@ -283,6 +283,23 @@ def test_edit_keeps_what_followed_as_a_branch_and_branch_switches_back(tmp_path:
             pipeline.command(bad)
 
 
+def test_clear_starts_a_conversation_with_nothing_of_the_old_one(tmp_path: Path) -> None:
+    loader = ScriptedLoader("A1", "B1", "summary of it", "C1")
+    session = Session(fake_config(tmp_path), loader)
+    pipeline = Pipeline(session)
+    pipeline.send("Say apple.")
+    pipeline.command("/edit 1 Say banana.")
+    session.conversation.summary = "the user wanted fruit"  # as /compact leaves it
+    system = session.conversation.system
+    pipeline.command("/clear")
+    pipeline.send("Say cherry.")
+    conversation = session.conversation
+    assert [t.user for t in conversation.turns] == ["Say cherry."] and conversation.system == system
+    assert conversation.branches == [] and conversation.summary == ""  # no versions, no old summary
+    assert commands.execute(session, "/branch").text.startswith("no ")
+    assert all("fruit" not in m["content"] for m in conversation.context_messages())
+
+
 def test_compare_asks_the_last_message_again_under_each_setting(tmp_path: Path) -> None:
     """Moderated and checked for claims like any reply, with the same seed, and not kept."""
     from chat.events import Compared

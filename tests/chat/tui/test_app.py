@@ -610,6 +610,23 @@ async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
         assert cut_notes == [1, 0]  # the reply was cut, then finished: its old note goes
 
 
+async def test_continue_after_the_conversation_was_drawn_again_keeps_the_start(tmp_path: Path) -> None:
+    loader = ScriptedLoader("one two three four five six seven eight nine ten", " and the rest.")
+    app = make_app(tmp_path, fake_config(tmp_path, max_tokens=8), loader)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "count")
+        await wait_until(pilot, lambda: not app.generating)
+        assert app.session is not None
+        await app.chat.show(app.session.conversation)  # as /branch, /open or F2 draw it
+        await submit(pilot, "/continue")
+        await wait_until(pilot, lambda: not app.generating)
+        (reply,) = replies(app)
+        assert reply.text.startswith("one two") and reply.text.endswith("and the rest.")
+        shown = str(reply.query_one(ReplyBody).source)
+        assert shown.startswith("one two") and shown.endswith("and the rest.")  # on screen too, not just the data
+
+
 async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_think_off(tmp_path: Path) -> None:
     loader = ScriptedLoader("<think>The user wants a number.</think>\n\nIt is **4**.")
     app = make_app(tmp_path, fake_config(tmp_path), loader)
