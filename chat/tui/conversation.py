@@ -281,6 +281,7 @@ class ConversationView(VerticalScroll):
         self.turns: list[Turn] = []  # the turns shown or hidden here, finished ones, in order
         self.hidden = 0  # how many of `turns`, from the first, are not on screen
         self.earlier = EarlierTurns(classes="notice -earlier")
+        self._branched: Conversation | None = None  # whose versions the messages show (show_versions)
 
     def compose(self) -> ComposeResult:
         yield self.earlier
@@ -343,7 +344,9 @@ class ConversationView(VerticalScroll):
         await self.mount_all([MessageView("user", user, number), self.reply])
 
     def show_versions(self, conversation: Conversation) -> None:
-        """Label each user message from which the conversation branches with its version."""
+        """Label each user message from which the conversation branches with its version (and
+        those mounted later, when the user scrolls up to them)."""
+        self._branched = conversation
         points = {b.turn for b in conversation.branches if b.turns}
         for view in self.query(MessageView):
             if view.role == "user" and view.turn is not None:
@@ -417,6 +420,8 @@ class ConversationView(VerticalScroll):
         await self.mount_all(self._views(start, self.hidden), after=self.earlier)
         self.hidden = start
         self.earlier.show_count(self.hidden)
+        if self._branched is not None:
+            self.show_versions(self._branched)
         if reading is not None and self.scroll_y == 0:
             # Keep the reader's place: what was at the top stays there, the turns just shown are
             # above it, and scrolling up to the top again shows the ones before them (left at

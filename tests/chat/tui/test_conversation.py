@@ -130,6 +130,23 @@ async def test_a_long_conversation_keeps_its_last_turns_on_screen_and_shows_earl
         await wait_until(pilot, lambda: not earlier.display)  # nothing earlier is left to show
 
 
+async def test_turns_shown_later_carry_their_version_labels() -> None:
+    total = SHOWN_TURNS + 3
+    conversation = Conversation(turns=[Turn(user="q1", reply=reply("a1"))])
+    conversation.fork(1)  # turn 1 was edited: two versions of the turns from there
+    conversation.turns += [Turn(user=f"q{i}", reply=reply(f"a{i}")) for i in range(1, total + 1)]
+    app = Host()
+    async with app.run_test() as pilot:
+        view = app.query_one(ConversationView)
+        await view.show(conversation)
+        view.show_versions(conversation)
+        await pilot.pause()
+        assert 1 not in numbers(view)  # off screen: turn 1 comes with the earlier ones
+        await view.show_earlier()
+        (first,) = [m for m in view.query(MessageView) if m.turn == 1 and m.role == "user"]
+        assert first.versions == "2/2"
+
+
 async def test_a_click_on_the_earlier_turns_line_shows_them_when_nothing_scrolls() -> None:
     total = SHOWN_TURNS + 2
     conversation = Conversation(turns=[Turn(user=f"q{i}", reply=reply(f"a{i}")) for i in range(1, total + 1)])
