@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from actions.registry import Registry
 from chat import __version__, export
@@ -40,10 +40,15 @@ VALUE_OPTIONS = {"--config", "--model", "-m", "--set", "--system", "--prompt", "
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with what it echoes back of the command line (a bad value) made safe to print."""
+    """argparse, with what it echoes back of the command line (a bad value) made safe to print,
+    and a bad command line told in one line (argparse prints the whole usage first)."""
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         super()._print_message(clean(message), file)
+
+    def error(self, message: str) -> NoReturn:
+        hint = "settings are --set NAME=VALUE; " if "unrecognized arguments: --" in message else ""
+        self.exit(2, f"{self.prog}: error: {message} ({hint}see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +135,8 @@ def subcommand_first(argv: list[str]) -> list[str]:
         return [argv[i], *argv[:i], *argv[i + 1 :]]
     if argv and argv[0] in ("-h", "--help", "--version"):
         return argv
+    if argv and not argv[0].startswith("-"):  # a word where the command goes: `parley nosuchcmd`
+        build_parser().error(f"unknown command '{argv[0]}' (one of: {', '.join(SUBCOMMANDS)})")
     return ["chat", *argv]
 
 

@@ -14,6 +14,7 @@ from chat.cli import subcommand_first
 from chat.runner import Runner
 from chat.script import Step
 from chat.session import Session
+from tests.chat.helpers import parley
 from tests.conftest import Cli
 from tests.conftest import json_events as events
 
@@ -130,6 +131,22 @@ def test_reply_escape_sequences_never_reach_the_terminal(run: Cli) -> None:
 )
 def test_options_may_come_before_the_subcommand(argv: list[str], expected: list[str]) -> None:
     assert subcommand_first(argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["nosuchcmd"], "unknown command 'nosuchcmd' (one of: chat, ask"),
+        (["ask", "--seed", "abc", "hi"], "argument --seed: invalid int value: 'abc' (see parley ask --help)"),
+        (["ask", "--temp", "0.5", "hi"], "unrecognized arguments: --temp (settings are --set NAME=VALUE;"),
+        (["ask", "--model"], "argument --model/-m: expected one argument"),
+    ],
+)
+def test_a_bad_command_line_is_one_line(args: list[str], says: str, tmp_path: Path) -> None:
+    result = parley(*args, home=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.decode().splitlines()  # not argparse's usage block first
+    assert line.startswith("parley") and says in line
 
 
 def test_global_options_before_the_subcommand_work(run: Cli) -> None:
