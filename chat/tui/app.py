@@ -67,6 +67,7 @@ class ParleyApp(App[None]):
         Binding("escape", "stop", "Stop reply"),
         Binding("f1", "keys", "Keys"),
         Binding("f2", "history", "History"),
+        Binding("ctrl+n", "new_chat", "New chat", show=False),
         Binding("question_mark", "keys", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
@@ -354,13 +355,15 @@ class ParleyApp(App[None]):
         prompt.focus()
         prompt.move_cursor(prompt.document.end)
 
-    def _focus_turn(self, turn: int | None) -> None:
-        """After < or > the conversation is drawn afresh: the message whose version was switched
-        keeps the focus and stays in view, so the keys can be pressed again."""
+    def _show_turn(self, turn: int | None, focus: bool) -> None:
+        """After a version switch the conversation is drawn afresh: the message whose version
+        was switched stays in view (and keeps the focus after < or >, so they can be pressed
+        again; after a typed /branch N the input keeps it)."""
         self.focus_after = None
         for view in self.chat.query(MessageView):
             if turn is not None and view.turn == turn and view.role == "user":
-                view.focus(scroll_visible=False)
+                if focus:
+                    view.focus(scroll_visible=False)
                 self.chat.call_after_refresh(self.chat.scroll_to_widget, view, top=True, animate=False)
                 return
 
@@ -462,7 +465,11 @@ class ParleyApp(App[None]):
                 assert self.session is not None
                 await chat.show(self.session.conversation)
                 chat.show_versions(self.session.conversation)
-                self._focus_turn(self.focus_after)
+                typed = event.command.split()[1:2] if name == "branch" and self.focus_after is None else []
+                if typed and typed[0].isdigit():
+                    self._show_turn(int(typed[0]), focus=False)
+                else:
+                    self._show_turn(self.focus_after, focus=True)
             if event.ok and event.output:
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):
@@ -508,6 +515,11 @@ class ParleyApp(App[None]):
         return answer[0]
 
     # --- actions --------------------------------------------------------------------------
+
+    def action_new_chat(self) -> None:
+        """Ctrl+N, as in the history list: a new conversation (the last one stays in the history)."""
+        if self.may_send():
+            self.run_worker(self.enter("/clear"))
 
     def action_page_conversation(self, direction: int) -> None:
         if direction < 0:

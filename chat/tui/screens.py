@@ -31,9 +31,11 @@ KEYS = [
     ("Escape", "stop the reply being generated"),
     ("Ctrl+P", "command palette (every slash command, themes)"),
     ("F2", "past conversations: search, open, delete, new chat"),
+    ("Ctrl+N", "a new chat (the one before stays in the history)"),
     ("c (on a message you clicked)", "copy it to the clipboard"),
     ("e (on your message)", "edit it: /edit N TEXT in the input; what followed is kept as a branch"),
     ("< / > (on a message with versions)", "show the previous or next version of the turns from there"),
+    ("/copy N, /edit N, /branch N", "the same from the keyboard, by turn number (see /help)"),
     ("F1", "this list of keys"),
     ("Ctrl+Q", "quit"),
 ]
@@ -171,10 +173,14 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
         self.refill()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the search box opens the first match (the list's arrows choose another)."""
         listing = self.query_one(OptionList)
         listing.focus()
         if listing.option_count and not listing.get_option_at_index(0).disabled:
             listing.highlighted = 0
+            first = listing.get_option_at_index(0)
+            if first.id is not None:
+                self.dismiss(("open", int(first.id)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None:

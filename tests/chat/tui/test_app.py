@@ -499,7 +499,7 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         await pilot.press(*"bread")  # search as you type
         await wait_until(pilot, lambda: listing.option_count == 1)
         assert "[bread]" in str(listing.get_option_at_index(0).prompt)
-        await pilot.press("enter", "enter")  # to the list, then open the highlighted one
+        await pilot.press("enter")  # opens the first match
         await wait_until(pilot, lambda: not isinstance(app.screen, HistoryScreen) and not app.generating)
         assert [v.text for v in app.query(MessageView)] == ["bread rolls please", "You said: bread rolls please"]
         await submit(pilot, "and butter")  # goes on in the same conversation
@@ -556,6 +556,18 @@ async def test_a_notification_never_covers_the_input(tmp_path: Path) -> None:
         for toast in app.screen.query(Toast):
             assert not toast.region.overlaps(prompt.region), (toast.region, prompt.region)
         await wait_until(pilot, lambda: not app.generating)
+
+
+async def test_ctrl_n_starts_a_new_chat_from_the_main_screen(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "bread rolls please")
+        await wait_until(pilot, lambda: not app.generating)
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: not app.generating and not list(app.query(MessageView)))
+        assert app.session is not None and app.session.conversation.turns == []
+    assert [e.title for e in History(tmp_path / "data" / "history.db").entries()] == ["bread rolls please"]
 
 
 async def test_a_long_title_takes_one_line_of_the_history(tmp_path: Path) -> None:
@@ -674,6 +686,10 @@ async def test_edit_a_message_then_switch_between_its_versions(tmp_path: Path) -
         await pilot.press("greater_than_sign")
         await wait_until(pilot, lambda: [m.text for m in app.query(MessageView)][:1] == ["What is an alpaca?"])
         assert [m for m in app.query(MessageView) if m.role == "user"][0].has_focus
+        app.query_one(PromptInput).focus()
+        await submit(pilot, "/branch 1 prev")  # typed: the turn comes into view, the input keeps the focus
+        await wait_until(pilot, lambda: [m.text for m in app.query(MessageView)][:1] == ["What is a llama?"])
+        assert app.query_one(PromptInput).has_focus
 
 
 async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
@@ -684,7 +700,11 @@ async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: not app.generating)
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
-        await pilot.press("enter", "ctrl+r")  # to the list (its first entry), then rename it
+        listing = app.screen.query_one(OptionList)
+        await pilot.press("tab")  # to the list (Enter in the search box would open the first entry)
+        while listing.highlighted != 0:
+            await pilot.press("down")
+        await pilot.press("ctrl+r")  # rename it
         await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
         await pilot.press(*"Baking", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
