@@ -28,7 +28,8 @@ class Sampling(BaseModel):
     def with_value(self, name: str, raw: str) -> Sampling:
         """Return a copy with `name` parsed from user text; raise CommandError on a bad value."""
         if name not in Sampling.model_fields:
-            raise CommandError(f"unknown parameter '{name}'{did_you_mean(name, Sampling.model_fields)}")
+            hint = did_you_mean(name, Sampling.model_fields) or f" (one of: {', '.join(Sampling.model_fields)})"
+            raise CommandError(f"unknown parameter '{name}'{hint}")
         value: Any = _parse(name, raw)
         try:
             return Sampling.model_validate({**self.model_dump(), name: value})
@@ -62,8 +63,8 @@ def _range_text(name: str) -> str:
     for meta in field.metadata:
         low = getattr(meta, "ge", low)
         high = getattr(meta, "le", high)
-    if low is not None and high is not None:
-        return f"expected a number from {low:g} to {high:g}"
+    if low is not None and high is not None:  # a whole number in full: a seed's 4294967295, not 4.29497e+09
+        return f"expected a number from {low:g} to {high if isinstance(high, int) else format(high, 'g')}"
     return f"expected {field.description}"
 
 

@@ -23,6 +23,8 @@ def test_with_value_parses_and_validates() -> None:
         ("top_p", "-0.1", "top_p: expected a number from 0 to 1"),
         ("max_tokens", "0", "max_tokens: expected a number from 1"),
         ("temprature", "1", "unknown parameter 'temprature'; did you mean 'temperature'?"),
+        ("foo", "1", "unknown parameter 'foo' (one of: temperature, top_p, top_k, min_p,"),
+        ("seed", "-5", "seed: expected a number from 0 to 4294967295"),
     ],
 )
 def test_bad_values_raise_one_line_errors(name: str, raw: str, expected: str) -> None:
