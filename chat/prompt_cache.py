@@ -8,7 +8,8 @@ evaluate only the rest.
 
 A file is only ever used by the same model file, window, llama.cpp build and adapter scale (its
 name says which); it is written whole or not at all (a temporary file, then a rename), and one
-that cannot be read is ignored and written again. At most KEEP files are kept, the newest.
+that cannot be read is ignored and written again. The newest files are kept, at most KEEP of
+them and BUDGET bytes together (a 7B model's file is tens of MB).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 MAGIC = b"PARLEY-KV1\n"
 KEEP = 8  # files kept in the folder, the most recently written
+BUDGET = 512 * 2**20  # bytes the kept files may take together (the newest is always kept)
 MIN_TOKENS = 32  # a shorter shared start is not worth a file
 
 
@@ -76,5 +78,8 @@ class PromptCache:
     def _prune(self) -> None:
         with contextlib.suppress(OSError):  # another run pruned them first
             files = sorted(self.folder.glob("*.kv"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-            for old in files[KEEP:]:
-                old.unlink(missing_ok=True)
+            total = 0
+            for number, path in enumerate(files):
+                total += path.stat().st_size
+                if number >= KEEP or (number and total > BUDGET):
+                    path.unlink(missing_ok=True)

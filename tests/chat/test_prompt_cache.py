@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from chat import prompt_cache
 from chat.prompt_cache import KEEP, MAGIC, PromptCache, identity
 
 START = list(range(100, 140))
@@ -45,6 +48,17 @@ def test_only_the_newest_files_are_kept(tmp_path: Path) -> None:
     kept = sorted(tmp_path.glob("*.kv"))
     assert len(kept) == KEEP and cache.load("o", START) is not None
     assert cache.load("o", [0, *START]) is None  # the oldest went
+
+
+def test_the_kept_files_stay_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prompt_cache, "BUDGET", 2500)
+    cache = PromptCache(tmp_path)
+    for n in range(4):  # 1,000 bytes of state each, the newest last
+        cache.save("o", [n, *START], b"s" * 1000)
+        os.utime(cache.path("o", [n, *START]), ns=(n * 10**9, n * 10**9))
+    assert [cache.load("o", [n, *START]) is not None for n in range(4)] == [False, False, True, True]
+    cache.save("o", START, b"s" * 5000)  # alone over the budget: still kept, being the newest
+    assert [p.name for p in tmp_path.glob("*.kv")] == [cache.path("o", START).name]
 
 
 def test_a_folder_that_cannot_be_written_leaves_no_file_and_no_error(tmp_path: Path) -> None:
