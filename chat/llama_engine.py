@@ -493,7 +493,8 @@ class LlamaEngine(Engine):
         llm = self._llm
         if self._disk is None or len(start) < MIN_TOKENS or self._cached(start) == len(start):
             return
-        state = self._disk.load(self._owner(), start)
+        owner = self._owner()
+        state = self._disk.load(owner, start)
         if state is None:
             return
         memory = llama_cpp.llama_get_memory(llm.ctx)
@@ -506,7 +507,7 @@ class LlamaEngine(Engine):
         llm.input_ids[: len(start)] = start
         llm.n_tokens = len(start)
         self._stale = True  # the context's logits are not the start's: see _fresh
-        self._on_disk.add(self._disk.path(self._owner(), start))
+        self._on_disk.add(self._disk.path(owner, start))
 
     def _save_start(self, start: list[int]) -> None:
         """Evaluate `start` alone (the prompt's rest follows in generation) and write the
@@ -516,7 +517,8 @@ class LlamaEngine(Engine):
         llm = self._llm
         if self._disk is None or len(start) < MIN_TOKENS or llm.n_tokens > len(start):
             return
-        path = self._disk.path(self._owner(), start)
+        owner = self._owner()
+        path = self._disk.path(owner, start)
         if path in self._on_disk:  # loaded from there, or written: once (a bad file is replaced)
             return
         self._on_disk.add(path)
@@ -526,7 +528,7 @@ class LlamaEngine(Engine):
         written = llama_cpp.llama_state_seq_get_data(llm.ctx, cells, size, 0)
         state = bytes(memoryview(cells)[:written])
         self._writer = threading.Thread(
-            target=self._disk.save, args=(self._owner(), start, state), name="prompt-cache", daemon=True
+            target=self._disk.save, args=(owner, start, state), name="prompt-cache", daemon=True
         )
         self._writer.start()
 
