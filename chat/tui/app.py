@@ -92,7 +92,7 @@ class ParleyApp(App[None]):
         self.setup = setup
         self.pipeline: Pipeline | None = None  # once the first model is loaded
         self.generating = False  # a turn or command runs in the worker
-        self.focus_after: int | None = None  # the turn whose message a key switched (< or >), focused when redrawn
+        self.switched_by_key = False  # the version switch running came from < or > on a message
         self.loading = False  # a model is being loaded; nothing may use the engine meanwhile
         self.cancel = threading.Event()
         self.closing = threading.Event()  # the app is exiting: workers stop talking to the UI
@@ -347,7 +347,7 @@ class ParleyApp(App[None]):
         """A key on a message: < and > switch versions at once; e puts /edit N TEXT in the input."""
         if message.run:
             if self.may_send():
-                self.focus_after = message.turn
+                self.switched_by_key = True
                 await self.enter(message.line)
             return
         prompt = self.query_one(PromptInput)
@@ -355,13 +355,12 @@ class ParleyApp(App[None]):
         prompt.focus()
         prompt.move_cursor(prompt.document.end)
 
-    def _show_turn(self, turn: int | None, focus: bool) -> None:
+    def _show_turn(self, turn: int, focus: bool) -> None:
         """After a version switch the conversation is drawn afresh: the message whose version
         was switched stays in view (and keeps the focus after < or >, so they can be pressed
         again; after a typed /branch N the input keeps it)."""
-        self.focus_after = None
         for view in self.chat.query(MessageView):
-            if turn is not None and view.turn == turn and view.role == "user":
+            if view.turn == turn and view.role == "user":
                 if focus:
                     view.focus(scroll_visible=False)
                 self.chat.call_after_refresh(self.chat.scroll_to_widget, view, top=True, animate=False)
@@ -465,11 +464,10 @@ class ParleyApp(App[None]):
                 assert self.session is not None
                 await chat.show(self.session.conversation)
                 chat.show_versions(self.session.conversation)
-                typed = event.command.split()[1:2] if name == "branch" and self.focus_after is None else []
-                if typed and typed[0].isdigit():
-                    self._show_turn(int(typed[0]), focus=False)
-                else:
-                    self._show_turn(self.focus_after, focus=True)
+                turn = event.command.split()[1:2] if name == "branch" else []  # /branch N ..., typed or a key's
+                if turn and turn[0].isdigit():
+                    self._show_turn(int(turn[0]), focus=self.switched_by_key)
+            self.switched_by_key = False
             if event.ok and event.output:
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):

@@ -120,11 +120,10 @@ class MessageView(Vertical):
     class Command(Message):
         """A key on this message asks for a slash command (/branch N next) or an edit."""
 
-        def __init__(self, line: str, run: bool, turn: int | None = None) -> None:
+        def __init__(self, line: str, run: bool) -> None:
             super().__init__()
             self.line = line
             self.run = run  # False: put it in the input to be finished first (/edit N TEXT)
-            self.turn = turn  # the message's turn, focused again after the command
 
     class Arrived(Message):
         """Streamed text is waiting in `pending` (posted at most once until it is taken)."""
@@ -179,7 +178,7 @@ class MessageView(Vertical):
 
     def action_branch(self, direction: str) -> None:
         if self.turn is not None and self.versions:
-            self.post_message(self.Command(f"/branch {self.turn} {direction}", run=True, turn=self.turn))
+            self.post_message(self.Command(f"/branch {self.turn} {direction}", run=True))
 
     def show_versions(self, versions: str) -> None:
         """ "2/3" when the turns from this one on exist in several versions (< and > switch)."""
