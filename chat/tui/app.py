@@ -10,6 +10,7 @@ conversation is autosaved after each turn, so quitting never loses a turn.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -53,6 +54,19 @@ from chat.tui.screens import ConfirmScreen, HistoryScreen, context_screen, help_
 from chat.tui.widgets import PromptInput, StatusBar, literal
 
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
+
+
+def settle_memory() -> None:
+    """Collect garbage now, between replies, and leave what survives out of later collections.
+
+    A full collection over a Textual app's objects takes up to ~110 ms and holds the GIL, so it
+    stalled a streaming reply two or three times each (bench/tui_stream.py). Frozen objects are
+    still freed when their last reference goes; unfreezing first lets this collection find
+    cycles among them (widgets of turns taken off the screen)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
 
 # Commands the TUI answers itself, with a screen or a worker, instead of a line of text.
 TUI_COMMANDS = {"help", "context", "quit", "theme", "model", "history", "tokens"}
@@ -229,6 +243,7 @@ class ParleyApp(App[None]):
         except Exception as err:  # a load failure is a notice; the old model (if any) stays
             self._on_ui(self._load_failed, str(err))
         finally:
+            settle_memory()
             self.idle.set()
             self._on_ui(self._loaded)
 
@@ -407,6 +422,7 @@ class ParleyApp(App[None]):
             if refused:  # never became a turn (too long, flagged): give the text back to edit
                 self._on_ui(self._give_back, line)
         finally:
+            settle_memory()
             self.idle.set()
             self._on_ui(self._input_done, go_on)
 

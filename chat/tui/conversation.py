@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from markdown_it import MarkdownIt
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markdown import Heading, ListItem
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
@@ -73,6 +73,15 @@ class LiteralMarkdown(RichMarkdown):
         super().__init__("", hyperlinks=False)
         self.markup = markup
         self.parsed = literal_markdown().parse(markup)
+        self._rendered: tuple[tuple[int, int], list[RenderableType | Segment]] | None = None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # Textual renders a widget's content twice in a frame, once to measure its height and
+        # once to draw it; each frame of a streaming reply did the Markdown's work twice.
+        key = (id(console), options.max_width)
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = key, list(super().__rich_console__(console, options))  # Segments
+        yield from self._rendered[1]
 
 
 class ReplyBody(Static):

@@ -38,7 +38,7 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
 async def ready(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, ParleyApp)
-    await wait_until(pilot, lambda: app.session is not None and app.idle.is_set())
+    await wait_until(pilot, lambda: app.session is not None and app.idle.is_set() and not app.loading)
 
 
 async def submit(pilot: Pilot[None], text: str) -> None:
