@@ -11,6 +11,8 @@ without the prompt cache.
     python bench/turns.py [--turns 40] [--n-ctx 2048] [--max-tokens 64] [--rounds 3]
 
 Targets: turn 20 <= 1.2 x turn 2; after a truncation, the next ten turns <= 1.5 x the turns before.
+Also printed: how much slower llama.cpp alone decodes a token at turn 20's context length than at
+turn 2's (the same model, no Parley), the part of the growth that is the model's own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chat.config import find_config, load_config  # noqa: E402
 from chat.engine import Engine, StreamEvent, TextDelta  # noqa: E402
 from chat.events import Event, TextShown, TurnDone  # noqa: E402
-from chat.models import load_engine  # noqa: E402
+from chat.llama_engine import default_threads  # noqa: E402
+from chat.models import load_engine, local_path  # noqa: E402
 from chat.pipeline import ApprovalPolicy, Pipeline  # noqa: E402
 from chat.session import Session  # noqa: E402
 
@@ -109,6 +112,10 @@ def long_conversation(args: argparse.Namespace) -> None:
     for name, series in (("first token", tokens), ("first text", texts)):
         print(f"{name}: turn 20 / turn 2: {series[19] / series[1]:.2f} (target <= 1.2); median of turns 16-24 "
               f"/ turns 2-10: {statistics.median(series[15:24]) / statistics.median(series[1:10]):.2f}")  # fmt: skip
+    early = statistics.median(d.reply.prompt_tokens for d in dones[1:10])
+    late = statistics.median(d.reply.prompt_tokens for d in dones[15:24])
+    print(f"llama.cpp alone, a token decoded after {late:.0f} / after {early:.0f} tokens of context: "
+          f"{decode_growth(args, int(early), int(late)):.2f}")  # fmt: skip
     cut = next((i for i, done in enumerate(dones) if done.dropped), None)
     if cut is None or cut < 10 or cut + 10 >= len(dones):
         print("no truncation with ten turns on each side: raise --turns")
@@ -117,6 +124,34 @@ def long_conversation(args: argparse.Namespace) -> None:
         before, after = statistics.median(series[cut - 10 : cut]), statistics.median(series[cut : cut + 10])
         print(f"{name}, first truncation at turn {cut + 1}: median of the ten turns after / the ten before: "
               f"{after / before:.2f} (target <= 1.5); the truncating turn {series[cut] * 1e3:.0f} ms")  # fmt: skip
+
+
+def decode_growth(args: argparse.Namespace, early: int, late: int, rounds: int = 5) -> float:
+    """How much slower llama.cpp itself decodes a token after `late` tokens of context than after
+    `early` (median of alternating rounds, the embedded model in a bare llama-cpp-python with the
+    engine's threads): the part of the long conversation's growth that is the model's attention
+    over a longer cache, not Parley's."""
+    import llama_cpp
+
+    config = load_config(find_config())
+    _, model = config.model(None)
+    path = local_path(model)
+    assert path is not None, "the default model is not on this machine"
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=args.n_ctx, n_threads=model.n_threads or default_threads(),
+                          verbose=False)  # fmt: skip
+    filler = llm.tokenize(" ".join(TOPICS * 200).encode())[: late + 40]
+    times: dict[int, list[float]] = {early: [], late: []}
+    for _ in range(rounds):
+        for length in (early, late):
+            llm.n_tokens = 0
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+            llm.eval(filler[:length])
+            start = time.perf_counter()
+            for token in filler[length : length + 32]:
+                llm.eval([token])
+            times[length].append(time.perf_counter() - start)
+    llm.close()
+    return statistics.median(times[late]) / statistics.median(times[early])
 
 
 def first_turn(args: argparse.Namespace) -> None:
