@@ -191,14 +191,16 @@ class ParleyApp(App[None]):
         except ParleyError:  # a server that cannot count now: the turn that needs the count will say why
             used = None
         device = session.engine.info.device()
-        details = f"{device} · " if device else ""
-        details += f"mod: {session.moderator.backend_name}" if session.moderator.enabled else "mod: OFF"
-        details += f" · guard: {len(session.registry.actions)} actions"
+        details = [(device, 2)] if device else []
+        # Ranked for a narrow status bar: moderation switched off is never left out, and a chat
+        # that is not being saved goes before the sampling and the speed.
+        details.append((f"mod: {session.moderator.backend_name}", 1) if session.moderator.enabled else ("mod: OFF", 9))
+        details.append((f"guard: {len(session.registry.actions)} actions", 0))
         if self.history_wanted and self._history() is None:
-            details += " · history off"
+            details.append(("history off", 6))
         bar.show(
-            session.model_name, used, session.engine.info.n_ctx, session.params.short(),
-            f"{self.last_speed}  {details}".strip(), state, session.engine.info.counts == "approximate",
+            session.model_name, used, session.engine.info.n_ctx, session.params.short(), self.last_speed, state,
+            session.engine.info.counts == "approximate", details,
         )  # fmt: skip
 
     def on_prompt_input_suggestion_changed(self, message: PromptInput.SuggestionChanged) -> None:

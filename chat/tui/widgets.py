@@ -3,6 +3,7 @@ suggestions, and the status bar. Model and user text is always shown literally (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -103,8 +104,14 @@ class PromptInput(TextArea):
 
 
 class StatusBar(Static):
-    """Model, context meter (colour changes at 80% and 95%), sampling, speed of the last reply.
-    The count reads "~" when it is an estimate and "?" when it cannot be had now (a server down)."""
+    """Model, context meter (colour changes at 80% and 95%), sampling, speed of the last reply,
+    and details (device, moderation, guard). The count reads "~" when it is an estimate and "?"
+    when it cannot be had now (a server down). It stays one line: on a narrow terminal the least
+    important parts are left out, details first, then sampling, then speed."""
+
+    _parts: list[tuple[Text, int]] = []  # set by show()
+    _details = 0
+    _state = Text()
 
     def show(
         self,
@@ -115,22 +122,45 @@ class StatusBar(Static):
         speed: str = "",
         state: str = "",
         approximate: bool = False,
+        details: Sequence[tuple[str, int]] = (),
     ) -> None:
+        """`details`: (text, rank) pairs; the lowest rank is left out first, 9 never."""
         ratio = (used or 0) / n_ctx if n_ctx else 0.0
         level = "ok" if ratio < 0.8 else "high" if ratio < 0.95 else "full"
         width = 12
         filled = min(width, round(ratio * width))
-        line = Text()
-        line.append(f" {model} ", style="bold")
-        line.append(" ctx ")
-        line.append("█" * filled, style={"ok": "green", "high": "yellow", "full": "red"}[level])
-        line.append("░" * (width - filled), style="dim")
-        line.append(f" {'?' if used is None else '~' * approximate + str(used)}/{n_ctx} ")
-        line.append(f" {sampling} ", style="dim")
+        meter = Text(" ctx ")
+        meter.append("█" * filled, style={"ok": "green", "high": "yellow", "full": "red"}[level])
+        meter.append("░" * (width - filled), style="dim")
+        meter.append(f" {'?' if used is None else '~' * approximate + str(used)}/{n_ctx} ")
+        # (text, how important: the lowest is left out first, 9 never); shown in this order.
+        self._parts: list[tuple[Text, int]] = [(Text(f" {model} ", style="bold"), 9), (meter, 9)]
+        if sampling:
+            self._parts.append((Text(f" {sampling} ", style="dim"), 4))
         if speed:
-            line.append(f" {speed} ")
-        if state:
-            line.append(f" {state} ", style="bold")
-        self.update(line)
+            self._parts.append((Text(f" {speed} "), 5))
+        self._details = len(self._parts)  # where the details begin: kept ones are joined with " · "
+        self._parts += [(Text(text), rank) for text, rank in details]
+        self._state = Text(f" {state} ", style="bold") if state else Text()
+        self.update(self._fit())
         self.set_class(level == "high", "-ctx-high")
         self.set_class(level == "full", "-ctx-full")
+
+    def _fit(self) -> Text:
+        """The parts that fit, the most important first (each that fits is taken), in order."""
+        room = (self.size.width or 10_000) - self._state.cell_len  # before layout: all, fitted on resize
+
+        def line(kept: set[int]) -> Text:
+            main = [text for i, (text, _) in enumerate(self._parts) if i in kept and i < self._details]
+            details = [text for i, (text, _) in enumerate(self._parts) if i in kept and i >= self._details]
+            return Text().join([*main, *([Text(" ") + Text(" · ").join(details) + Text(" ")] if details else [])])
+
+        kept: set[int] = set()
+        for i in sorted(range(len(self._parts)), key=lambda i: -self._parts[i][1]):
+            if self._parts[i][1] == 9 or line(kept | {i}).cell_len <= room:
+                kept.add(i)
+        return line(kept) + self._state
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._parts:
+            self.update(self._fit())

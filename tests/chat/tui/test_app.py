@@ -878,3 +878,20 @@ async def test_a_long_context_panel_scrolls_to_its_totals(tmp_path: Path) -> Non
         await pilot.press("end")  # the keys scroll it: the totals at the end come into view
         await pilot.pause(0.2)
         assert table.scroll_y == table.max_scroll_y
+
+
+async def test_the_status_bar_stays_one_line_leaving_out_the_least_important_parts(tmp_path: Path) -> None:
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test(size=(64, 24)) as pilot:
+        await ready(pilot)
+        await submit(pilot, "hello")
+        await wait_until(pilot, lambda: app.idle.is_set() and not app.generating)
+        status = status_text(app)
+        assert len(status) <= 64 and "/2048" in status and "tok/s" in status
+        assert "guard" not in status and "temp" not in status  # the details and the sampling go first
+        await submit(pilot, "/moderation off")
+        assert "mod: OFF" in status_text(app)  # never left out
+        await pilot.resize_terminal(160, 24)
+        await pilot.pause()
+        status = status_text(app)
+        assert "temp" in status and "guard: 0 actions" in status and "mod: OFF" in status and len(status) <= 160
