@@ -289,6 +289,16 @@ def finish_notices(reply: Reply) -> list[Notice]:
     return notices
 
 
+def reply_notices(reply: Reply) -> list[Notice]:
+    """What was said about a reply when it came, for drawing it again (another version shown, a
+    chat reopened): moderation, why it ended, and what the guard found in it."""
+    guard = reply.guard
+    return [
+        *moderation_notices(reply.moderation), *finish_notices(reply), *(claim_notice(c) for c in guard.claims),
+        *(unreadable_request_notice(p) for p in guard.problems), *(imitation_notice(p) for p in guard.imitations),
+    ]  # fmt: skip
+
+
 def dropped_notices(dropped: list[int]) -> list[Notice]:
     numbers = ", ".join(map(str, dropped))
     return (

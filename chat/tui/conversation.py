@@ -24,7 +24,7 @@ from textual.widgets import Collapsible, Static
 from chat.commands import candidates_text, numbered_ids, visible
 from chat.conversation import Conversation, Turn
 from chat.engine import NextToken
-from chat.events import Compared, Notice, Severity, TurnDone, finish_notices
+from chat.events import Compared, Notice, Severity, TurnDone, reply_notices
 from chat.reasoning import ReasoningSplitter, split_reasoning
 from chat.sanitize import MARK_CLOSE, MARK_OPEN, clean
 from chat.tui.widgets import literal
@@ -149,7 +149,7 @@ class MessageView(Vertical):
         self.role = role
         self.turn = turn
         self._text = clean(text)
-        self._notices = notices  # shown below the body
+        self._notices = notices  # moderation's above the body, the others below
         self.versions = ""  # "2/3": which version of the turns from here on is shown
         self._thinking = ReasoningSplitter()  # streamed text: a reasoning model's thinking apart
         self._answer = ""  # the answer streamed so far (the reply without its thinking)
@@ -167,6 +167,10 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(literal(self._label()), classes="role")
+        # As when the reply came: moderation's notices above it, the others below.
+        for notice in self._notices:
+            if notice.kind == "moderation":
+                yield NoticeView(notice.text, notice.severity, notice.kind)
         if self.role == "user":
             yield Static(literal(self._text), classes="body")
         else:
@@ -175,7 +179,8 @@ class MessageView(Vertical):
                 yield Static(literal(reasoning), classes="reasoning-text")
             yield ReplyBody(mark_removed(answer), classes="body")
         for notice in self._notices:
-            yield NoticeView(notice.text, notice.severity, notice.kind)
+            if notice.kind != "moderation":
+                yield NoticeView(notice.text, notice.severity, notice.kind)
 
     @property
     def text(self) -> str:
@@ -455,6 +460,6 @@ class ConversationView(VerticalScroll):
         for number, turn in enumerate(self.turns[start:end], start=start + 1):
             views.append(MessageView("user", turn.user, number, turn.in_context))
             if turn.reply is not None:
-                notices = finish_notices(turn.reply)
+                notices = reply_notices(turn.reply)
                 views.append(MessageView("assistant", turn.reply.content, number, turn.in_context, notices))
         return views

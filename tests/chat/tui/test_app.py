@@ -426,6 +426,12 @@ async def test_moderation_notices_sit_above_the_reply_and_guard_notices_below(tm
         assert view.text == "Fine. ⟦removed: toxicity⟧ I've booked a table for two. Anything else?"
         text = screen_text(app)
         assert "⟦removed: toxicity⟧" in text and "`" not in text  # shown as inline code, not as backticks
+        assert app.session is not None
+        await app.chat.show(app.session.conversation)  # drawn again, as /branch, /open and F2 draw it
+        await pilot.pause()
+        view = replies(app)[0]
+        assert [type(child).__name__ for child in view.children] == order
+        assert [str(n.render()) for n in view.query(NoticeView)] == [above, below]
 
 
 async def test_an_autosave_that_cannot_be_written_is_a_notice(tmp_path: Path) -> None:
