@@ -54,9 +54,12 @@ def english(word: str) -> bool:
 
 
 def _edits(word: str) -> set[str]:
+    """The words one edit from `word`. A letter is taken out only where it doubles its neighbour
+    ("fuuck"): disguises leave letters out, swap or replace them, and taking any letter out
+    made names into swear words ("Titus")."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
+    deletes = {a + b[1:] for a, b in splits if b and (a[-1:] == b[0] or b[1:2] == b[0])}
     swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
     replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
     inserts = {a + c + b for a, b in splits for c in letters}

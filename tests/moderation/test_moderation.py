@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moderation import profanity
 from moderation.backends import OfflineBackend
 from moderation.config import ModerationConfig
 from moderation.filter import Moderator
@@ -81,6 +82,14 @@ def test_english_words_are_never_repaired_into_swear_words(offline: OfflineBacke
     for text in ["deal with slugs", "a damp cloth", "share the chores", "see a therapist"]:
         assert offline.normalize(text) == text
     assert offline.normalize("i haet you") == "i hate you"  # a word that is no English word still is
+
+
+def test_names_are_not_repaired_into_swear_words_by_taking_a_letter_out(offline: OfflineBackend) -> None:
+    # "Titus" minus its u is a swear word: every answer about Roman history drew a warning
+    for text in ["Titus was a Roman emperor.", "Livy (Titus Livius) wrote a history of Rome."]:
+        assert "tits" not in offline.normalize(text)
+        assert profanity.score(text, offline.normalize(text)) == 0.0
+    assert offline.normalize("fuuck that") == "fuck that"  # a doubled letter is still taken out
 
 
 def test_the_shipped_word_table_is_the_installed_word_model_s() -> None:
