@@ -450,14 +450,36 @@ def default_save_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "conversations" / f"{stamp}.json"
 
 
+def _replaceable(path: Path, ours: Callable[[str], bool]) -> bool:
+    """Check a file the user names for Parley to write (/save PATH, /export PATH): not a folder,
+    in a folder that exists (a mistyped folder is not made), and, if a file is there already,
+    one `ours` says Parley wrote (from its first 4 kB): a file of the user's is never replaced.
+    True when an earlier one of Parley's will be; CommandError when it may not be written."""
+    if path.is_dir():
+        raise CommandError(f"{path} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"no such folder: {path.parent}")
+    if not path.exists():
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError as err:
+        raise CommandError(f"cannot read {path}: {err.strerror}") from None
+    if not ours(head):
+        raise CommandError(f"{path} exists and is not a file Parley wrote: give another name, or move it away first")
+    return True
+
+
 @command("save", "/save [PATH]", "save the conversation as JSON (default: the data folder)")
 def _save(session: Session, arg: str) -> Outcome:
     path = Path(arg).expanduser() if arg else default_save_path()
+    replaced = bool(arg) and _replaceable(path, conv_file.is_saved)
     try:
         conv_file.save(path, session.conversation, session.model_name, session.params)
     except OSError as err:
         raise CommandError(f"cannot write {path}: {err.strerror}") from None
-    return Outcome(f"saved to {path}")
+    return Outcome(f"saved to {path}" + (" (replacing the conversation saved there)" if replaced else ""))
 
 
 @command("load", "/load PATH", "load a conversation saved with /save")
@@ -613,8 +635,10 @@ def _file(session: Session, arg: str) -> Outcome:
 @command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")
 def _export(session: Session, arg: str) -> Outcome:
     path = Path(_need(arg, "/export PATH")).expanduser()
+    export.render(path.suffix, session.conversation, session.model_name)  # a wrong file ending first
+    replaced = _replaceable(path, export.is_export)
     export.export(path, session.conversation, session.model_name)
-    return Outcome(f"exported to {path}")
+    return Outcome(f"exported to {path}" + (" (replacing the export there)" if replaced else ""))
 
 
 @command("moderation", "/moderation [on|off]", "show the moderation backend, thresholds and last verdicts")

@@ -214,6 +214,11 @@ class SavedConversation(BaseModel):
     conversation: Conversation
 
 
+def is_saved(head: str) -> bool:
+    """Whether a file starting with `head` is a conversation file of Parley's."""
+    return f'"schema": "{SCHEMA}"' in head
+
+
 def save(path: Path, conversation: Conversation, model: str, params: Sampling) -> None:
     """Write atomically: a crash or a full disk mid-save never leaves a half-written file in place.
     OSError when it cannot be written."""

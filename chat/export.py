@@ -105,6 +105,11 @@ def render(suffix: str, conversation: Conversation, model: str) -> str:
     raise ParleyError(f"cannot export to a '{suffix}' file: use a .md or .json file name")
 
 
+def is_export(head: str) -> bool:
+    """Whether a file starting with `head` is an export of Parley's (Markdown or JSON)."""
+    return head.startswith("# Conversation with ") or head.startswith('{\n  "model": ') and '"messages"' in head
+
+
 def export(path: Path, conversation: Conversation, model: str) -> None:
     text = render(path.suffix, conversation, model)
     try:

@@ -198,6 +198,30 @@ def test_load_rejects_other_files(session: Session, tmp_path: Path) -> None:
         execute(session, f"/load {broken}")
 
 
+def test_save_and_export_never_replace_a_file_of_the_user_s(
+    session: Session, tmp_path: Path, pipeline: Pipeline
+) -> None:
+    pipeline.send("hi")
+    notes = tmp_path / "notes.md"
+    notes.write_text("my own notes\n")
+    for command in (f"/export {notes}", f"/save {notes}"):
+        with pytest.raises(CommandError, match="exists and is not a file Parley wrote"):
+            execute(session, command)
+    assert notes.read_text() == "my own notes\n"
+    with pytest.raises(CommandError, match="no such folder"):
+        execute(session, f"/export {tmp_path / 'missing' / 'c.md'}")
+    assert not (tmp_path / "missing").exists()  # a mistyped folder is not made
+    with pytest.raises(CommandError, match="is a folder"):
+        execute(session, f"/save {tmp_path}")
+    for name in ("c.md", "c.json"):  # an earlier export, or save, of Parley's is replaced, and said so
+        assert "replacing" not in execute(session, f"/export {tmp_path / name}").text
+        assert "replacing the export there" in execute(session, f"/export {tmp_path / name}").text
+    execute(session, f"/save {tmp_path / 'conv.json'}")
+    assert "replacing the conversation saved there" in execute(session, f"/save {tmp_path / 'conv.json'}").text
+    with pytest.raises(CommandError, match="not a file Parley wrote"):  # an export is no saved conversation
+        execute(session, f"/save {tmp_path / 'c.json'}")
+
+
 def test_export_markdown_and_json_are_sanitized(
     session: Session, tmp_path: Path, pipeline: Pipeline, engine: ScriptedEngine
 ) -> None:
