@@ -218,7 +218,7 @@ def _undo(session: Session, arg: str) -> Outcome:
 
 @command("retry", "/retry", "generate the last reply again")
 def _retry(session: Session, arg: str) -> Outcome:
-    turn = session.pop_last_turn()
+    turn = session.pop_last_turn("retry")
     return Outcome("retrying", generate=turn.user)
 
 

@@ -222,6 +222,8 @@ def find_config(cli_path: str | None = None, env: dict[str, str] | None = None) 
     for explicit, what in ((cli_path, "--config"), (env.get(CONFIG_ENV), f"${CONFIG_ENV}")):
         if explicit:
             path = Path(explicit).expanduser()
+            if path.is_dir():
+                raise ConfigError(f"{path} (from {what}) is a folder: name the models.toml file in it")
             if not path.is_file():
                 raise ConfigError(f"config file not found: {path} (from {what})")
             return path

@@ -41,6 +41,9 @@ class CommandError(ParleyError):
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
-    """'; did you mean 'x'?' for the closest of `options`, or '' when none is close."""
-    close = difflib.get_close_matches(name, list(options), n=1)
+    """'; did you mean 'x'?' for the one of `options` that `name` begins (a shortened name,
+    "temp"), else the closest, or '' when none is close."""
+    options = list(options)
+    longer = [option for option in options if len(name) >= 3 and option.startswith(name)]
+    close = longer if len(longer) == 1 else difflib.get_close_matches(name, options, n=1)
     return f"; did you mean '{close[0]}'?" if close else ""

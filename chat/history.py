@@ -183,12 +183,16 @@ class History:
     # --- reading ----------------------------------------------------------------------------
 
     def search(self, text: str, limit: int = 100) -> list[Entry]:
-        """Conversations with a turn that holds every word of `text`, the latest first, each with
-        its best matching text."""
+        """Conversations whose title, or one of whose turns, holds every word of `text`, the
+        latest first, each with its best matching text."""
         words = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())  # words, not FTS syntax
         if not words:
             return self.entries(limit)
         best: dict[int, str] = {}
+        wanted = text.casefold().split()
+        for conversation_id, title in self._read("SELECT id, title FROM conversations WHERE title IS NOT NULL", ()):
+            if all(word in title.casefold() for word in wanted):
+                best[conversation_id] = clean(title)
         for conversation_id, match in self._read(
             "SELECT turns.conversation_id, snippet(turns_search, -1, '[', ']', '…', 10) FROM turns_search "
             "JOIN turns ON turns.id = turns_search.rowid WHERE turns_search MATCH ? ORDER BY turns_search.rank",

@@ -145,9 +145,9 @@ class Session:
 
     # --- the conversation -------------------------------------------------------------------
 
-    def pop_last_turn(self) -> Turn:
+    def pop_last_turn(self, doing: str = "undo") -> Turn:
         if not self.conversation.turns:
-            raise ParleyError("nothing to undo: the conversation is empty")
+            raise ParleyError(f"nothing to {doing}: the conversation is empty")
         self.pending.clear()  # requests belong to the last reply
         return self.conversation.turns.pop()
 

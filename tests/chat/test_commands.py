@@ -91,10 +91,12 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
         ("/prompt nosuch", "unknown prompt preset 'nosuch'"),
         ("/model nosuch", "unknown model 'nosuch'"),
         ("/undo", "nothing to undo"),
+        ("/retry", "nothing to retry"),
         ("/export out.txt", "use a .md or .json file name"),
         ("/load /nonexistent/x.json", "no such file"),
         ("/probs", "/probs looks at the last reply: send a message first"),
         ("/explain tmperature", "unknown parameter 'tmperature'; did you mean 'temperature'?"),
+        ("/set repeat 1.2", "unknown parameter 'repeat'; did you mean 'repeat_penalty'?"),  # shortened
         ("/explain", "usage: /explain PARAM, one of: temperature, top_p"),
     ],
 )

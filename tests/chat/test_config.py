@@ -139,6 +139,8 @@ def test_named_config_must_exist(tmp_path: Path) -> None:
         find_config(str(tmp_path / "nope.toml"), {})
     with pytest.raises(ConfigError, match=r"\$PARLEY_CONFIG"):
         find_config(None, {"PARLEY_CONFIG": str(tmp_path / "nope.toml")})
+    with pytest.raises(ConfigError, match="is a folder: name the models.toml file in it"):
+        find_config(str(tmp_path), {})
 
 
 def run_parley(*args: str, env: dict[str, str] | None = None, input: str = "") -> subprocess.CompletedProcess[str]:

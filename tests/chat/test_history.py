@@ -76,6 +76,8 @@ def test_search_finds_words_in_messages_and_replies_and_reads_no_query_syntax(tm
     assert history.search("bread")[0].match == "and [bread] rolls?"
     for text in ['"', "bread OR", "NEAR(", "rivers*", "-bread"]:  # FTS5 operators are plain words here
         history.search(text)
+    history.rename(first, "Sourdough Notes")  # a title the user gave is searched too
+    assert [(e.id, e.match) for e in history.search("sourdough notes")] == [(first, "Sourdough Notes")]
 
 
 def test_the_list_is_newest_first_and_a_title_can_be_set(tmp_path: Path) -> None:
