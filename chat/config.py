@@ -6,6 +6,7 @@ models.toml shipped with Parley. Relative paths inside a file are relative to th
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -246,7 +247,10 @@ def load_config(path: Path) -> Config:
     try:
         config = Config.model_validate(data, context={"base": path.parent})
     except ValidationError as err:
-        problems = "; ".join(_describe(e) for e in err.errors())
+        errors = err.errors()
+        if any(e["type"] == "missing" and e["loc"] == ("models",) for e in errors):  # default follows from models
+            errors = [e for e in errors if not (e["type"] == "missing" and e["loc"] == ("default",))]
+        problems = "; ".join(_describe(e) for e in errors)
         end = "" if problems.endswith(("?", ".")) else "."
         raise ConfigError(f"invalid config {path}: {problems}{end}") from None
     config._origin = path
@@ -259,13 +263,24 @@ def _describe(error: Any) -> str:
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         renamed = RENAMED.get(loc)
-        hint = f"; did you mean '{renamed}'? (renamed)" if renamed else did_you_mean(loc[-1], _keys_at(loc[:-1]))
+        hint = f"; did you mean '{renamed}'? (renamed)" if renamed else _closest_key(loc)
         return f"unknown key '{'.'.join(loc)}'{hint}"
     if error["type"] == "missing":
         return f"missing key '{'.'.join(loc)}'"
     where = ".".join(loc)
     got = f" (got {error['input']!r})" if not isinstance(error.get("input"), dict) else ""
     return f"{where}: {msg[0].lower()}{msg[1:]}{got}" if where else msg
+
+
+def _closest_key(loc: tuple[str, ...]) -> str:
+    """'; did you mean ...?' for an unknown key: the closest key of its table, or of a table
+    inside it ('temprature' under [models.x] is 'sampling.temperature')."""
+    table = loc[:-1]
+    keys = {key: key for key in _keys_at(table)}
+    for sub in list(keys):
+        keys.update({inner: f"{sub}.{inner}" for inner in _keys_at((*table, sub)) if inner not in keys})
+    close = difflib.get_close_matches(loc[-1], list(keys), n=1)
+    return f"; did you mean '{keys[close[0]]}'?" if close else ""
 
 
 def _keys_at(loc: tuple[str, ...]) -> list[str]:

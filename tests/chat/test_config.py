@@ -34,7 +34,10 @@ MALFORMED = {
     "no_source": ('default = "a"\n[models.a]\nn_ctx = 512\n', "found none"),
     "repo_without_file": ('default = "a"\n[models.a]\nrepo = "org/x"\n', "`repo` needs `file`"),
     "unknown_default": (f'default = "b"\n{GOOD_MODEL}', "default: 'b' is not declared under [models]"),
-    "missing_default_and_models": ('overflow = "error"\n', "missing key 'default'"),
+    "missing_default_and_models": ('overflow = "error"\n', ": missing key 'models'."),  # default is optional
+    "sampling_key_in_the_model_table": (
+        f"{GOOD_MODEL}temprature = 1\n", "unknown key 'models.a.temprature'; did you mean 'sampling.temperature'?"
+    ),
     "no_models": ('default = "a"\n[models]\n', "models: dictionary should have at least 1 item"),
     "temperature_out_of_range": (
         f'default = "a"\n{GOOD_MODEL}[models.a.sampling]\ntemperature = 9\n',
