@@ -36,7 +36,8 @@ MALFORMED = {
     "unknown_default": (f'default = "b"\n{GOOD_MODEL}', "default: 'b' is not declared under [models]"),
     "missing_default_and_models": ('overflow = "error"\n', ": missing key 'models'."),  # default is optional
     "sampling_key_in_the_model_table": (
-        f"{GOOD_MODEL}temprature = 1\n", "unknown key 'models.a.temprature'; did you mean 'sampling.temperature'?"
+        f"{GOOD_MODEL}temprature = 1\n",
+        "unknown key 'models.a.temprature'; did you mean 'sampling.temperature'?",
     ),
     "no_models": ('default = "a"\n[models]\n', "models: dictionary should have at least 1 item"),
     "temperature_out_of_range": (
