@@ -207,7 +207,8 @@ class ParleyApp(App[None]):
         hint = ""
         if message.suggestion:
             command = commands.COMMANDS[message.suggestion[1:]]
-            hint = f"{command.usage}  {command.help}  (Tab completes)"
+            also = f"; Tab again: {' '.join(message.others)}" if message.others else ""
+            hint = f"{command.usage}  {command.help}  (Tab completes{also})"
         self.query_one("#suggestion", Static).update(literal(hint))
 
     # --- model loading --------------------------------------------------------------------

@@ -22,19 +22,25 @@ def literal(text: str, style: str = "") -> Text:
     return Text(clean(text), style=style)
 
 
+def slash_matches(value: str) -> list[str]:
+    """The slash commands whose name begins with what is typed ("/co": /compact, /compare, ...)."""
+    if not value.startswith("/") or " " in value:
+        return []
+    return [f"/{name}" for name in COMMANDS if name.startswith(value[1:].lower())]
+
+
 class SlashSuggester(Suggester):
     """Completes a slash command's name from the command definitions."""
 
     async def get_suggestion(self, value: str) -> str | None:
-        if not value.startswith("/") or " " in value:
-            return None
-        matches = [name for name in COMMANDS if name.startswith(value[1:].lower())]
-        return f"/{matches[0]}" if matches else None
+        matches = slash_matches(value)
+        return matches[0] if matches else None
 
 
 class PromptInput(TextArea):
     """Multi-line input. Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down in an
-    empty input recall earlier inputs; Tab accepts the slash-command suggestion; PageUp and
+    empty input recall earlier inputs; Tab accepts the slash-command suggestion, and again goes on
+    to the next command that begins the same way; PageUp and
     PageDown scroll the conversation (the input is a few lines: paging it would do nothing)."""
 
     BINDINGS = [
@@ -49,6 +55,7 @@ class PromptInput(TextArea):
     @dataclass
     class SuggestionChanged(Message):
         suggestion: str | None
+        others: list[str]  # the other commands that begin the same way (Tab again goes to them)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, compact=True, **kwargs)  # type: ignore[arg-type]
@@ -56,6 +63,7 @@ class PromptInput(TextArea):
         self._history_pos: int | None = None
         self._suggester = SlashSuggester(use_cache=False)
         self.slash_suggestion: str | None = None
+        self._cycle: list[str] = []  # the commands Tab goes through, after Tab completed the first
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -66,9 +74,13 @@ class PromptInput(TextArea):
             self._stop(event)
             self.insert("\n")
             return
-        if event.key == "tab" and self.slash_suggestion:
+        if event.key == "tab" and (self.slash_suggestion or self._cycle):
             self._stop(event)
-            self.load_text(self.slash_suggestion + " ")
+            if self._cycle and self.text == self._cycle[0] + " ":  # Tab again: the next one
+                self._cycle = [*self._cycle[1:], self._cycle[0]]
+            else:
+                self._cycle = slash_matches(self.text.strip())
+            self.load_text(self._cycle[0] + " ")
             self.move_cursor(self.document.end)
             return
         if event.key in ("up", "down") and (not self.text or self._history_pos is not None):
@@ -98,9 +110,12 @@ class PromptInput(TextArea):
         self._history_pos = None
 
     async def _on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if not self._cycle or self.text != self._cycle[0] + " ":  # typed: Tab starts afresh
+            self._cycle = []
         suggestion = await self._suggester.get_suggestion(self.text.strip())
         self.slash_suggestion = suggestion if suggestion != self.text.strip() else None
-        self.post_message(self.SuggestionChanged(self.slash_suggestion))
+        others = [m for m in slash_matches(self.text.strip()) if m != suggestion]
+        self.post_message(self.SuggestionChanged(self.slash_suggestion, others if self.slash_suggestion else []))
 
 
 class StatusBar(Static):

@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.style import Style
 from textual.widgets import Collapsible, OptionList, Static
 
+from chat.commands import COMMANDS
 from chat.errors import ParleyError
 from chat.history import History
 from chat.pipeline import Question
@@ -329,6 +330,21 @@ async def test_newline_keys_and_tab_completion(tmp_path: Path) -> None:
         assert "/params" in str(app.query_one("#suggestion").render())
         await pilot.press("tab")
         assert prompt.text == "/params "
+        prompt.clear()
+        await pilot.press("/", "c", "o")  # several commands begin so: Tab goes through them
+        await pilot.pause()
+        matches = [f"/{name}" for name in COMMANDS if name.startswith("co")]
+        hint = str(app.query_one("#suggestion").render())
+        assert len(matches) > 2 and all(m in hint for m in matches)
+        seen = []
+        for _ in range(len(matches) + 1):
+            await pilot.press("tab")
+            await pilot.pause()
+            seen.append(prompt.text)
+        assert seen == [m + " " for m in [*matches, matches[0]]]
+        await pilot.press("x")  # typing starts afresh
+        await pilot.pause()
+        assert app.query_one(PromptInput).slash_suggestion is None
 
 
 async def test_theme_choice_persists(tmp_path: Path) -> None:
@@ -396,8 +412,6 @@ async def test_help_context_and_keys_screens(tmp_path: Path) -> None:
 
 
 async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
-    from chat.commands import COMMANDS
-
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
         await ready(pilot)
