@@ -119,6 +119,7 @@ class ParleyApp(App[None]):
         self.transcript = Transcript(transcript_path or self.data_dir / "transcripts" / f"{stamp}.jsonl")
         self.settings_file = settings_file or settings.settings_path()
         self.history_wanted = history and config.history  # opened with the first model, into the session
+        self.inputs_file = self.data_dir / "inputs.jsonl"  # what was typed, for Up after a restart
         self._switch_interval = sys.getswitchinterval()
 
     @property
@@ -154,7 +155,10 @@ class ParleyApp(App[None]):
         if theme in self.available_themes:
             self.theme = theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.query_one(PromptInput).focus()
+        prompt = self.query_one(PromptInput)
+        if self.history_wanted:
+            prompt.inputs = settings.load_inputs(self.inputs_file)
+        prompt.focus()
         self.start_loading(None, "loading model…")
 
     def _remember_theme(self, _theme: object) -> None:
@@ -282,7 +286,8 @@ class ParleyApp(App[None]):
         if not self.may_send():
             return
         prompt = self.query_one(PromptInput)
-        prompt.remember(text)
+        if prompt.remember(text) and self.history_wanted:  # with the chat history off, nothing is kept
+            settings.add_input(self.inputs_file, text)
         prompt.clear()
         await self.enter(text)
 

@@ -104,10 +104,13 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
         return True
 
-    def remember(self, text: str) -> None:
+    def remember(self, text: str) -> bool:
+        """Keep `text` for Up to recall; False when it repeats the last one (not kept twice)."""
+        self._history_pos = None
         if text and (not self.inputs or self.inputs[-1] != text):
             self.inputs.append(text)
-        self._history_pos = None
+            return True
+        return False
 
     async def _on_text_area_changed(self, event: TextArea.Changed) -> None:
         if not self._cycle or self.text != self._cycle[0] + " ":  # typed: Tab starts afresh

@@ -315,6 +315,30 @@ async def test_history_recall_with_up_and_down(tmp_path: Path) -> None:
         assert prompt.text == "/temp 0.2"
         await pilot.press("down", "down")
         assert prompt.text == ""
+        await submit(pilot, "/temp 0.4")  # a repeat is kept once
+    inputs = tmp_path / "data" / "inputs.jsonl"
+    assert inputs.stat().st_mode & 0o777 == 0o600
+    app = make_app(tmp_path, fake_config(tmp_path))  # the next run recalls them
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await pilot.press("up", "up")
+        assert app.query_one(PromptInput).text == "/temp 0.2"
+        await pilot.press("up")  # the oldest stays
+        assert app.query_one(PromptInput).text == "/temp 0.2"
+    inputs.write_text('"kept"\n{not json\n"line one\\nline two"\n')  # a damaged line is skipped
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        assert app.query_one(PromptInput).inputs == ["kept", "line one\nline two"]
+
+
+async def test_with_the_history_off_no_input_is_kept(tmp_path: Path) -> None:
+    app = ParleyApp(fake_config(tmp_path), ScriptedLoader(), data_dir=tmp_path / "data",
+                    settings_file=tmp_path / "tui.json", history=False)  # fmt: skip
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await submit(pilot, "/temp 0.2")
+    assert not (tmp_path / "data" / "inputs.jsonl").exists()
 
 
 async def test_newline_keys_and_tab_completion(tmp_path: Path) -> None:
