@@ -492,7 +492,7 @@ class ParleyApp(App[None]):
                 if turn and turn[0].isdigit():
                     self._show_turn(int(turn[0]), focus=self.switched_by_key)
             self.switched_by_key = False
-            if event.ok and event.output:
+            if event.ok and event.output and name != "continue":  # the reply itself is seen going on
                 chat.say(event.output)
         elif isinstance(event, ReplyContinued):
             chat.continue_turn(event.turn)

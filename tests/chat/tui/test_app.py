@@ -664,6 +664,7 @@ async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
         assert reply.text.endswith("and the rest.") and reply.text.startswith("one two")
         assert "stopped" not in reply.text
         assert cut_notes == [1, 0]  # the reply was cut, then finished: its old note goes
+        assert "continuing" not in screen_text(app)  # the reply is seen going on: no note piles up per /continue
 
 
 async def test_continue_after_the_conversation_was_drawn_again_keeps_the_start(tmp_path: Path) -> None:
