@@ -55,9 +55,9 @@ from chat.events import (
 from chat.generation import generate
 from chat.sampling import Sampling
 from chat.sanitize import mark
-from chat.session import Session
+from chat.session import REDACTED_CLAIM, Session
 from chat.transcript import Transcript, TranscriptError
-from moderation.claims import ClaimWatch, find_imitations
+from moderation.claims import Claim, ClaimWatch, find_imitations
 from moderation.verdict import SEVERITY
 
 ApproveMode = Literal["never", "ask", "always"]
@@ -261,9 +261,11 @@ class Pipeline:
                     break
         self.emit(Compared(messages[-1]["content"], replies))
 
-    def _show(self, text: str) -> None:
-        self.emit(TextShown(text))
-        for claim in self._claims.feed(text):
+    def _show(self, text: str, last: bool = False) -> None:
+        shown, claims = self._claims.release(text, last)
+        if shown:
+            self.emit(TextShown(shown))
+        for claim in claims:
             self.emit(claim_notice(claim))
 
     def _second_look(self, turn: Turn) -> None:
@@ -356,6 +358,7 @@ class Pipeline:
         """What follows the reply: notices, its action requests and their answers, the guard."""
         reply = turn.reply
         assert reply is not None
+        self._show("", last=True)  # the last sentence, if unfinished, checked for claims as the others
         for notice in [*moderation_notices(reply.moderation), *finish_notices(reply), *dropped_notices(dropped)]:
             self.emit(notice)
         requests, problems = self._requests(reply, forced)
@@ -365,6 +368,9 @@ class Pipeline:
             self.emit(ActionRequested(request))
         self._answer_pending()
         self._check_claims()
+        held = self._claims.rest()  # claims = "redact": from a claim an action could back on
+        if held:
+            self.emit(TextShown(self._without_claims(held, reply.guard.claims)))
         for claim in reply.guard.claims:
             if claim.sentence not in self._claims.told:  # not told while it streamed
                 self.emit(claim_notice(claim))
@@ -440,6 +446,15 @@ class Pipeline:
         self._check_claims()
         return record
 
+    def _without_claims(self, text: str, claims: list[Claim]) -> str:
+        """`text` with `claims` replaced, under claims = "redact", once every request is answered
+        (a claim that an action then backed stays)."""
+        session = self.session
+        if session.config.actions.claims == "redact" and not session.pending:
+            for claim in claims:
+                text = text.replace(claim.sentence, mark(REDACTED_CLAIM))
+        return text
+
     def _check_claims(self) -> None:
         """Find the last reply's action claims that no action that ran and succeeded backs."""
         session = self.session
@@ -448,9 +463,8 @@ class Pipeline:
             return
         reply = turn.reply
         executed = {a.name for a in turn.actions if a.ok}
+        removed = [c for c in reply.guard.claims if c.sentence not in reply.content]  # by an earlier look
         found = session.unbacked_claims(reply.content, turn.user, executed)
-        if found and not session.pending and session.config.actions.claims == "redact":
-            for claim in found:  # once every request is answered, so a claim that became backed stays
-                reply.content = reply.content.replace(claim.sentence, mark("removed: unbacked action claim"))
+        reply.content = self._without_claims(reply.content, found)
         pending = [r.action.name for r in session.pending]
-        reply.guard = reply.guard.model_copy(update={"claims": found, "pending": pending})
+        reply.guard = reply.guard.model_copy(update={"claims": removed + found, "pending": pending})

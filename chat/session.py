@@ -25,12 +25,16 @@ from chat.errors import ConfigError, ParleyError, UsageError, did_you_mean
 from chat.history import Recorder
 from chat.moderation_model import ModerationModel
 from chat.sampling import Sampling
+from chat.sanitize import mark
 from moderation import claims, claims_head
 from moderation.claims import Claim, ClaimWatch, Confirm, find_claims
 from moderation.filter import Moderator
 from prompts import Preset, PresetError, load_presets
 
 EngineLoader = Callable[[str, ModelConfig], Engine]
+
+
+REDACTED_CLAIM = "removed: unbacked action claim"  # what replaces a claim with claims = "redact"
 
 
 def user_prompts_dir() -> Path:
@@ -90,8 +94,10 @@ class Session:
             self.claim_check, self.claim_check_missing = claims_head.load_check()
 
     def claim_watch(self, user: str) -> ClaimWatch:
-        """The claims of a reply to the message `user` as it is shown, sentence by sentence."""
-        return ClaimWatch(self.registry.backers, self.claim_check, user)
+        """The claims of a reply to the message `user` as it is shown, sentence by sentence; with
+        `claims = "redact"`, it lets through only sentences known to hold no claim."""
+        redaction = mark(REDACTED_CLAIM) if self.config.actions.claims == "redact" else ""
+        return ClaimWatch(self.registry.backers, self.claim_check, user, redaction, self.registry.prose)
 
     def unbacked_claims(self, reply: str, user: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
         """The claims in `reply` to the message `user` (its action requests aside) that no action

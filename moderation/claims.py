@@ -437,27 +437,69 @@ def _closed_quotes(sentence: str, before: str) -> str:
 class ClaimWatch:
     """Claims in text as it is shown, sentence by sentence, so a notice can follow its sentence
     while the reply still streams. Only claims that no action could back are told this early:
-    one that an action could back waits for the end of the turn, when its requests are answered."""
+    one that an action could back waits for the end of the turn, when its requests are answered.
 
-    def __init__(self, backers: Backers | None = None, confirm: Confirm | None = None, said: str = "") -> None:
+    With `redaction` (the text that replaces a claim: `claims = "redact"`), nothing is let
+    through before it is known to hold no claim: `release` passes on whole sentences, a claim
+    no action could back replaced, and holds back from the first sentence an action could back
+    until the turn ends (`rest`), when it is known whether one did."""
+
+    def __init__(
+        self,
+        backers: Backers | None = None,
+        confirm: Confirm | None = None,
+        said: str = "",
+        redaction: str = "",
+        prose: Callable[[str], str] = str,
+    ) -> None:
         self.backers = backers
         self.confirm = confirm
         self.said = said  # the user's message the reply answers
+        self.redaction = redaction
+        self.prose = prose  # a sentence as the reader sees it: its action requests taken out
         self.text = ""
         self.checked = 0  # where the first sentence not checked yet starts
         self.told: set[str] = set()  # the sentences whose claims were told
+        self.waiting = False  # redacting: a sentence an action could back was held, and all after it
+        self.held_from = 0  # where it starts
 
     def feed(self, text: str) -> list[Claim]:
         """Take shown text; return the claims of the sentences it completed."""
+        return self._check(text)[1]
+
+    def release(self, text: str, last: bool = False) -> tuple[str, list[Claim]]:
+        """Take text that may be shown; return what may be shown now (redacting: whole sentences,
+        claims replaced; else all of it) and the claims told. `last`: the reply ended, so an
+        unfinished last sentence is checked too."""
+        return self._check(text, last)
+
+    def rest(self) -> str:
+        """Redacting, once the turn's requests are answered: what was held back since the first
+        sentence an action could back."""
+        held = self.text[self.held_from :] if self.waiting else ""
+        self.text, self.checked, self.waiting = "", 0, False
+        return held
+
+    def _check(self, text: str, last: bool = False) -> tuple[str, list[Claim]]:
         self.text += text
-        found = []
-        for end in SENTENCE_END.finditer(self.text, self.checked):
-            before, sentence, self.checked = self.text[: self.checked], self.text[self.checked : end.end()], end.end()
-            claim = sentence_claim(sentence, frozenset(), self.backers, self.confirm, before, self.said)
+        ends = [end.end() for end in SENTENCE_END.finditer(self.text, self.checked)]
+        if last and self.checked < len(self.text) and ends[-1:] != [len(self.text)]:
+            ends.append(len(self.text))
+        shown, found = [], []
+        for end in ends:
+            before, sentence, self.checked = self.text[: self.checked], self.text[self.checked : end], end
+            if self.waiting:
+                continue
+            claim = sentence_claim(self.prose(sentence), frozenset(), self.backers, self.confirm, before, self.said)
             if claim is not None and claim.kind == "world":
                 self.told.add(claim.sentence)
                 found.append(claim)
-        return found
+                sentence = sentence.replace(claim.sentence, self.redaction) if self.redaction else sentence
+            elif claim is not None and self.redaction:
+                self.waiting, self.held_from = True, len(before)
+                continue
+            shown.append(sentence)
+        return ("".join(shown) if self.redaction else text), found
 
 
 # Parley's own notices and marks, as a reply might imitate them ("[removed: insult]",

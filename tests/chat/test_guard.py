@@ -163,6 +163,32 @@ def test_redact_mode_removes_the_claim(actions_cli: Cli, tmp_path: Path) -> None
     assert turn["reply"] == "Sure thing. Done! ⟦removed: unbacked action claim⟧"
 
 
+@pytest.mark.parametrize(
+    ("reply", "approve", "shown"),
+    [
+        # a claim mid-reply is removed before it is shown, the rest streams
+        (f"Sure. {CLAIM} Enjoy!", "never", "Sure. Done! ⟦removed: unbacked action claim⟧ Enjoy!"),
+        # an unfinished last sentence is checked too
+        ("Sure. I have booked your table", "never", "Sure. ⟦removed: unbacked action claim⟧"),
+        # a claim an action could back waits for the answer, with what follows it: kept when it ran...
+        (f"{SAVE} I've saved that note for you. Bye.", "always", "I've saved that note for you. Bye."),
+        # ...removed when it did not
+        (f"{SAVE} I've saved that note for you. Bye.", "never", "⟦removed: unbacked action claim⟧ Bye."),
+    ],
+)
+def test_redact_mode_never_shows_a_claim_headless(
+    actions_cli: Cli, tmp_path: Path, reply: str, approve: str, shown: str
+) -> None:
+    actions_cli.config = fake_config(tmp_path, actions='enabled = true\nclaims = "redact"')
+    _, out, _ = run(actions_cli, ScriptedLoader(reply), "ask", "--approve", approve, "hi")
+    assert shown in " ".join(out.split())  # what was printed, as it streamed (notices break its lines)
+    assert "booked your table" not in out and ("saved that note" not in out or approve == "always")
+    _, out, _ = run(actions_cli, ScriptedLoader(reply), "ask", "--json", "--approve", approve, "hi")
+    (turn,) = events(out, "turn")
+    assert shown.split()[-1] in turn["reply"]
+    assert bool(turn["guard"]["claims"]) == (approve == "never")  # recorded, also once its sentence is gone
+
+
 async def test_tui_confirmation_yes_no_and_escape(tmp_path: Path) -> None:
     loader = ScriptedLoader(SAVE, SAVE, SAVE)
     app = make_app(tmp_path, fake_config(tmp_path, actions="enabled = true"), loader)
