@@ -15,7 +15,7 @@ from actions.registry import Registry
 from chat import __version__, export
 from chat.commands import format_entries
 from chat.config import Config, find_config, load_config
-from chat.errors import ParleyError, UsageError
+from chat.errors import ParleyError, Terminated, UsageError
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
 from chat.models import format_models, load_engine
 from chat.moderation_model import ModerationModel
@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParleyError as err:
         print(f"parley: error: {clean(str(err))}", file=sys.stderr)
         return err.exit_code
+    except Terminated:
+        print("parley: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("parley: interrupted", file=sys.stderr)
         return 130

@@ -47,3 +47,8 @@ def did_you_mean(name: str, options: Iterable[str]) -> str:
     longer = [option for option in options if len(name) >= 3 and option.startswith(name)]
     close = longer if len(longer) == 1 else difflib.get_close_matches(name, options, n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a reply: it ends as Ctrl+C does (what came is kept), and the process with
+    143 (128 + 15), as a terminated program's does."""

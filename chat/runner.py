@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from chat.commands import describe_next_token
-from chat.errors import ParleyError
+from chat.errors import ParleyError, Terminated
 from chat.events import (
     CommandRan,
     Compacted,
@@ -66,6 +66,7 @@ class Runner:
         self.out = out or sys.stdout
         self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
         self.interrupted = False
+        self.terminated = False
         self._reply_open = False  # reply text is on `out` and its line is not ended yet
         self._reasoning = ReasoningSplitter()  # the reply being shown: thinking apart from answer
         # A person at the terminal answers action requests unless told otherwise; nobody else can.
@@ -113,26 +114,31 @@ class Runner:
                 self.pipeline.send(step.text, cancel)
             else:
                 go_on = self.pipeline.command(step.text, cancel)
+        if self.terminated:
+            raise Terminated  # the partial reply is recorded; now end, even an interactive chat
         if self.interrupted and not self.interactive:
             raise KeyboardInterrupt  # the partial reply is recorded; now end the run
         return go_on
 
     @contextmanager
     def _interrupt_stops(self, cancel: threading.Event) -> Iterator[None]:
-        """While a step runs, Ctrl+C stops the reply (between tokens) instead of raising anywhere."""
+        """While a step runs, Ctrl+C (or SIGTERM) stops the reply between tokens instead of
+        raising anywhere, so the partial reply is recorded."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def stop(signum: int, frame: object) -> None:
             self.interrupted = True
+            self.terminated = self.terminated or signum == signal.SIGTERM
             cancel.set()
 
-        previous = signal.signal(signal.SIGINT, stop)
+        previous = signal.signal(signal.SIGINT, stop), signal.signal(signal.SIGTERM, stop)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
     def ask(self, question: Question) -> bool:
         """Ask at the terminal; anything but yes is no (Ctrl+C and end of input too)."""

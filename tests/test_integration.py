@@ -363,7 +363,12 @@ def test_adapters_and_templates_llama_cpp_cannot_use_are_config_errors(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signal_name", "code", "said"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_ctrl_c_or_sigterm_stops_the_reply_keeps_it_and_exits(
+    tmp_path: Path, signal_name: str, code: int, said: str
+) -> None:
     import signal
 
     transcript = tmp_path / "t.jsonl"
@@ -374,10 +379,10 @@ def test_ctrl_c_stops_the_reply_keeps_it_and_exits_130(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.stdout is not None
     proc.stdout.read(20)  # the reply is streaming
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signal_name))
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err  # not a crash: the model is freed only after the worker stops
-    assert "⟦stopped⟧" in err and "parley: interrupted" in err and "Traceback" not in err
+    assert proc.returncode == code, err  # not a crash: the model is freed only after the worker stops
+    assert "⟦stopped⟧" in err and f"parley: {said}" in err and "Traceback" not in err
     turn = [json.loads(line) for line in transcript.read_text().splitlines()][-1]
     assert turn["type"] == "turn" and turn["finish_reason"] == "cancelled" and turn["reply"]
 
