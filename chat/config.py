@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from actions.builtin import BUILTIN
 from actions.config import ActionsConfig
 from chat.errors import ConfigError, did_you_mean
 from chat.sampling import Sampling
@@ -32,6 +34,7 @@ from moderation.config import ModerationConfig
 from moderation.llm_verdicts import LlmFormat
 
 APP_NAME = "parley"
+ACTION_NAME = re.compile(r"[a-z][a-z0-9_]*")  # what a model writes as the name of an action it asks for
 CONFIG_ENV = "PARLEY_CONFIG"
 
 Strict = ConfigDict(extra="forbid", frozen=True)
@@ -190,6 +193,18 @@ class Config(BaseModel):
             raise ValueError(
                 f"default: '{self.default}' is not declared under [models]{did_you_mean(self.default, self.models)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _command_names(self) -> Config:
+        """A command action is named as the model writes it, and never takes a built-in's name
+        (it would quietly replace that action)."""
+        builtin = {action.name for action in BUILTIN}
+        for name in self.actions.commands:
+            if name in builtin:
+                raise ValueError(f"actions.commands.{name}: '{name}' is a built-in action's name: choose another")
+            if not ACTION_NAME.fullmatch(name):
+                raise ValueError(f"actions.commands: '{name}' is no action name (lowercase letters, digits and _)")
         return self
 
     @property

@@ -56,6 +56,14 @@ MALFORMED = {
         f'default = "a"\n{GOOD_MODEL}[moderation]\ntresholds = {{}}\n',
         "unknown key 'moderation.tresholds'; did you mean 'thresholds'?",
     ),
+    "command_action_named_like_a_built_in": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands.save_note]\ndescription = "d"\nargv = ["echo"]\n',
+        "actions.commands.save_note: 'save_note' is a built-in action's name: choose another",
+    ),
+    "command_action_name_a_model_cannot_write": (
+        f'default = "a"\n{GOOD_MODEL}[actions.commands."bad name!"]\ndescription = "d"\nargv = ["echo"]\n',
+        "actions.commands: 'bad name!' is no action name (lowercase letters, digits and _)",
+    ),
     "argv_placeholder_not_an_argument": (
         f'default = "a"\n{GOOD_MODEL}[actions.commands.mail]\ndescription = "m"\nargv = ["mail", "{{to}}"]\n',
         "actions.commands.mail: argv '{to}' uses {to}, which is not in args (none declared)",
