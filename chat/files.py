@@ -29,3 +29,17 @@ def write_atomic(path: Path, text: str) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+SCRIPT_LIMIT = 16 * 1024 * 1024  # bytes: far beyond any script, short of a device that never ends
+
+
+def read_capped(path: Path, limit: int = SCRIPT_LIMIT) -> str:
+    """The UTF-8 text of `path`, read as a stream (a pipe or process substitution will do), but
+    never more than `limit` bytes: ValueError beyond it ("/dev/zero" would never end).
+    OSError or UnicodeDecodeError as reading and decoding raise them."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // (1024 * 1024)} MB")
+    return data.decode("utf-8")

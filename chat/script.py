@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from chat.errors import UsageError
+from chat.files import read_capped
 
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL, and the stand-ins Python uses for undecodable bytes
 
@@ -57,10 +58,10 @@ class Step:
 
 def read_script(path: Path) -> list[Step]:
     try:
-        text = as_text(path.read_text(encoding="utf-8"), f"script {path}")
+        text = as_text(read_capped(path), f"script {path}")
     except FileNotFoundError:
         raise UsageError(f"script not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise UsageError(f"cannot read script {path}: {err}") from None
     is_jsonl = path.suffix == ".jsonl" or text.lstrip().startswith("{")
     return parse_jsonl(text, str(path)) if is_jsonl else parse_text(text)

@@ -30,6 +30,7 @@ from chat.chat_template import chatml
 from chat.config import ModelConfig
 from chat.engine import Engine, Message, ModelInfo, StopReason, StreamEnd, StreamEvent, TextDelta
 from chat.errors import ConfigError, ModelLoadError
+from chat.files import read_capped
 from chat.sampling import Sampling
 from chat.sanitize import clean
 
@@ -62,10 +63,10 @@ def read_script(path: Path) -> list[ScriptedReply]:
     """The replies in a script file; ConfigError naming the line that is wrong."""
     where = clean(str(path))
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_capped(path).splitlines()
     except FileNotFoundError:
         raise ConfigError(f"script not found: {where}") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ConfigError(f"cannot read script {where}: {err}") from None
     replies = []
     for number, line in enumerate(lines, start=1):

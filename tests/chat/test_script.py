@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from chat.errors import UsageError
+from chat import scripted_engine
+from chat.errors import ConfigError, UsageError
 from chat.script import Step, parse_jsonl, parse_text, read_script
 
 
@@ -46,3 +47,10 @@ def test_format_is_detected(tmp_path: Path) -> None:
     assert read_script(jsonl) == [Step("user", "hi", 1)]
     with pytest.raises(UsageError, match="script not found"):
         read_script(tmp_path / "missing.txt")
+
+
+def test_a_script_that_never_ends_is_refused_not_read_forever() -> None:
+    with pytest.raises(UsageError, match="cannot read script /dev/zero: larger than 16 MB"):
+        read_script(Path("/dev/zero"))
+    with pytest.raises(ConfigError, match="cannot read script /dev/zero: larger than 16 MB"):
+        scripted_engine.read_script(Path("/dev/zero"))  # a model's scripted replies
