@@ -351,7 +351,7 @@ def _apply_options(session: Session, args: argparse.Namespace) -> None:
     session.logprobs = args.logprobs
     if args.prompt:
         session.use_prompt(args.prompt)
-    if args.system:
+    if args.system is not None:  # "" asks for no system prompt
         session.set_system(args.system)
     settings = [*args.settings, *([f"seed={args.seed}"] if args.seed is not None else [])]
     for setting in settings:

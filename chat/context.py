@@ -92,6 +92,12 @@ def fit(engine: Engine, conversation: Conversation, user: str, max_tokens: int, 
     if needed <= n_ctx:
         return needed - max_tokens, []
     alone = engine.count_tokens(conversation.system_messages() + [{"role": "user", "content": user}])
+    empty = engine.count_tokens(conversation.system_messages() + [{"role": "user", "content": ""}])
+    if empty + max_tokens > n_ctx:  # no message would fit: the reserve is the cause, not the message
+        raise ContextOverflowError(
+            f"max_tokens {max_tokens} leaves no room: with the system prompt ({empty} tokens) it is "
+            f"{empty + max_tokens - n_ctx} over the {n_ctx}-token window (lower /max_tokens)"
+        )
     if alone + max_tokens > n_ctx:
         raise ContextOverflowError(
             f"message too long: with the system prompt it is {alone} tokens, plus {max_tokens} reserved "

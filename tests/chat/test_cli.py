@@ -101,6 +101,8 @@ def test_system_and_prompt_options(run: Cli) -> None:
     assert "tokens" in run.loader.engines[-1].calls[0].messages[0]["content"]
     run("ask", "--system", "Be terse.", "x")
     assert run.loader.engines[-1].calls[0].messages[0] == {"role": "system", "content": "Be terse."}
+    run("ask", "--system", "", "x")  # no system prompt at all, not the default one
+    assert not any("You are Parley" in m["content"] for m in run.loader.engines[-1].calls[0].messages)
 
 
 def test_transcript_appends_every_event(run: Cli, tmp_path: Path) -> None:

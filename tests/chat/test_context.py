@@ -94,6 +94,9 @@ def test_message_that_cannot_fit_alone(tmp_path: Path) -> None:
     with pytest.raises(ContextOverflowError, match="message too long"):
         small.send(" ".join(["word"] * 400))
     assert small.session.conversation.turns == []  # nothing recorded, nothing lost
+    small.session.params = small.session.params.model_copy(update={"max_tokens": 590})
+    with pytest.raises(ContextOverflowError, match="max_tokens 590 leaves no room"):  # a short message: not its fault
+        small.send("hi")
 
 
 def test_dropped_turns_stay_in_the_conversation(tmp_path: Path) -> None:
