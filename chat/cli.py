@@ -15,7 +15,7 @@ from actions.registry import Registry
 from chat import __version__, export
 from chat.commands import format_entries
 from chat.config import Config, find_config, load_config
-from chat.errors import ParleyError, Terminated, UsageError
+from chat.errors import ParleyError, Terminated, UsageError, did_you_mean
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
 from chat.models import format_models, load_engine
 from chat.moderation_model import ModerationModel
@@ -349,6 +349,11 @@ def _steps(args: argparse.Namespace) -> list[Step] | None:
 
 def _apply_options(session: Session, args: argparse.Namespace) -> None:
     session.logprobs = args.logprobs
+    for name in [*args.allow_irreversible, *session.config.actions.allow_irreversible]:
+        if name not in session.registry.actions:  # a typo would leave the action asking, unnoticed
+            known = ", ".join(session.registry.actions) or "none: actions are off"
+            hint = did_you_mean(name, session.registry.actions)
+            raise UsageError(f"--allow-irreversible {name}: no such action{hint} (the actions: {known})")
     if args.prompt:
         session.use_prompt(args.prompt)
     if args.system is not None:  # "" asks for no system prompt

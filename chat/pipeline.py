@@ -430,6 +430,8 @@ class Pipeline:
         ok = False
         if not approved:
             result = "declined by the user" if decided_by == "user" else f"declined (--approve {self.policy.mode})"
+            if decided_by == "policy" and self.policy.mode == "always":  # an irreversible one, not named
+                result += f"; an irreversible action runs unasked only if named: --allow-irreversible {action.name}"
         else:
             try:
                 result, ok = session.registry.execute(request, session.action_context()), True

@@ -134,8 +134,11 @@ def test_irreversible_actions_need_their_name_for_always(actions_cli: Cli, tmp_p
     )
     actions_cli.config = fake_config(tmp_path, actions=actions)
     request = 'Ok. <action>{"name": "send_mail", "arguments": {}}</action>'
-    run(actions_cli, ScriptedLoader(request), "ask", "--approve", "always", "mail it")
+    _, _, err = run(actions_cli, ScriptedLoader(request), "ask", "--approve", "always", "mail it")
     assert not marker.exists()  # always does not cover an irreversible action...
+    assert "only if named: --allow-irreversible send_mail" in err  # ...and it says how
+    code, _, err = run(actions_cli, ScriptedLoader(request), "ask", "--allow-irreversible", "send_mial", "x")
+    assert code == 2 and "no such action; did you mean 'send_mail'?" in err and not marker.exists()
     run(actions_cli, ScriptedLoader(request), "ask", "--approve", "always", "--allow-irreversible", "send_mail", "x")
     assert marker.exists()  # ...unless it is named
 
