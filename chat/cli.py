@@ -24,7 +24,7 @@ from chat.runner import Runner
 from chat.sanitize import clean, json_line
 from chat.script import Step, as_text, read_script, text_lines
 from chat.session import Session
-from chat.transcript import Transcript
+from chat.transcript import Transcript, check_named
 from moderation.claims import find_claims
 from moderation.claims_head import load_check
 from moderation.filter import Moderator
@@ -189,6 +189,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "moderate":
         return _moderate(config, args)
     steps = _steps(args)  # read the input before loading the model: usage errors come first
+    if args.transcript:
+        check_named(args.transcript)
     if steps is None and sys.stdin.isatty() and sys.stdout.isatty() and not (args.line or args.json):
         return _tui(config, args)
     session = Session(config, load_engine, args.model, history=_recorder(config, args))

@@ -114,6 +114,16 @@ def test_transcript_appends_every_event(run: Cli, tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == len(first) + 3  # appended, never rewritten
 
 
+def test_a_named_transcript_never_goes_into_a_file_of_the_user_s_or_makes_a_folder(run: Cli, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for path, said in [(notes, "is not a transcript"), (tmp_path, "is a folder"), (tmp_path / "no" / "t.jsonl",
+                       "no such folder")]:  # fmt: skip
+        code, _, err = run("ask", "--transcript", str(path), "x")
+        assert code == 2 and said in err and not run.loader.engines  # before the model loads
+    assert notes.read_text() == "my notes\n" and not (tmp_path / "no").exists()
+
+
 def test_reply_escape_sequences_never_reach_the_terminal(run: Cli) -> None:
     run.loader.replies = ("\x1b]0;pwned\x07\x1b[2J[red]ok[/red]",)
     code, out, _ = run("ask", "x")
