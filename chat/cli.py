@@ -225,11 +225,16 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
         update={"enabled": True, **({"backend": args.backend} if args.backend else {})}
     )
     moderator = Moderator(settings)
+    moderator.load()
+    if moderator.load_error:  # one line now, not a failed verdict for every line of the input
+        raise ParleyError(f"the moderation backend cannot load: {moderator.load_error}")
     llm = settings.llm
     judge = ModerationModel(llm, load_engine("moderation.llm", llm), moderator) if llm else None
+    failed = False
     try:
         for _, text in text_lines(sys.stdin):
             verdict = moderator.check(text)
+            failed = failed or verdict.error is not None
             second = judge.check("", text) if judge else None
             decision = max([verdict, *([second] if second else [])], key=lambda v: SEVERITY[v.decision]).decision
             if args.json:
@@ -241,7 +246,7 @@ def _moderate(config: Config, args: argparse.Namespace) -> int:
     finally:
         if judge is not None:
             judge.close()
-    return 0
+    return 1 if failed else 0  # a check that failed (and was decided by fail = closed or open)
 
 
 def _guard(config: Config, as_json: bool) -> int:

@@ -56,6 +56,11 @@ class Moderator:
         if self.enabled:
             threading.Thread(target=self.load, name="moderation-load", daemon=True).start()
 
+    @property
+    def load_error(self) -> str | None:
+        """Why the backend could not be loaded (after `load`), or None."""
+        return self._backend_error
+
     def load(self) -> None:
         """Load the backend now (it is otherwise loaded on first use); errors are kept, not raised."""
         with self._lock:

@@ -87,6 +87,10 @@ def test_moderate_command_reads_stdin(tmp_path: Path, run: Cli) -> None:
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["decision"] for r in rows] == ["redact", "allow"]
     assert rows[0]["text"] == "You are a worthless idiot." and rows[0]["scores"]["toxicity"] > 0.9
+    absent = tmp_path / "no-weights.ckpt"  # a backend that cannot load: one line, exit 1, nothing read
+    config = moderated_config(tmp_path, f'backend = "detoxify"\n[moderation.detoxify]\ncheckpoint = "{absent}"')
+    code, out, err = run_cli(run, config, ScriptedLoader(), "moderate", stdin=stdin)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "the moderation backend cannot load" in err
 
 
 async def test_tui_shows_a_redacted_span(tmp_path: Path) -> None:
