@@ -62,7 +62,8 @@ _CONDITIONAL_START = re.compile(
     r"^\s*(?:if|once|when|had|suppose|imagine|assuming|in\s+a\s+real|whenever|unless|as\s+soon\s+as)\b", re.I
 )
 _GENERIC = re.compile(r"\b(?:usually|typically|generally|normally|often|always|sometimes|would|could|might)\b", re.I)
-_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'.*?'(?!\w)")
+# Quoted words, and a quotation opened and not closed in the sentence ("Sample reply: 'Ticket closed.").
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'.*?'(?!\w)|(?<!\w)[\"“'‘][^\"”'’]*$")
 _SPECIAL = re.compile(
     r"you\s+will\s+receive\s+.*\bfrom\s+me\b|consider\s+it\s+done|all\s+set\s*,\s*I\b"
     r"|\b(?:your|the|my)\s+(?:[\w-]+\s+){0,3}?(?:is|are)\s+(?:now\s+|already\s+)?on\s+(?:its|their)\s+way\b",
@@ -107,6 +108,21 @@ _ROLE_LABEL = re.compile(r"^\W*(?:user|customer|human|client|q)\s*:", re.IGNOREC
 _DETERMINERS = frozenset({"your", "the", "a", "an", "my", "our", "this", "that", "these", "those", "everything",
                           "it", "you", "all", "both", "each"})  # fmt: skip
 _DEFINITE = frozenset({"your", "the", "my", "our", "this", "that", "these", "those", "everything"})
+# Elliptical claims, written without a subject or an auxiliary as status lines are: "Saved the note
+# to your file.", "Email sent.", "Refund: issued.", "Sending the invoice now.", "Will ring you back."
+# The act needs an object that names a thing ("Cancelled your appointment"; "Chopped onions" is a
+# recipe's), or, after a noun, a result rather than a description ("Table booked for 8pm"; "Photo
+# taken in 1920", "Orders shipped Monday to Friday" describe).
+_OBJECTS = frozenset({"the", "your", "it", "them", "this", "that", "these", "those", "a", "an", "you", "everything",
+                      "all", "my", "our", "his", "her", "their"})  # fmt: skip
+_CLAUSE_MARKS = frozenset({":", "-", "—", "–"})
+_FILLERS = frozenset({"done", "ok", "okay", "sure", "great", "right", "alright", "all", "set", "perfect", "yes"})
+_PARTICLE_WORDS = frozenset({"off", "on", "up", "down", "out", "back", "in", "over", "away"})
+_NUMBERS = frozenset("one two three four five six seven eight nine ten both all".split())
+_MODALS = frozenset({"can", "could", "will", "would", "should", "may", "might", "must", "shall"})
+_MANNER = frozenset({"by", "with", "of", "as", "like", "using", "through"})  # how a thing is, not where it went
+_IN_AMOUNTS = frozenset({"#", "of", "£", "$", "€", "&", "-"})  # "Order #4411", "refund of £42"
+_HABITUAL = re.compile(r"\b(?:within|daily|nightly|weekly|monthly|yearly|every|each|always|usually|only|per)\b")
 
 
 def load() -> None:
@@ -285,6 +301,8 @@ def _claim_verbs(sentence: str) -> Iterator[str]:
             found = _at(words, i + 2, "base")
         elif not generic:
             found = _passive(words, i)
+        if found is None and i == 0 and not generic:
+            found = _elliptical(words, text)
         if found is None:
             continue
         verb, at, form = found
@@ -292,6 +310,83 @@ def _claim_verbs(sentence: str) -> Iterator[str]:
         if any(w in _NEGATIONS for w in span):
             continue
         yield from _acting([verb, *_joined(words, at, form)], words[at + 1 :], text)
+
+
+def _elliptical(words: list[str], text: str) -> tuple[str, int, str] | None:
+    """A claim without a subject or an auxiliary at the start of the sentence or of a clause after
+    a colon or a dash (or a filler: "Sure, cancelled it."): its verb, index and form, or None."""
+    starts = [0, *(k + 1 for k, w in enumerate(words) if w in _CLAUSE_MARKS)]
+    if words[0] in _FILLERS:
+        starts += [k + 1 for k, w in enumerate(words[:4]) if w == ","]
+    for s in starts:
+        while s < len(words) and not words[s][:1].isalnum():  # a bullet or a check mark: "✓ Address updated"
+            s += 1
+        s = _skip_adverbs(words, s)  # "Just posted the remote to you."
+        if s >= len(words):
+            continue
+        after = s + 1 + (words[s + 1 : s + 2] in ([p] for p in _PARTICLE_WORDS))  # "Turned off the lights"
+        following = words[after] if after < len(words) else ""
+        past = _verb_at(words, s, "past")
+        if past and s > 0 and following not in _OBJECTS:  # after a label: "Refund: issued.", "Claim: lodged with"
+            return past, s, "past"
+        thing = following in _OBJECTS or following[:1].isdigit() or following in _NUMBERS
+        if past and thing and _only_past(words[s]):  # "Cancelled your 3pm slot.", "Printed two copies"
+            return past, s, "past"
+        ing = _verb_at(words, s, "ing")
+        if ing and following in _OBJECTS and not _finite_after(words, after):  # "Sending the invoice now."
+            return ing, s, "ing"  # ("Checking the oil keeps it healthy": a gerund, the subject of "keeps")
+        if s == 0 and words[0] == "will" and (found := _at(words, 1, "base")):  # "Will ring you back."
+            return found
+        if found := _noun_then_participle(words, s):
+            return found
+    return None
+
+
+def _finite_after(words: list[str], i: int) -> bool:
+    """Whether a finite verb or a modal follows `i` ("... keeps", "... is", "... can")."""
+    return any(w in _MODALS or (f := verb_form(w)) is not None and not f[1] for w in words[i:])
+
+
+def _noun_then_participle(words: list[str], s: int) -> tuple[str, int, str] | None:
+    """ "Email sent.", "Your refund of £42 processed today.", "Booking confirmed: ...": a noun phrase
+    of up to four words, then a participle that reports a result: no agent or manner after it, and
+    nothing said to happen regularly ("Orders shipped within 2 days" is policy)."""
+    if _HABITUAL.search(" ".join(words)):
+        return None
+    definite = words[s] in _DEFINITE
+    for p in range(s + 1 + definite, min(s + 6 + definite, len(words))):
+        between = words[s + definite : p]
+        if not all(_in_noun_phrase(w) for w in between):
+            return None  # "The link you sent", "She texted": a subject that acts, or a clause
+        verb = _verb_at(words, p, "past")
+        if verb is None:
+            continue
+        after = words[p + 1 : p + 5]
+        if after[:1] and after[0] in _MANNER or "by" in after:  # "made with herbs", "signed for by ..."
+            return None
+        if after[:2] and after[0] == "in" and re.fullmatch(r"1\d{3}", after[1]):  # "Photo taken in 1920": a caption
+            return None
+        if not definite and between[-1].endswith("s") and not {"your", "you", "the"} & set(words[p + 1 :]):
+            return None  # things in general: "Missed appointments billed in full" is policy
+        infinitive = after[:2] and after[0] == "to" and (f := verb_form(after[1])) is not None and "base" in f[1]
+        if after[:1] and after[0] in _OBJECTS or infinitive:
+            return None  # "The courier delivered it", "The technician called to reschedule": an act's subject
+        return verb, p, "past"
+    return None
+
+
+def _only_past(word: str) -> bool:
+    """A past form that is no base form too ("cancelled"; "run" and "set" may be imperatives)."""
+    form = verb_form(word)
+    return form is not None and "past" in form[1] and "base" not in form[1]
+
+
+def _in_noun_phrase(word: str) -> bool:
+    """A word of a noun phrase before a participle: a noun, an adjective ("Lost card"), a number."""
+    parts = lexicon.parts(word)
+    noun_or_adjective = word not in _FUNCTION_WORDS and bool(parts & {"NOUN", "ADJ"})
+    participle = parts == {"VERB"} and _only_past(word)
+    return noun_or_adjective or participle or word[:1].isdigit() or word in _NUMBERS or word in _IN_AMOUNTS
 
 
 def _joined(words: list[str], at: int, form: str) -> Iterator[str]:

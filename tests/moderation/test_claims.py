@@ -34,6 +34,14 @@ REGISTRY = Registry.from_config(ActionsConfig())
         "I've been chasing the courier all morning.",  # perfect progressive
         "I wrote off the remaining balance.",  # phrasal: "write off" acts
         "I read the letter and have already disputed the charge.",  # a second verb carries the claim
+        "Email sent.",  # elliptical, as status lines are written: no auxiliary...
+        "Reminder set for 9am.",
+        "Booking confirmed: table for 2 at 8pm.",
+        "Cancelled your 3pm appointment.",  # ...no subject
+        "Sure, rescheduled it to Monday.",
+        "Refund: issued.",
+        "Sending the invoice now.",
+        "Will ring you back within the hour.",
     ],
 )
 def test_claims_with_any_verb_are_found(sentence: str) -> None:
@@ -63,6 +71,14 @@ def test_claims_with_any_verb_are_found(sentence: str) -> None:
         "I've got two questions about your account.",  # having, not doing
         "That is not what was promised in the advert.",  # a clause, not a result
         "Verifying that the parcel was scanned is the first step.",
+        "Run the following commands:",  # an imperative whose verb looks like a participle
+        "Photo taken in 1920.",  # a caption describes
+        "Orders shipped Monday to Friday.",  # policy
+        "Chopped onions, about two cups.",  # a recipe's
+        "The courier delivered it yesterday.",  # a third party's act
+        "The link you sent doesn't work.",
+        "Recommended settings:",
+        "Sending a parcel abroad takes a week.",  # no "now": an explanation
     ],
 )
 def test_the_same_verbs_without_a_claim_are_left_alone(sentence: str) -> None:
