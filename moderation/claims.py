@@ -62,6 +62,7 @@ _CONDITIONAL_START = re.compile(
     r"^\s*(?:if|once|when|had|suppose|imagine|assuming|in\s+a\s+real|whenever|unless|as\s+soon\s+as)\b", re.I
 )
 _GENERIC = re.compile(r"\b(?:usually|typically|generally|normally|often|always|sometimes|would|could|might)\b", re.I)
+_PARLEY_MARK = re.compile("⟦[^⟧]*⟧")  # Parley's own ("⟦removed: insult⟧"): a reply cannot write them
 # Quoted words, and a quotation opened and not closed in the sentence ("Sample reply: 'Ticket closed.").
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'.*?'(?!\w)|(?<!\w)[\"“'‘][^\"”'’]*$")
 _SPECIAL = re.compile(
@@ -284,7 +285,7 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
 
 def _claim_verbs(sentence: str) -> Iterator[str]:
     """The verbs of the claims in one sentence, the first first."""
-    text = _QUOTED.sub(" ", sentence).strip()
+    text = _QUOTED.sub(" ", _PARLEY_MARK.sub(" ", sentence)).strip()
     if not text or text.rstrip("\"')”’ ").endswith("?") or _CONDITIONAL_START.search(text):
         return
     if _ROLE_LABEL.match(text):
@@ -315,10 +316,10 @@ def _claim_verbs(sentence: str) -> Iterator[str]:
 def _elliptical(words: list[str], text: str) -> tuple[str, int, str] | None:
     """A claim without a subject or an auxiliary at the start of the sentence or of a clause after
     a colon or a dash (or a filler: "Sure, cancelled it."): its verb, index and form, or None."""
-    starts = [0, *(k + 1 for k, w in enumerate(words) if w in _CLAUSE_MARKS)]
-    if words[0] in _FILLERS:
-        starts += [k + 1 for k, w in enumerate(words[:4]) if w == ","]
-    for s in starts:
+    labelled = [k + 1 for k, w in enumerate(words) if w in _CLAUSE_MARKS]
+    starts = [0, *labelled, *([k + 1 for k, w in enumerate(words[:4]) if w == ","] if words[0] in _FILLERS else [])]
+    for start in starts:
+        s = start
         while s < len(words) and not words[s][:1].isalnum():  # a bullet or a check mark: "✓ Address updated"
             s += 1
         s = _skip_adverbs(words, s)  # "Just posted the remote to you."
@@ -327,7 +328,7 @@ def _elliptical(words: list[str], text: str) -> tuple[str, int, str] | None:
         after = s + 1 + (words[s + 1 : s + 2] in ([p] for p in _PARTICLE_WORDS))  # "Turned off the lights"
         following = words[after] if after < len(words) else ""
         past = _verb_at(words, s, "past")
-        if past and s > 0 and following not in _OBJECTS:  # after a label: "Refund: issued.", "Claim: lodged with"
+        if past and start in labelled and following not in _OBJECTS:  # "Refund: issued.", "Claim: lodged with"
             return past, s, "past"
         thing = following in _OBJECTS or following[:1].isdigit() or following in _NUMBERS
         if past and thing and _only_past(words[s]):  # "Cancelled your 3pm slot.", "Printed two copies"

@@ -79,6 +79,8 @@ def test_claims_with_any_verb_are_found(sentence: str) -> None:
         "The link you sent doesn't work.",
         "Recommended settings:",
         "Sending a parcel abroad takes a week.",  # no "now": an explanation
+        "⟦removed: toxicity⟧ Have a nice day.",  # Parley's own mark, in the text as it is shown
+        "✓ Tested on Linux and macOS.",  # a check mark is no label
     ],
 )
 def test_the_same_verbs_without_a_claim_are_left_alone(sentence: str) -> None:
