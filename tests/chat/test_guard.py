@@ -49,7 +49,9 @@ def learned() -> Confirm:
 
 def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -> None:
     """Written without reading the detector, with 229 distinct claim verbs; tuned on dev only.
-    Measured: grammar alone 0.959 / 0.964, with the learned check 0.963 / 0.935."""
+    Measured: grammar alone 0.959 / 0.964, with the learned check 0.963 / 0.935 (0.964 / 0.947
+    with the elliptical rules). With the model's labelled replies beside them, the issue's
+    corpus: 0.953 / 0.926 as shipped."""
     from bench.claims import predict, rows, scores
 
     sample = rows("written", "test")
@@ -57,6 +59,9 @@ def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -
     for confirm in (None, learned):
         precision, recall = scores(sample, predict(sample, confirm))
         assert precision >= 0.95 and recall >= 0.92
+    sample += rows("replies", "test")
+    precision, recall = scores(sample, predict(sample, learned))
+    assert precision >= 0.95 and recall >= 0.92
 
 
 def test_few_sentences_of_real_replies_are_flagged_wrongly(learned: Confirm) -> None:
