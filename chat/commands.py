@@ -6,6 +6,7 @@ own). A command that fails raises CommandError before it changes anything.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -144,7 +145,16 @@ for _name in ("temp", "top_p", "top_k", "max_tokens", "seed"):
 def _params(session: Session, arg: str) -> Outcome:
     values = session.params.model_dump()
     width = max(map(len, values))
-    return Outcome("\n".join(f"{k.ljust(width)}  {v!r}" for k, v in values.items()))
+    return Outcome("\n".join(f"{k.ljust(width)}  {_as_typed(v)}" for k, v in values.items()))
+
+
+def _as_typed(value: object) -> str:
+    """A parameter's value as /set takes it: "none" for no seed, stop strings comma-separated."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(json.dumps(s, ensure_ascii=False) for s in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @command("reset", "/reset", "restore the model's default sampling parameters")

@@ -75,9 +75,12 @@ def test_shortcuts_and_set_change_the_parameters(session: Session) -> None:
         0.2,
         1.3,
     )
-    assert re.search(r"^temperature +0.25$", execute(session, "/params").text, re.M)
+    shown = execute(session, "/params").text
+    assert re.search(r"^temperature +0.25$", shown, re.M)
+    assert re.search(r"^seed +9$", shown, re.M) and re.search(r"^stop +none$", shown, re.M)  # as /set takes them
     execute(session, "/reset")
     assert session.params == session.model_config.sampling
+    assert re.search(r"^seed +none$", execute(session, "/params").text, re.M)  # not Python's None
 
 
 @pytest.mark.parametrize(
