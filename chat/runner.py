@@ -34,6 +34,7 @@ from chat.events import (
     ReplyContinued,
     Severity,
     TextShown,
+    TurnDone,
     UserSent,
 )
 from chat.pipeline import ApprovalPolicy, ApproveMode, Pipeline, Question
@@ -67,7 +68,8 @@ class Runner:
         self.console = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
         self.interrupted = False
         self.terminated = False
-        self._reply_open = False  # reply text is on `out` and its line is not ended yet
+        self._reply_open = False  # a reply is being shown (until its TurnDone)
+        self._line_open = False  # reply text is on `out` and its line is not ended yet
         self._reasoning = ReasoningSplitter()  # the reply being shown: thinking apart from answer
         # A person at the terminal answers action requests unless told otherwise; nobody else can.
         policy = ApprovalPolicy(
@@ -181,6 +183,7 @@ class Runner:
         if answer:
             self.out.write(answer)
             self.out.flush()
+            self._line_open = not answer.endswith("\n")
 
     def render(self, event: Event) -> None:
         if self.json_mode:
@@ -191,11 +194,13 @@ class Runner:
         if isinstance(event, TextShown):
             self._write_reply(*self._reasoning.feed(clean(event.text)))
             return
-        if self._reply_open:  # the reply is over: end its line before anything else is said
+        if self._reply_open and isinstance(event, TurnDone | UserSent | ReplyContinued):  # the reply is over
             self._write_reply(*self._reasoning.finish())
+            self._reply_open = False
+        if self._line_open:  # a notice while the reply streams, or its end: the reply's line ends first
             self.out.write("\n")
             self.out.flush()
-            self._reply_open = False
+            self._line_open = False
         if isinstance(event, UserSent | ReplyContinued):
             self._reply_open = True
             self._reasoning = ReasoningSplitter()

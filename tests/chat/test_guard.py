@@ -150,8 +150,9 @@ def test_irreversible_actions_need_their_name_for_always(actions_cli: Cli, tmp_p
 
 
 def test_unbacked_claim_is_flagged_in_text_and_json(actions_cli: Cli) -> None:
-    code, out, err = run(actions_cli, ScriptedLoader(CLAIM), "ask", "book a table")
+    code, out, err = run(actions_cli, ScriptedLoader(CLAIM + " Enjoy!"), "ask", "book a table")
     assert "No action was taken: Parley cannot make bookings; nothing was booked." in err
+    assert out.endswith(" 7pm. \nEnjoy!\n")  # the notice ends the reply's line; the reply's own line ends too
     code, out, _ = run(actions_cli, ScriptedLoader(CLAIM), "ask", "--json", "book a table")
     (claim,) = events(out, "turn")[0]["guard"]["claims"]
     assert claim["sentence"] == "I've booked a table for two at 7pm." and claim["verb"] == "booked"
