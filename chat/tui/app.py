@@ -56,14 +56,19 @@ from chat.tui.widgets import PromptInput, StatusBar, literal
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 
-def settle_memory() -> None:
+FULL_COLLECTION_EVERY = 20  # inputs
+
+
+def settle_memory(full: bool) -> None:
     """Collect garbage now, between replies, and leave what survives out of later collections.
 
     A full collection over a Textual app's objects takes up to ~110 ms and holds the GIL, so it
     stalled a streaming reply two or three times each (bench/tui_stream.py). Frozen objects are
-    still freed when their last reference goes; unfreezing first lets this collection find
-    cycles among them (widgets of turns taken off the screen)."""
-    gc.unfreeze()
+    still freed when their last reference goes; a cycle among them (the widgets of turns taken
+    off the screen) waits for a `full` settling, which unfreezes them first (every
+    FULL_COLLECTION_EVERY inputs: it scans everything, the others only what is new)."""
+    if full:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 
@@ -120,6 +125,7 @@ class ParleyApp(App[None]):
         self.settings_file = settings_file or settings.settings_path()
         self.history_wanted = history and config.history  # opened with the first model, into the session
         self.inputs_file = self.data_dir / "inputs.jsonl"  # what was typed, for Up after a restart
+        self.inputs_run = 0  # inputs run (messages and commands): see settle_memory
         self._switch_interval = sys.getswitchinterval()
 
     @property
@@ -250,7 +256,7 @@ class ParleyApp(App[None]):
         except Exception as err:  # a load failure is a notice; the old model (if any) stays
             self._on_ui(self._load_failed, str(err))
         finally:
-            settle_memory()
+            settle_memory(full=False)
             self.idle.set()
             self._on_ui(self._loaded)
 
@@ -430,7 +436,8 @@ class ParleyApp(App[None]):
             if refused:  # never became a turn (too long, flagged): give the text back to edit
                 self._on_ui(self._give_back, line)
         finally:
-            settle_memory()
+            self.inputs_run += 1
+            settle_memory(full=self.inputs_run % FULL_COLLECTION_EVERY == 0)
             self.idle.set()
             self._on_ui(self._input_done, go_on)
 
