@@ -17,7 +17,7 @@ from chat.commands import format_entries
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, Terminated, UsageError, did_you_mean
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
-from chat.models import format_models, load_engine
+from chat.models import format_models, list_models, load_engine
 from chat.moderation_model import ModerationModel
 from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--system", metavar="TEXT", help="system prompt text")
     common.add_argument("--prompt", metavar="NAME", help="system-prompt preset (see /prompts)")
-    common.add_argument("--seed", type=int, metavar="N", help="random seed (with temperature 0: reproducible)")
+    common.add_argument("--seed", metavar="N", help="random seed (with temperature 0: reproducible); -1: random")
     common.add_argument("--json", action="store_true", help="print JSON Lines events instead of text")
     common.add_argument("--transcript", metavar="PATH", type=Path, help="append every event to this JSONL file")
     common.add_argument("--no-history", action="store_true", help="do not save this conversation in the history")
@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*")
     run = sub.add_parser("run", parents=[common], help="run a conversation script (text or JSON Lines)")
     run.add_argument("script", type=Path)
-    sub.add_parser("models", parents=[config], help="list the models in models.toml")
+    models = sub.add_parser("models", parents=[config], help="list the models in models.toml")
+    models.add_argument("--json", action="store_true", help="JSON Lines: one model a line")
     history = sub.add_parser("history", parents=[config], help="past conversations: list, search, show, export, delete")
     history.add_argument("action", nargs="?", default="list", choices=["list", "search", "show", "export", "delete"])
     history.add_argument("target", nargs="*", help="search: the words; show, export, delete: a conversation's id")
@@ -182,7 +183,12 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "guard":
         return _guard(config, args.json)
     if args.cmd == "models":
-        print(format_models(config))
+        if args.json:
+            for row in list_models(config):
+                print(json_line({"name": row.name, "source": row.source, "path": str(row.path) if row.path else None,
+                                 "n_ctx": row.n_ctx, "default": row.is_default, "served": row.served}))  # fmt: skip
+        else:
+            print(format_models(config))
         return 0
     if args.cmd == "history":
         return _history(args)

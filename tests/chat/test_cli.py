@@ -41,6 +41,12 @@ def test_json_events_carry_usage_context_timing(run: Cli) -> None:
     assert code == 0
     session, user, turn = events(out)
     assert session["type"] == "session" and session["params"]["seed"] == 5
+    code, out, _ = run("ask", "--json", "--seed", "-1", "hi")  # -1: random, as in llama.cpp and --set seed=-1
+    assert code == 0 and events(out)[0]["params"]["seed"] is None
+    code, out, _ = run("models", "--json")
+    models = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and sum(m["default"] for m in models) == 1
+    assert all({"name", "source", "path", "n_ctx", "served"} <= set(m) for m in models)
     assert user == {"type": "user", "time": user["time"], "content": "hi"}
     assert turn["type"] == "turn" and turn["reply"] == "You said: hi"
     assert turn["finish_reason"] == "stop"
@@ -149,7 +155,7 @@ def test_options_may_come_before_the_subcommand(argv: list[str], expected: list[
     ("args", "says"),
     [
         (["nosuchcmd"], "unknown command 'nosuchcmd' (one of: chat, ask"),
-        (["ask", "--seed", "abc", "hi"], "argument --seed: invalid int value: 'abc' (see parley ask --help)"),
+        (["ask", "--seed", "abc", "hi"], "seed: expected a number from 0 to 4294967295 (got 'abc'"),
         (["ask", "--temp", "0.5", "hi"], "unrecognized arguments: --temp (settings are --set NAME=VALUE;"),
         (["ask", "--model"], "argument --model/-m: expected one argument"),
     ],
