@@ -559,24 +559,10 @@ class ClaimWatch:
         self.waiting = False  # redacting: a sentence an action could back was held, and all after it
         self.held_from = 0  # where it starts
 
-    def feed(self, text: str) -> list[Claim]:
-        """Take shown text; return the claims of the sentences it completed."""
-        return self._check(text)[1]
-
     def release(self, text: str, last: bool = False) -> tuple[str, list[Claim]]:
         """Take text that may be shown; return what may be shown now (redacting: whole sentences,
-        claims replaced; else all of it) and the claims told. `last`: the reply ended, so an
-        unfinished last sentence is checked too."""
-        return self._check(text, last)
-
-    def rest(self) -> str:
-        """Redacting, once the turn's requests are answered: what was held back since the first
-        sentence an action could back."""
-        held = self.text[self.held_from :] if self.waiting else ""
-        self.text, self.checked, self.waiting = "", 0, False
-        return held
-
-    def _check(self, text: str, last: bool = False) -> tuple[str, list[Claim]]:
+        claims replaced; else all of it) and the claims of the sentences it completed. `last`:
+        the reply ended, so an unfinished last sentence is checked too."""
         self.text += text
         ends = [end.end() for end in SENTENCE_END.finditer(self.text, self.checked)]
         if last and self.checked < len(self.text) and ends[-1:] != [len(self.text)]:
@@ -596,6 +582,13 @@ class ClaimWatch:
                 continue
             shown.append(sentence)
         return ("".join(shown) if self.redaction else text), found
+
+    def rest(self) -> str:
+        """Redacting, once the turn's requests are answered: what was held back since the first
+        sentence an action could back."""
+        held = self.text[self.held_from :] if self.waiting else ""
+        self.text, self.checked, self.waiting = "", 0, False
+        return held
 
 
 # Parley's own notices and marks, as a reply might imitate them ("[removed: insult]",

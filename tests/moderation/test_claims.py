@@ -133,12 +133,12 @@ def test_a_command_action_backs_the_claims_it_declares_about_its_things() -> Non
 
 def test_claims_are_found_sentence_by_sentence_as_text_streams() -> None:
     watch = ClaimWatch(REGISTRY.backers)
-    assert watch.feed("Sure thing. I've re-") == []
-    assert watch.feed("booked your slot for ") == []  # the sentence is not over yet
-    (claim,) = watch.feed("Monday. And I've ")
+    assert watch.release("Sure thing. I've re-")[1] == []
+    assert watch.release("booked your slot for ")[1] == []  # the sentence is not over yet
+    (claim,) = watch.release("Monday. And I've ")[1]
     assert claim.sentence == "I've re-booked your slot for Monday." and claim.kind == "world"
     # a claim an action could back waits for the end of the turn (the action may still run)
-    assert watch.feed("saved it to your notes. Anything else? ") == []
+    assert watch.release("saved it to your notes. Anything else? ")[1] == []
     assert watch.told == {"I've re-booked your slot for Monday."}
 
 
@@ -150,7 +150,7 @@ def test_a_quotation_over_several_sentences_is_not_the_assistants_claim() -> Non
     claims = find_claims(letter)
     assert [c.sentence for c in claims] == ["I have sent it to your landlord."]
     watch = ClaimWatch()
-    told = [c.sentence for piece in letter.split(" ") for c in watch.feed(piece + " ")]
+    told = [c.sentence for piece in letter.split(" ") for c in watch.release(piece + " ")[1]]
     assert told == ["I have sent it to your landlord."]  # the same while it streams
     curly = "Try: “I’ve cancelled the order. I’ve refunded you.” It reads well."
     assert find_claims(curly) == []
@@ -163,4 +163,4 @@ def test_code_and_the_users_own_words_are_not_claims() -> None:
     echo = "I cancelled the card yesterday. I have refunded you."  # the first is the user's sentence
     assert [c.sentence for c in find_claims(echo, said=said)] == ["I have refunded you."]
     watch = ClaimWatch(said=said)
-    assert [c.sentence for c in watch.feed(echo + " ")] == ["I have refunded you."]
+    assert [c.sentence for c in watch.release(echo + " ")[1]] == ["I have refunded you."]
