@@ -10,7 +10,6 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
-from textual.suggester import Suggester
 from textual.widgets import Static, TextArea
 
 from chat.commands import COMMANDS
@@ -27,14 +26,6 @@ def slash_matches(value: str) -> list[str]:
     if not value.startswith("/") or " " in value:
         return []
     return [f"/{name}" for name in COMMANDS if name.startswith(value[1:].lower())]
-
-
-class SlashSuggester(Suggester):
-    """Completes a slash command's name from the command definitions."""
-
-    async def get_suggestion(self, value: str) -> str | None:
-        matches = slash_matches(value)
-        return matches[0] if matches else None
 
 
 class PromptInput(TextArea):
@@ -61,7 +52,6 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, compact=True, **kwargs)  # type: ignore[arg-type]
         self.inputs: list[str] = []
         self._history_pos: int | None = None
-        self._suggester = SlashSuggester(use_cache=False)
         self.slash_suggestion: str | None = None
         self._cycle: list[str] = []  # the commands Tab goes through, after Tab completed the first
 
@@ -115,10 +105,10 @@ class PromptInput(TextArea):
     async def _on_text_area_changed(self, event: TextArea.Changed) -> None:
         if not self._cycle or self.text != self._cycle[0] + " ":  # typed: Tab starts afresh
             self._cycle = []
-        suggestion = await self._suggester.get_suggestion(self.text.strip())
-        self.slash_suggestion = suggestion if suggestion != self.text.strip() else None
-        others = [m for m in slash_matches(self.text.strip()) if m != suggestion]
-        self.post_message(self.SuggestionChanged(self.slash_suggestion, others if self.slash_suggestion else []))
+        typed = self.text.strip()
+        matches = slash_matches(typed)
+        self.slash_suggestion = matches[0] if matches and matches[0] != typed else None
+        self.post_message(self.SuggestionChanged(self.slash_suggestion, matches[1:] if self.slash_suggestion else []))
 
 
 class StatusBar(Static):
