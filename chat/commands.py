@@ -21,6 +21,7 @@ from chat.config import APP_NAME
 from chat.conversation import Conversation, describe_request
 from chat.engine import Candidate, Message, NextToken
 from chat.errors import CommandError, ModelLoadError, ParleyError, did_you_mean
+from chat.files import check_target
 from chat.history import Entry, Recorder
 from chat.models import format_models
 from chat.reasoning import without_reasoning
@@ -464,11 +465,8 @@ def _replaceable(path: Path, ours: Callable[[str], bool]) -> bool:
     """Check a file the user names for Parley to write (/save PATH, /export PATH): not a folder,
     in a folder that exists (a mistyped folder is not made), and, if a file is there already,
     one `ours` says Parley wrote (from its first 4 kB): a file of the user's is never replaced.
-    True when an earlier one of Parley's will be; CommandError when it may not be written."""
-    if path.is_dir():
-        raise CommandError(f"{path} is a folder: give a file name")
-    if not path.parent.is_dir():
-        raise CommandError(f"no such folder: {path.parent}")
+    True when an earlier one of Parley's will be; an error when it may not be written."""
+    check_target(path)
     if not path.exists():
         return False
     try:

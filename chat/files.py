@@ -7,6 +7,8 @@ import secrets
 from contextlib import suppress
 from pathlib import Path
 
+from chat.errors import UsageError
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path`: a temporary file beside it, fsynced, renamed over it, and the
@@ -43,3 +45,13 @@ def read_capped(path: Path, limit: int = SCRIPT_LIMIT) -> str:
     if len(data) > limit:
         raise ValueError(f"larger than {limit // (1024 * 1024)} MB")
     return data.decode("utf-8")
+
+
+def check_target(path: Path, named_by: str = "") -> None:
+    """A file the user names for Parley to write (/save, /export, --transcript; `named_by`
+    prefixes the messages): UsageError when it is a folder, or when its folder does not exist (a
+    mistyped folder is not made)."""
+    if path.is_dir():
+        raise UsageError(f"{named_by}{path} is a folder: name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{named_by}{path}: no such folder {path.parent}")

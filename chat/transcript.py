@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chat.errors import ParleyError, UsageError
+from chat.files import check_target
 from chat.sanitize import clean, json_line
 
 
@@ -26,15 +27,12 @@ def check_named(path: Path) -> None:
     """A transcript the user names (--transcript): UsageError when its folder does not exist (a
     mistyped folder is not made), when it is a folder, or when it is a file that is not a
     transcript (events would be appended to the user's own text). A pipe or a device will do."""
-    shown = clean(str(path))
-    if path.is_dir():
-        raise UsageError(f"--transcript {shown} is a folder: name a file")
-    if not path.parent.is_dir():
-        raise UsageError(f"--transcript {shown}: no such folder {clean(str(path.parent))}")
+    check_target(path, "--transcript ")
     if path.is_file() and path.stat().st_size:
         with suppress(OSError), path.open("rb") as f:
             first = f.readline(4096)
             if not first.startswith(b'{"type": '):
+                shown = clean(str(path))
                 raise UsageError(f"--transcript {shown} is not a transcript: name a new file, or one Parley wrote")
 
 
