@@ -643,7 +643,8 @@ def _file(session: Session, arg: str) -> Outcome:
 @command("export", "/export PATH", "export the conversation as Markdown (.md) or JSON (.json)")
 def _export(session: Session, arg: str) -> Outcome:
     path = Path(_need(arg, "/export PATH")).expanduser()
-    export.render(path.suffix, session.conversation, session.model_name)  # a wrong file ending first
+    check_target(path)  # a folder is said to be one, not to lack a file ending
+    export.render(path.suffix, session.conversation, session.model_name)  # a wrong file ending next
     replaced = _replaceable(path, export.is_export)
     export.export(path, session.conversation, session.model_name)
     return Outcome(f"exported to {path}" + (" (replacing the export there)" if replaced else ""))

@@ -216,8 +216,9 @@ def test_save_and_export_never_replace_a_file_of_the_user_s(
     with pytest.raises(CommandError, match="no such folder"):
         execute(session, f"/export {tmp_path / 'missing' / 'c.md'}")
     assert not (tmp_path / "missing").exists()  # a mistyped folder is not made
-    with pytest.raises(CommandError, match="is a folder"):
-        execute(session, f"/save {tmp_path}")
+    for command in ("/save", "/export"):
+        with pytest.raises(CommandError, match="is a folder"):  # not "cannot export to a '' file"
+            execute(session, f"{command} {tmp_path}")
     for name in ("c.md", "c.json"):  # an earlier export, or save, of Parley's is replaced, and said so
         assert "replacing" not in execute(session, f"/export {tmp_path / name}").text
         assert "replacing the export there" in execute(session, f"/export {tmp_path / name}").text
