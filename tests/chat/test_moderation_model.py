@@ -12,7 +12,7 @@ import pytest
 from chat.scripted_engine import ScriptedLoader
 from chat.tui.conversation import MessageView
 from tests.chat.helpers import events, one_line, parley, scripted
-from tests.chat.tui.helpers import make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import make_app, ready, send
 from tests.conftest import fake_config
 
 REPLY = "Your neighbours are vermin and should be driven out of town."
@@ -115,8 +115,7 @@ async def test_the_tui_replaces_a_withdrawn_reply(tmp_path: Path) -> None:
         chat_model, moderation_model = loader.engines
         chat_model.enqueue(REPLY)
         moderation_model.enqueue("unsafe\nS1")
-        await submit(pilot, "hi")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hi")
         reply = list(app.query(MessageView))[-1]
         assert reply.text == "⟦reply withdrawn by the moderation model: threat⟧"
 

@@ -49,6 +49,14 @@ async def submit(pilot: Pilot[None], text: str) -> None:
     await pilot.pause()
 
 
+async def send(pilot: Pilot[None], text: str) -> None:
+    """Submit `text` and wait until what it started (a reply, a command) is over."""
+    app = pilot.app
+    assert isinstance(app, ParleyApp)
+    await submit(pilot, text)
+    await wait_until(pilot, lambda: not app.generating)
+
+
 async def answer_dialog(pilot: Pilot[None], *keys: str) -> None:
     """Wait for the Yes/No dialog and for its grace time (answers before it are ignored), then press."""
     from chat.tui.screens import ConfirmScreen

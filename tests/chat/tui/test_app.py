@@ -24,7 +24,7 @@ from chat.tui.app import ParleyApp
 from chat.tui.conversation import MessageView, NoticeView, ReplyBody
 from chat.tui.screens import ConfirmScreen, HistoryScreen, RenameScreen
 from chat.tui.widgets import PromptInput, StatusBar
-from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
+from tests.chat.tui.helpers import answer_dialog, make_app, ready, send, submit, wait_until
 from tests.conftest import fake_config, moderated_config
 
 
@@ -138,8 +138,7 @@ async def test_overflow_dims_the_dropped_turns(tmp_path: Path) -> None:
         await ready(pilot)
         for i in range(5):
             loader.engines[0].enqueue(long)
-            await submit(pilot, f"q{i} {long}")
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, f"q{i} {long}")
         dimmed = [m for m in app.query(MessageView) if m.has_class("-out-of-context")]
         assert dimmed and dimmed[0].turn == 1
         assert "(out of context)" in str(dimmed[0].query_one(".role").render())
@@ -187,8 +186,7 @@ async def test_markup_and_escape_payloads_render_literally(tmp_path: Path) -> No
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot)
         loader.engines[0].enqueue(payload)
-        await submit(pilot, "[link=https://evil.example]me[/link] \x1b[2J")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "[link=https://evil.example]me[/link] \x1b[2J")
         screen = screen_text(app)
         assert app.is_running
         assert "[bold red]x[/]" in screen and "[@click=app.quit]click[/]" in screen
@@ -204,8 +202,7 @@ async def test_html_and_character_references_in_a_reply_show_as_written(tmp_path
         await ready(pilot)
         # Hidden HTML could hide text; a decoded &#x202e; would bring back a bidi override.
         loader.engines[0].enqueue("Plain <span hidden>secret</span> and &#x202e;gnp.exe here.")
-        await submit(pilot, "hi")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hi")
         screen = screen_text(app)
         assert "<span hidden>secret</span>" in screen and "&#x202e;gnp.exe" in screen
         assert "\u202e" not in screen
@@ -218,13 +215,11 @@ async def test_the_app_survives_an_engine_that_raises_mid_stream(tmp_path: Path)
         await ready(pilot)
         loader.engines[0].enqueue("One. Two. three four")
         loader.engines[0].fail_after = 3
-        await submit(pilot, "boom")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "boom")
         assert any("generation failed" in n for n in notices(app))
         assert replies(app)[0].text == "One. "  # "Two." was not moderated yet, so never shown
         loader.engines[0].fail_after = None
-        await submit(pilot, "again")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "again")
         assert replies(app)[-1].text == "You said: again"
 
 
@@ -233,8 +228,7 @@ async def test_too_long_input_is_refused_and_given_back(tmp_path: Path) -> None:
     huge = " ".join(["word"] * 200)
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, huge)
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, huge)
         assert any("message too long" in n for n in notices(app))
         assert app.query_one(PromptInput).text == huge
         assert not list(app.query(MessageView))
@@ -477,11 +471,9 @@ async def test_an_autosave_that_cannot_be_written_is_a_notice(tmp_path: Path) ->
     (tmp_path / "data" / "conversations").write_text("a file where the folder should be")
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "hello")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hello")
         assert any(n.startswith("autosave failed") for n in notices(app))
-        await submit(pilot, "still here")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "still here")
         assert [m.text for m in replies(app)] == ["You said: hello", "You said: still here"]
     assert not app.return_code  # it never crashed
 
@@ -510,8 +502,7 @@ async def test_the_chat_is_saved_in_the_history_and_a_damaged_one_is_said_in_the
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "keep this in the history")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "keep this in the history")
     (entry,) = History(tmp_path / "data" / "history.db").entries()
     assert entry.title == "keep this in the history" and entry.turns == 1
     (tmp_path / "data" / "history.db").write_bytes(b"damaged" * 100)
@@ -529,10 +520,8 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         for message in ("bread rolls please", "/clear", "tell me about rivers"):
-            await submit(pilot, message)
-            await wait_until(pilot, lambda: not app.generating)
-        await submit(pilot, "/title Rivers")
-        await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, message)
+        await send(pilot, "/title Rivers")
         await pilot.press("f2")
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
@@ -572,8 +561,7 @@ async def test_page_keys_scroll_the_conversation_while_typing(tmp_path: Path) ->
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         for number in range(6):
-            await submit(pilot, f"message {number}")
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, f"message {number}")
         await pilot.press(*"half typed")
         bottom = app.chat.scroll_y
         assert bottom == app.chat.max_scroll_y > 0
@@ -606,8 +594,7 @@ async def test_ctrl_n_starts_a_new_chat_from_the_main_screen(tmp_path: Path) -> 
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "bread rolls please")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "bread rolls please")
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: not app.generating and not list(app.query(MessageView)))
         assert app.session is not None and app.session.conversation.turns == []
@@ -620,8 +607,7 @@ async def test_a_long_title_takes_one_line_of_the_history(tmp_path: Path) -> Non
     async with app.run_test(size=(80, 30)) as pilot:
         await ready(pilot)
         for message in ("hello", f"/title {title}"):
-            await submit(pilot, message)
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, message)
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.pause()
@@ -640,8 +626,7 @@ async def test_copy_puts_a_reply_or_a_code_block_on_the_clipboard(tmp_path: Path
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
         for line in ("show me", "again", "/copy", "/copy 1", "/copy code 2", "/copy code 3"):
-            await submit(pilot, line)
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, line)
         assert copied == ["Second reply.", loader.replies[0], "pwd\n"]  # the last /copy failed
         assert "no code block 3" in str(list(app.query(NoticeView))[-1].render())
         first_reply = replies(app)[0]
@@ -657,8 +642,7 @@ async def test_continue_grows_the_same_reply_on_screen(tmp_path: Path) -> None:
         await ready(pilot)
         cut_notes: list[int] = []
         for line in ("count", "/continue"):
-            await submit(pilot, line)
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, line)
             cut_notes.append(sum("cut at max_tokens" in str(n.render()) for n in replies(app)[0].query(NoticeView)))
         (reply,) = replies(app)
         assert reply.text.endswith("and the rest.") and reply.text.startswith("one two")
@@ -672,12 +656,10 @@ async def test_continue_after_the_conversation_was_drawn_again_keeps_the_start(t
     app = make_app(tmp_path, fake_config(tmp_path, max_tokens=8), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "count")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "count")
         assert app.session is not None
         await app.chat.show(app.session.conversation)  # as /branch, /open or F2 draw it
-        await submit(pilot, "/continue")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "/continue")
         (reply,) = replies(app)
         assert reply.text.startswith("one two") and reply.text.endswith("and the rest.")
         shown = str(reply.query_one(ReplyBody).source)
@@ -689,15 +671,13 @@ async def test_a_reasoning_models_thinking_is_collapsed_apart_and_hidden_with_th
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "2+2?")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "2+2?")
         (reply,) = replies(app)
         box = reply.query_one(Collapsible)
         assert box.collapsed and not box.has_class("-empty") and box.display
         assert str(reply.query_one(".reasoning-text", Static).render()) == "The user wants a number."
         assert reply.query_one(ReplyBody).source == "It is **4**."
-        await submit(pilot, "/think off")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "/think off")
         assert app.chat.has_class("-hide-reasoning") and not box.display
 
 
@@ -706,8 +686,7 @@ async def test_edit_a_message_then_switch_between_its_versions(tmp_path: Path) -
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
-        await submit(pilot, "What is a llama?")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "What is a llama?")
         question = [m for m in app.query(MessageView) if m.role == "user"][0]
         question.focus()
         await pilot.press("e")  # the message, as /edit 1 TEXT, in the input to be changed
@@ -741,8 +720,7 @@ async def test_a_conversation_is_renamed_from_the_list(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await submit(pilot, "bread rolls please")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "bread rolls please")
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         listing = app.screen.query_one(OptionList)
@@ -764,13 +742,11 @@ async def test_attach_shows_the_cost_and_compact_summarises_on_screen(tmp_path: 
     notes.write_text("buy milk\nfix the bike\n")
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
-        await submit(pilot, f"/file {notes}")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, f"/file {notes}")
         said = str(list(app.query(NoticeView))[-1].render())
         assert said.startswith("attached notes.txt: ") and "tokens" in said
         for line in ("What is on my list?", "thanks", "/compact 1"):
-            await submit(pilot, line)
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, line)
         first = [m for m in app.query(MessageView) if m.role == "user"][0]
         assert "fix the bike" in first.text and first.has_class("-out-of-context")  # sent with it; now summarised
         assert "summarised: The user listed milk" in str(list(app.query(NoticeView))[-1].render())
@@ -801,8 +777,7 @@ async def test_probs_is_a_chart_in_the_tui(tmp_path: Path, monkeypatch: pytest.M
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "hello")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hello")
         await submit(pilot, "/probs 1")
         await wait_until(pilot, lambda: bool(app.query(".-probs")))
         shown = app.query_one(".-probs", Static).render()
@@ -816,8 +791,7 @@ async def test_compare_shows_the_replies_side_by_side(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader("Hello.", "Cold **reply**.", "Warm reply."))
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await submit(pilot, "hi")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hi")
         await submit(pilot, "/compare temp=0.2 temp=1.2")
         await wait_until(pilot, lambda: bool(app.query(".compared-reply")) and not app.generating)
         columns = list(app.query(".compared-reply"))
@@ -881,13 +855,11 @@ async def test_sending_while_scrolled_up_brings_the_new_turn_into_view(tmp_path:
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         for i in range(4):
-            await submit(pilot, f"message {i}")
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, f"message {i}")
         app.chat.scroll_home(animate=False)  # the user scrolls up to read
         await pilot.pause()
         assert app.chat.scroll_y == 0
-        await submit(pilot, "one more")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "one more")
         await pilot.pause(0.2)
         assert app.chat.scroll_y == app.chat.max_scroll_y > 0  # the new turn is in view
 
@@ -896,8 +868,7 @@ async def test_typing_after_a_click_elsewhere_goes_to_the_input(tmp_path: Path) 
     app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader("A reply."))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await submit(pilot, "hello")
-        await wait_until(pilot, lambda: not app.generating)
+        await send(pilot, "hello")
         replies(app)[0].focus()  # a click on the reply
         await pilot.press("h", "i")  # not keys of a message's own
         prompt = app.query_one(PromptInput)
@@ -912,8 +883,7 @@ async def test_a_long_context_panel_scrolls_to_its_totals(tmp_path: Path) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         for i in range(30):
-            await submit(pilot, f"message {i}")
-            await wait_until(pilot, lambda: not app.generating)
+            await send(pilot, f"message {i}")
         await submit(pilot, "/context")
         await pilot.pause(0.2)
         table = app.screen.query_one(VerticalScroll)
