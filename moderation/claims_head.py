@@ -10,8 +10,9 @@ replies were wrong. The head reads the whole sentence, as moderation does.
 
 Trained by `moderation/training/claims.py` (`make claims-head`) and committed in
 `claims_head.json`, for one encoder (its digest is checked). It reuses the moderation's encoder
-(`encoder.shared()`: the same model, loaded once); where the encoder is not prepared, the grammar
-decides alone.
+(`encoder.shared()`: the same model, loaded once), which remembers the embeddings of the sentences
+the moderation has just read, so in a reply the check costs no embedding of its own; where the
+encoder is not prepared, the grammar decides alone.
 """
 
 from __future__ import annotations

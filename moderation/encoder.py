@@ -19,6 +19,7 @@ import importlib.util
 import json
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +37,9 @@ PINS = HERE / "encoder.json"  # the adapter's and the GGUF's digests, written by
 FILE_NAME = "parley-moderation-encoder.f32.gguf"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # as sentence-transformers truncates for this model
+# Embeddings kept, by text: the claim check reads the embedding of a sentence the moderation has
+# just embedded, so a reply's sentences are embedded once (and a retried reply's again not at all).
+REMEMBERED = 512
 
 
 def source_dir() -> Path | None:
@@ -116,16 +120,25 @@ class Encoder:
             raise BackendError(f"cannot load the sentence encoder {path}: {err}") from None
         self._lock = threading.Lock()  # one batch at a time on this context
         self._closed = False
+        self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()  # newest last
         self.path = path
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        # Keyed by the text without the whitespace at its ends, which the tokenizer drops anyway.
+        keys = [t.strip() or " " for t in texts]
         with self._lock:
             if self._closed:
                 raise BackendError("the sentence encoder is closed")
-            rows = self._model.embed([t or " " for t in texts], normalize=True, truncate=True)
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+            new = list(dict.fromkeys(k for k in keys if k not in self._remembered))
+            if new:
+                rows = np.asarray(self._model.embed(new, normalize=True, truncate=True), dtype=np.float32)
+                self._remembered.update(zip(new, rows.reshape(len(new), DIMENSIONS), strict=True))
+            for key in keys:
+                self._remembered.move_to_end(key)
+            found = [self._remembered[k] for k in keys]
+            while len(self._remembered) > REMEMBERED:
+                self._remembered.popitem(last=False)
+        return np.array(found, dtype=np.float32).reshape(len(texts), DIMENSIONS)
 
     def close(self) -> None:
         # Never free it under an embedding in progress (llama.cpp would crash); one that does

@@ -64,6 +64,31 @@ def test_detector_meets_its_targets_on_the_written_test_half(learned: Confirm) -
     assert precision >= 0.95 and recall >= 0.92
 
 
+def test_the_claim_check_reads_the_embeddings_the_moderation_made(
+    learned: Confirm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply's sentences are moderated before they are shown and checked for claims after: the
+    learned check takes the embedding the moderation made instead of computing it again, so it
+    adds ~0.1 ms a sentence (bench/claims.py) where alone it costs an embedding."""
+    from moderation import encoder
+    from moderation.claims import find_claims
+    from moderation.config import ModerationConfig
+    from moderation.filter import Moderator
+
+    Moderator(ModerationConfig(backend="contextual")).check(CLAIM)
+    model = encoder.shared()._model
+    computed: list[list[str]] = []
+    real = model.embed
+
+    def recording(texts: list[str], **options: bool) -> object:
+        computed.append(list(texts))
+        return real(texts, **options)
+
+    monkeypatch.setattr(model, "embed", recording)
+    assert [claim.verb for claim in find_claims(CLAIM, confirm=learned)] == ["booked"]
+    assert computed == []
+
+
 def test_few_sentences_of_real_replies_are_flagged_wrongly(learned: Confirm) -> None:
     """The embedded model's replies under the support preset, labelled by hand: claims are rare
     there (40 in 3,428 sentences), so what counts is the share of sentences without one that get a

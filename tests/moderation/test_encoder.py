@@ -58,13 +58,36 @@ def reference(texts: list[str]) -> np.ndarray:
 
 
 def test_the_encoder_matches_the_reference_implementation(model: Encoder) -> None:
+    expected = reference(SENTENCES)
+    # a sentence embeds as alone beside a long one: no padding gets into the mean (first, before
+    # the encoder remembers the sentence)
+    beside_long = model.embed([SENTENCES[2], "and so on " * 60])[0]
+    assert float(beside_long @ expected[2]) > 0.9999
     ours = model.embed(SENTENCES)
     assert ours.shape == (len(SENTENCES), encoder.DIMENSIONS)
-    cosines = np.sum(ours * reference(SENTENCES), axis=1)
+    cosines = np.sum(ours * expected, axis=1)
     assert cosines.min() > 0.9999
-    # a sentence embeds the same alone and beside a long one: no padding gets into the mean
-    beside_long = model.embed([SENTENCES[2], "and so on " * 60])[0]
-    assert float(beside_long @ ours[2]) > 0.9999
+
+
+def test_a_sentence_embedded_again_is_remembered_not_computed(
+    model: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = model.embed(["The claim check reads this sentence after the moderation did."])
+    computed: list[list[str]] = []
+    real = model._model.embed
+
+    def recording(texts: list[str], **options: bool) -> object:
+        computed.append(list(texts))
+        return real(texts, **options)
+
+    monkeypatch.setattr(model._model, "embed", recording)
+    again = model.embed(["  The claim check reads this sentence after the moderation did.\n", "A new one.", "A new one."])
+    assert computed == [["A new one."]]  # once, though asked twice in the batch
+    assert again[0].tobytes() == first[0].tobytes()
+    assert again[1].tobytes() == again[2].tobytes() and float(again[1] @ again[0]) < 0.99
+    monkeypatch.setattr(encoder, "REMEMBERED", 2)
+    model.embed(["One.", "Two.", "Three."])
+    assert list(model._remembered) == ["Two.", "Three."]  # the oldest forgotten first
 
 
 def test_a_changed_encoder_file_is_refused_and_moderation_fails_closed(
