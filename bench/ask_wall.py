@@ -8,7 +8,9 @@ twice: cold (an empty prompt cache: the whole prompt is evaluated, as the raw sc
 warm (the prompt cache holds the start every prompt shares, written by an earlier run, as on a
 user's machine after the first). Measured from the parent, from spawn: the time to the first
 text on stdout and the time to exit; and each side's decode pace, first to last token (the raw
-script times its chunks; Parley's transcript records its own).
+script times its chunks; Parley's transcript records its own). Also from the request, as the
+issue's own table measured it: from the call that starts the generation (the model loaded) to
+the first text shown, which leaves out start-up (the wall time covers that).
 
     python bench/ask_wall.py [--rounds 5] [--max-tokens 200]
 
@@ -52,6 +54,7 @@ job = json.load(sys.stdin)
 from llama_cpp import Llama
 llm = Llama(model_path=job["model"], n_ctx=job["n_ctx"], n_threads=job["threads"], verbose=False)
 times = []
+asked = time.perf_counter()
 for chunk in llm.create_chat_completion(job["messages"], stream=True, **job["sampling"]):
     text = chunk["choices"][0]["delta"].get("content")
     if text:
@@ -59,7 +62,7 @@ for chunk in llm.create_chat_completion(job["messages"], stream=True, **job["sam
         sys.stdout.write(text)
         sys.stdout.flush()
 pace = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-print(json.dumps({"tokens": len(times), "tokens_per_s": pace}), file=sys.stderr)
+print(json.dumps({"tokens": len(times), "tokens_per_s": pace, "first_s": times[0] - asked}), file=sys.stderr)
 """
 
 
@@ -112,7 +115,7 @@ def main() -> None:
                           f"max_tokens={args.max_tokens}", "--transcript", str(transcript), question]  # fmt: skip
                 raw = [sys.executable, "-c", RAW]
                 cold_env = {**env, "XDG_CACHE_HOME": str(Path(tmp) / f"cold-{round_}-{q}")}  # an empty cache
-                results: dict[str, tuple[float, float, float, int]] = {}
+                results: dict[str, tuple[float, float, float, int, float]] = {}
                 order = [("raw", raw, json.dumps(job), env), ("parley", parley, "", cold_env),
                          ("warm", parley, "", warm_env)]  # fmt: skip
                 shift = (round_ * len(QUESTIONS) + q) % len(order)
@@ -121,12 +124,13 @@ def main() -> None:
                     first, wall, _, err = timed(command, stdin, side_env)
                     if side == "raw":
                         stats = json.loads(err.strip().splitlines()[-1])
-                        results[side] = (first, wall, stats["tokens_per_s"], stats["tokens"])
+                        results[side] = (first, wall, stats["tokens_per_s"], stats["tokens"], stats["first_s"])
                     else:
                         turn = next(json.loads(line) for line in transcript.read_text().splitlines()
                                     if json.loads(line)["type"] == "turn")  # fmt: skip
                         timing = turn["timing"]
-                        results[side] = (first, wall, timing["tokens_per_s"], turn["usage"]["completion_tokens"])
+                        results[side] = (first, wall, timing["tokens_per_s"], turn["usage"]["completion_tokens"],
+                                         timing["ttft_s"])  # fmt: skip
                 rows.append(results)
                 r, p, w = results["raw"], results["parley"], results["warm"]
                 print(
@@ -143,10 +147,11 @@ def main() -> None:
     for side, name in (("parley", "parley, cold prompt cache"), ("warm", "parley, warm prompt cache")):
         wall = statistics.median(row[side][1] / row["raw"][1] for row in rows)
         first = statistics.median(row[side][0] - row["raw"][0] for row in rows)
+        asked = statistics.median(row[side][4] - row["raw"][4] for row in rows)
         pace = statistics.median(row[side][2] / row["raw"][2] for row in rows)
         print(f"{name}: first text {median(side, 0):.3f} s, wall {median(side, 1):.3f} s, {median(side, 2):.1f} "
               f"tok/s; wall / raw {wall:.3f} (target <= 1.10), first text - raw {first * 1e3:+.0f} ms (target <= "
-              f"+150 ms), pace / raw {pace:.3f} (target >= 0.97)")  # fmt: skip
+              f"+150 ms; from the request {asked * 1e3:+.0f} ms), pace / raw {pace:.3f} (target >= 0.97)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ def main() -> None:
         print(f"{corpus} ({args.split} split): {len(sample)} sentences, {claims} claims")
         timing = f"{per_sentence * 1e6:.0f} µs per sentence"
         if confirm and moderator:
-            timing += f" alone, {after_moderation(sample, confirm, moderator) * 1e6:.0f} µs after the moderation read it"
+            after = after_moderation(sample, confirm, moderator)
+            timing += f" alone, {after * 1e6:.0f} µs after the moderation read it"
         print(f"  precision {precision:.3f}  recall {recall:.3f}  ({timing})")
         wrong = Counter(r["case"] for p, r in zip(predicted, sample, strict=True) if p != (r["label"] == "claim"))
         total = Counter(r["case"] for r in sample)

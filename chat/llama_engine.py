@@ -50,9 +50,8 @@ from chat.prompt_cache import MIN_TOKENS, PromptCache, identity
 from chat.sampling import Sampling
 from chat.sanitize import clean
 from chat.stops import StopScanner
-from moderation.encoder import LOAD_LOCK
+from moderation import llamacpp
 
-_log_lines: list[str] = []
 # Tokens of a prompt that must follow, in the cache, where the cache parts from it before they are
 # taken for the same text moved (LlamaEngine._shift): a message's worth, not a chance match.
 SHIFT_MATCH = 16
@@ -88,44 +87,34 @@ def cores_in(cpuinfo: str) -> int:
     return len(cores)
 
 
-def _remember_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    """Keep llama.cpp's log off the terminal; remember recent lines to explain load failures."""
-    _log_lines.append(text.decode("utf-8", errors="replace"))
-    del _log_lines[:-50]
-
-
-_LOG_CALLBACK = llama_cpp.llama_log_callback(_remember_log)  # referenced for as long as llama.cpp may call it
-llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
-
-
 class LlamaEngine(Engine):
     def __init__(self, name: str, path: Path, config: ModelConfig) -> None:
         check_model(path)
         if config.lora_path is not None:
             check_lora(config.lora_path, path)  # llama.cpp crashes on an adapter it cannot use
-        _log_lines.clear()
+        llamacpp.forget_log()
         flash = config.flash_attn
         if flash is None:  # as llama.cpp's tools choose, but on the CPU only when asked: see the bench
             flash = config.n_gpu_layers != 0 and llama_cpp.llama_supports_gpu_offload()
         try:
-            with LOAD_LOCK:  # never beside another load: see LOAD_LOCK
-                self._llm = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=config.n_ctx,
-                    n_gpu_layers=config.n_gpu_layers,
-                    n_threads=config.n_threads or default_threads(),
-                    flash_attn=flash,
-                    verbose=False,
-                )
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_gpu_layers=config.n_gpu_layers,
+                n_threads=config.n_threads or default_threads(),
+                flash_attn=flash,
+                verbose=False,
+            )
         except (ValueError, RuntimeError, OSError) as err:
-            raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(_logged_error(str(err)))}") from None
+            why = llamacpp.logged_error(str(err))
+            raise ModelLoadError(f"cannot load model {clean(str(path))}: {clean(why)}") from None
         self._lock = threading.Lock()  # one generation at a time on this context
         self._adapter: Any = None  # the LoRA adapter, loaded here (not by llama-cpp-python) so /lora can rescale it
         try:
             if config.lora_path is not None:
                 self._adapter = llama_cpp.llama_adapter_lora_init(self._llm.model, str(config.lora_path).encode())
                 if not self._adapter:
-                    detail = clean(_logged_error("llama.cpp refused it"))
+                    detail = clean(llamacpp.logged_error("llama.cpp refused it"))
                     raise ModelLoadError(f"cannot load lora_path {clean(str(config.lora_path))}: {detail}")
                 self._scale_adapter(config.lora_scale)
             bos, eos = (self._token_text(token) for token in (self._llm.token_bos(), self._llm.token_eos()))
@@ -562,12 +551,6 @@ class _Saved:
     input_ids: np.ndarray
     first: tuple[list[int], np.ndarray]
     last: tuple[list[int], list[int]]
-
-
-def _logged_error(default: str) -> str:
-    """The last error llama.cpp logged, as the reason a load failed."""
-    failed = (line.strip() for line in reversed(_log_lines) if "error" in line.lower() or "failed" in line.lower())
-    return next(failed, default)
 
 
 def _logits(llm: llama_cpp.Llama, n_vocab: int) -> np.ndarray:

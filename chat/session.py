@@ -60,23 +60,11 @@ class Session:
         self.claim_check_missing = ""  # why the learned check asked for in models.toml is not there
         detector = threading.Thread(target=self._load_claim_detector, name="claims-load", daemon=True)
         detector.start()
-        try:
-            self.engine: Engine = load_engine(self.model_name, self.model_config)
-            llm = config.moderation.llm if self.moderator.enabled else None
-            self.moderation_model = (
-                ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
-            )
-        except BaseException:
-            # The error is printed next: not while the encoder's load has stdout and stderr on
-            # /dev/null (see below).
-            if self.moderator.enabled:
-                self.moderator.load()
-            detector.join()
-            raise
-        # The front end takes sys.stdout and sys.stderr next, and llama-cpp-python points them at
-        # /dev/null while it loads a model: the encoder's load must be over (see LOAD_LOCK).
-        if self.moderator.enabled:
-            self.moderator.load()
+        self.engine: Engine = load_engine(self.model_name, self.model_config)
+        llm = config.moderation.llm if self.moderator.enabled else None
+        self.moderation_model = (
+            ModerationModel(llm, load_engine("moderation.llm", llm), self.moderator) if llm else None
+        )
         detector.join()  # the claim detector's word forms, and its check's encoder when moderation has none
         self.params: Sampling = self.model_config.sampling
         self.presets = self._load_presets()

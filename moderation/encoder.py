@@ -92,13 +92,6 @@ def verify(path: Path) -> None:
     _verified.add(key)
 
 
-# llama-cpp-python keeps llama.cpp's log off the terminal by pointing file descriptors 1 and 2
-# at /dev/null while it loads a model, then back. Two loads at once (the encoder's, in the
-# background, beside the chat model's) can restore each other's /dev/null, and then nothing the
-# process prints is seen again. Every llama.cpp model in Parley is loaded under this lock.
-LOAD_LOCK = threading.Lock()
-
-
 class Encoder:
     """Unit-length sentence embeddings (mean-pooled), one row per text."""
 
@@ -109,13 +102,13 @@ class Encoder:
         verify(path)
         import llama_cpp  # here, when an encoder is loaded: llama.cpp is slow to import
 
+        from moderation import llamacpp  # noqa: F401 (loads beside the chat model's, printing nothing)
+
         try:
-            with LOAD_LOCK:
-                self._model = llama_cpp.Llama(
-                    model_path=str(path), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads, n_threads_batch=threads,
-                    verbose=False,
-                )  # fmt: skip
+            self._model = llama_cpp.Llama(
+                model_path=str(path), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                n_ctx=512, n_batch=512, n_ubatch=512, n_threads=threads, n_threads_batch=threads, verbose=False,
+            )  # fmt: skip
         except (ValueError, RuntimeError, OSError) as err:
             raise BackendError(f"cannot load the sentence encoder {path}: {err}") from None
         self._lock = threading.Lock()  # one batch at a time on this context

@@ -456,9 +456,10 @@ def test_act_command_turns_the_reply_into_a_pending_request(tmp_path: Path) -> N
 
 
 def test_loading_the_encoder_beside_the_model_leaves_the_terminal_alone() -> None:
-    """llama-cpp-python points fds 1 and 2 at /dev/null while it loads a model; the encoder loads
-    in the background beside the chat model, and two loads at once once left a process that
-    printed nothing more (`parley ask` exiting 0 with no output)."""
+    """llama-cpp-python points fds 1 and 2 at /dev/null while it loads a model, and two loads at
+    once (the encoder's beside the chat model's) once left a process that printed nothing more
+    (`parley ask` exiting 0 with no output). Parley turns that off (moderation.llamacpp) and the
+    two load side by side."""
     import os
 
     from moderation import encoder
@@ -490,9 +491,9 @@ def test_loading_the_encoder_beside_the_model_leaves_the_terminal_alone() -> Non
 
 
 def test_a_session_is_ready_to_print_when_it_is_made(tmp_path: Path) -> None:
-    """While llama-cpp-python loads a model it also sets sys.stdout and sys.stderr to /dev/null;
-    a front end made while the encoder still loaded in the background kept them (CI saw a
-    `parley ask` that printed nothing)."""
+    """While llama-cpp-python loads a model it also sets sys.stdout and sys.stderr to /dev/null
+    (turned off by moderation.llamacpp); a front end made while the encoder still loaded in the
+    background kept them (CI saw a `parley ask` that printed nothing)."""
     from chat.config import load_config
     from chat.models import load_engine
     from chat.session import Session
@@ -504,6 +505,31 @@ def test_a_session_is_ready_to_print_when_it_is_made(tmp_path: Path) -> None:
         session = Session(config, load_engine)
         assert (sys.stdout, sys.stderr) == streams
         session.close()
+
+
+def test_loading_models_prints_nothing() -> None:
+    """With llama-cpp-python's redirection of fds 1 and 2 turned off, llama.cpp's log must still
+    stay off the terminal: the encoder alone (as `parley moderate` loads it), then the encoder
+    and the chat model side by side, in a fresh process."""
+    script = f"""
+import threading
+from moderation import encoder
+encoder.Encoder().close()
+from chat.config import ModelConfig
+from chat.llama_engine import LlamaEngine
+from pathlib import Path
+path = Path({str(EMBEDDED_GGUF)!r})
+models = []
+threads = [threading.Thread(target=lambda: models.append(encoder.Encoder())),
+           threading.Thread(target=lambda: models.append(LlamaEngine("m", path, ModelConfig(path=path, n_ctx=512))))]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(models), "loaded")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT, timeout=120)
+    assert (result.stdout, result.stderr) == (b"2 loaded\n", b"")
 
 
 def test_a_warm_up_that_starts_after_close_leaves_the_freed_model_alone() -> None:

@@ -69,9 +69,7 @@ def test_the_encoder_matches_the_reference_implementation(model: Encoder) -> Non
     assert cosines.min() > 0.9999
 
 
-def test_a_sentence_embedded_again_is_remembered_not_computed(
-    model: Encoder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_sentence_embedded_again_is_remembered_not_computed(model: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     first = model.embed(["The claim check reads this sentence after the moderation did."])
     computed: list[list[str]] = []
     real = model._model.embed
@@ -81,7 +79,9 @@ def test_a_sentence_embedded_again_is_remembered_not_computed(
         return real(texts, **options)
 
     monkeypatch.setattr(model._model, "embed", recording)
-    again = model.embed(["  The claim check reads this sentence after the moderation did.\n", "A new one.", "A new one."])
+    again = model.embed(
+        ["  The claim check reads this sentence after the moderation did.\n", "A new one.", "A new one."]
+    )
     assert computed == [["A new one."]]  # once, though asked twice in the batch
     assert again[0].tobytes() == first[0].tobytes()
     assert again[1].tobytes() == again[2].tobytes() and float(again[1] @ again[0]) < 0.99
