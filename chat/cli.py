@@ -21,9 +21,10 @@ from chat.models import format_models, list_models, load_engine
 from chat.moderation_model import ModerationModel
 from chat.pipeline import ApprovalPolicy
 from chat.runner import Runner
+from chat.sampling import Sampling
 from chat.sanitize import clean, json_line
 from chat.script import Step, as_text, read_script, text_lines
-from chat.session import Session
+from chat.session import Session, check_preset, presets_of
 from chat.transcript import Transcript, check_named
 from moderation.claims import find_claims
 from moderation.claims_head import load_check
@@ -197,12 +198,13 @@ def dispatch(args: argparse.Namespace) -> int:
     steps = _steps(args)  # read the input before loading the model: usage errors come first
     if args.transcript:
         check_named(args.transcript)
+    params = _checked_options(config, args)
     if steps is None and sys.stdin.isatty() and sys.stdout.isatty() and not (args.line or args.json):
-        return _tui(config, args)
+        return _tui(config, args, params)
     session = Session(config, load_engine, args.model, history=_recorder(config, args))
     transcript = Transcript(args.transcript) if args.transcript else None
     try:
-        _apply_options(session, args)
+        _apply_options(session, args, params)
         person = sys.stdin.isatty()  # someone at the terminal who can answer questions
         runner = Runner(
             session, json_mode=args.json, transcript=transcript,
@@ -271,15 +273,14 @@ def _guard(config: Config, as_json: bool) -> int:
     return 0
 
 
-def _tui(config: Config, args: argparse.Namespace) -> int:
+def _tui(config: Config, args: argparse.Namespace, params: Sampling) -> int:
     from chat.tui.app import ParleyApp  # textual is imported only when the TUI runs
 
-    config.model(args.model)  # an unknown --model is a usage error before the screen opens
     policy = ApprovalPolicy(
         args.approve or "ask", frozenset(args.allow_irreversible) | frozenset(config.actions.allow_irreversible)
     )
     app = ParleyApp(
-        config, load_engine, args.model, lambda s: _apply_options(s, args), args.transcript, policy=policy,
+        config, load_engine, args.model, lambda s: _apply_options(s, args, params), args.transcript, policy=policy,
         history=not args.no_history,
     )  # fmt: skip
     try:
@@ -360,20 +361,32 @@ def _steps(args: argparse.Namespace) -> list[Step] | None:
     return [Step("user", question, 1)]
 
 
-def _apply_options(session: Session, args: argparse.Namespace) -> None:
+def _checked_options(config: Config, args: argparse.Namespace) -> Sampling:
+    """The sampling the options ask for, every option checked before a model loads (a typo is
+    told at once, not after the wait); a UsageError for a bad one."""
+    _, model = config.model(args.model)
+    actions = Registry.from_config(config.actions).actions
+    for name in [*args.allow_irreversible, *config.actions.allow_irreversible]:
+        if name not in actions:  # a typo would leave the action asking, unnoticed
+            known = ", ".join(actions) or "none: actions are off"
+            raise UsageError(
+                f"--allow-irreversible {name}: no such action{did_you_mean(name, actions)} (the actions: {known})"
+            )
+    if args.prompt:
+        check_preset(args.prompt, presets_of(config))
+    params = model.sampling
+    for setting in [*args.settings, *([f"seed={args.seed}"] if args.seed is not None else [])]:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects NAME=VALUE (got {setting!r})")
+        params = params.with_value(name.strip(), value)
+    return params
+
+
+def _apply_options(session: Session, args: argparse.Namespace, params: Sampling) -> None:
     session.logprobs = args.logprobs
-    for name in [*args.allow_irreversible, *session.config.actions.allow_irreversible]:
-        if name not in session.registry.actions:  # a typo would leave the action asking, unnoticed
-            known = ", ".join(session.registry.actions) or "none: actions are off"
-            hint = did_you_mean(name, session.registry.actions)
-            raise UsageError(f"--allow-irreversible {name}: no such action{hint} (the actions: {known})")
     if args.prompt:
         session.use_prompt(args.prompt)
     if args.system is not None:  # "" asks for no system prompt
         session.set_system(args.system)
-    settings = [*args.settings, *([f"seed={args.seed}"] if args.seed is not None else [])]
-    for setting in settings:
-        name, sep, value = setting.partition("=")
-        if not sep:
-            raise UsageError(f"--set expects NAME=VALUE (got {setting!r})")
-        session.params = session.params.with_value(name.strip(), value)
+    session.params = params

@@ -41,6 +41,21 @@ def user_prompts_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "prompts"
 
 
+def presets_of(config: Config) -> dict[str, Preset]:
+    """The system-prompt presets: Parley's, the user's, and those of `prompts_dir`."""
+    extra = [user_prompts_dir()] + ([config.prompts_dir] if config.prompts_dir else [])
+    try:
+        return load_presets(extra)
+    except PresetError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_preset(name: str, presets: dict[str, Preset]) -> None:
+    if name not in presets:
+        known = ", ".join(sorted(presets))
+        raise UsageError(f"unknown prompt preset '{name}'{did_you_mean(name, presets)} (known: {known})")
+
+
 class Session:
     def __init__(
         self,
@@ -67,7 +82,7 @@ class Session:
         )
         detector.join()  # the claim detector's word forms, and its check's encoder when moderation has none
         self.params: Sampling = self.model_config.sampling
-        self.presets = self._load_presets()
+        self.presets = presets_of(config)
         self.registry = Registry.from_config(config.actions)
         self.conversation = Conversation(actions_prompt=self.registry.prompt())
         self.use_prompt(self.model_config.prompt)
@@ -101,19 +116,10 @@ class Session:
 
         return ActionContext(workspace=workspace, notes_file=data / "notes.md", export=export_as)
 
-    def _load_presets(self) -> dict[str, Preset]:
-        extra = [user_prompts_dir()] + ([self.config.prompts_dir] if self.config.prompts_dir else [])
-        try:
-            return load_presets(extra)
-        except PresetError as err:
-            raise ConfigError(str(err)) from None
-
     # --- settings -------------------------------------------------------------------------
 
     def use_prompt(self, name: str) -> None:
-        if name not in self.presets:
-            known = ", ".join(sorted(self.presets))
-            raise UsageError(f"unknown prompt preset '{name}'{did_you_mean(name, self.presets)} (known: {known})")
+        check_preset(name, self.presets)
         self.conversation.system = self.presets[name].text
         self.conversation.prompt_name = name
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from chat.cli import subcommand_first
+from chat.config import ModelConfig
+from chat.engine import Engine
 from chat.runner import Runner
 from chat.script import Step
 from chat.session import Session
@@ -165,6 +167,30 @@ def test_a_bad_command_line_is_one_line(args: list[str], says: str, tmp_path: Pa
     assert result.returncode == 2
     (line,) = result.stderr.decode().splitlines()  # not argparse's usage block first
     assert line.startswith("parley") and says in line
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--set", "temperature=abc"], "temperature: expected a number from 0 to 2"),
+        (["--seed", "x"], "seed: expected a number"),
+        (["--prompt", "suport"], "unknown prompt preset 'suport'; did you mean 'support'?"),
+        (["--allow-irreversible", "write_fiel"], "--allow-irreversible write_fiel: no such action"),
+    ],
+)
+def test_bad_options_are_told_before_a_model_loads(run: Cli, args: list[str], says: str) -> None:
+    """A typo is told at once, not after the model's load (seconds for a large one)."""
+    scripted = run.loader
+    loads: list[str] = []
+
+    def loader(name: str, config: ModelConfig) -> Engine:
+        loads.append(name)
+        return scripted(name, config)
+
+    run.loader = loader  # type: ignore[assignment]
+    code, out, err = run("ask", *args, "hi")
+    assert (code, out, loads) == (2, "", [])
+    assert says in err and err.count("\n") == 1
 
 
 def test_global_options_before_the_subcommand_work(run: Cli) -> None:
