@@ -16,6 +16,7 @@ from chat import __version__, export
 from chat.commands import format_entries
 from chat.config import Config, find_config, load_config
 from chat.errors import ParleyError, Terminated, UsageError, did_you_mean
+from chat.events import ErrorRaised
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
 from chat.models import format_models, list_models, load_engine
 from chat.moderation_model import ModerationModel
@@ -149,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args)
     except ParleyError as err:
         print(f"parley: error: {clean(str(err))}", file=sys.stderr)
+        if getattr(args, "json", False) and args.cmd in ("chat", "ask", "run"):
+            # A program reading the events learns why none came (errors later on are events already).
+            print(json_line(ErrorRaised(clean(str(err))).to_json()), flush=True)
         return err.exit_code
     except Terminated:
         print("parley: terminated", file=sys.stderr)

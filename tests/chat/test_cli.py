@@ -193,6 +193,13 @@ def test_bad_options_are_told_before_a_model_loads(run: Cli, args: list[str], sa
     assert says in err and err.count("\n") == 1
 
 
+def test_an_error_before_the_session_is_an_error_event_in_json(run: Cli) -> None:
+    code, out, err = run("ask", "--json", "--set", "top_k=many", "hi")
+    (event,) = events(out)
+    assert code == 2 and event["type"] == "error" and event["error"].startswith("top_k: expected")
+    assert err == f"parley: error: {event['error']}\n"
+
+
 def test_global_options_before_the_subcommand_work(run: Cli) -> None:
     code, out, _ = run("--json", "--seed", "3", "ask", "hi")  # the fixture puts --config first too
     assert code == 0 and events(out, "turn")[0]["params"]["seed"] == 3
