@@ -78,10 +78,25 @@ def edited(session: Session, number: int) -> str | None:
 
 
 def read_piped(stream: TextIO) -> Iterator[Step]:
-    """Each non-empty line of a pipe is a user message or a command; input that is not text
-    stops the chat with a usage error."""
+    """Each non-empty line of a pipe is a user message or a command, and lines between two lines
+    of three quotes are one message, as typed at the prompt (one left open at the end is sent as
+    it is); input that is not text stops the chat with a usage error."""
+    block: list[str] | None = None  # the lines of a multi-line message, while one is open
+    start = last = 0
     for number, line in text_lines(stream):
-        yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+        if block is None and line.strip() == MULTILINE:
+            block, start = [], number
+        elif block is not None and line.strip() == MULTILINE:
+            if text := "\n".join(block).strip():
+                yield Step("user", text, start)
+            block = None
+        elif block is not None:
+            block += [""] * (number - last - 1) + [line]  # the blank lines text_lines leaves out
+        else:
+            yield Step("command" if line.startswith("/") else "user", line.strip(), number)
+        last = number
+    if block is not None and (text := "\n".join(block).strip()):
+        yield Step("user", text, start)
 
 
 def line_chat(runner: Runner) -> int:

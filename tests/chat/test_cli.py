@@ -91,6 +91,13 @@ def test_script_stops_at_a_bad_command_with_exit_2(run: Cli, tmp_path: Path) -> 
     assert "temperature: expected a number from 0 to 2" in err
 
 
+def test_piped_chat_reads_a_multi_line_message_between_three_quotes(run: Cli) -> None:
+    stdin = 'hi\n"""\nline one\n\n  indented\n/not a command\n"""\nbye\n"""\nleft open\n'
+    code, out, _ = run("chat", "--json", stdin=stdin)
+    sent = [e["content"] for e in events(out, "user")]
+    assert code == 0 and sent == ["hi", "line one\n\n  indented\n/not a command", "bye", "left open"]
+
+
 def test_piped_chat_keeps_going_after_an_error(run: Cli) -> None:
     code, out, err = run("chat", stdin="hi\n/nope\nbye\n")
     assert code == 2
