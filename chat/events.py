@@ -313,6 +313,12 @@ def claim_notice(claim: Claim) -> Notice:
     return Notice("guard", f'{claim.reason} ("{quoted(claim.sentence).strip(QUOTE_MARKS)}")')
 
 
+def backed_claim_notice(sentence: str, action: str) -> Notice:
+    """A claim told as unbacked, which an action approved later then backed."""
+    return Notice("guard", f'{action} has now run, so this claim is backed: "{quoted(sentence).strip(QUOTE_MARKS)}"',
+                  "information")  # fmt: skip
+
+
 def imitation_notice(passage: str) -> Notice:
     return Notice("guard", f"the reply imitates a notice of Parley's (\"{passage}\"): Parley's own are marked ⟦ ⟧")
 

@@ -44,6 +44,7 @@ from chat.events import (
     TurnDone,
     UserSent,
     action_notice,
+    backed_claim_notice,
     claim_notice,
     dropped_notices,
     finish_notices,
@@ -127,6 +128,7 @@ class Pipeline:
         self.transcript = transcript
         self._transcript_error: TranscriptError | None = None
         self._claims = ClaimWatch()  # the claims in the reply being shown
+        self._told: set[str] = set()  # the last reply's claims told as unbacked when its turn ended
 
     def emit(self, event: Event) -> None:
         """Record `event` in the transcript, then hand it to the front end. A transcript that
@@ -225,6 +227,7 @@ class Pipeline:
         session.attachments = []  # sent
         self.emit(UserSent(text))
         self._claims = session.claim_watch(text)
+        self._told = set()
         schema = session.registry.request_schema() if force_action else None
         turn.reply, failure = generate(session, messages, params, prompt_tokens, cancel, schema, self._show)
         self._second_look(turn)
@@ -374,6 +377,7 @@ class Pipeline:
         for claim in reply.guard.claims:
             if claim.sentence not in self._claims.told:  # not told while it streamed
                 self.emit(claim_notice(claim))
+        self._told = {claim.sentence for claim in reply.guard.claims}
         for problem in problems:
             self.emit(unreadable_request_notice(problem))
         for passage in reply.guard.imitations:
@@ -446,6 +450,12 @@ class Pipeline:
             self.emit(ActionDone(record))
         self.emit(action_notice(record))
         self._check_claims()
+        # An /approve after the turn ended: a claim told as unbacked may be backed now.
+        reply = session.conversation.turns[-1].reply
+        backed = self._told - {claim.sentence for claim in reply.guard.claims} if reply else set()
+        for sentence in sorted(backed):
+            self.emit(backed_claim_notice(sentence, action.name))
+        self._told -= backed
         return record
 
     def _without_claims(self, text: str, claims: list[Claim]) -> str:

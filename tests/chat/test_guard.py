@@ -191,6 +191,17 @@ def test_a_claim_backed_by_an_action_that_ran_is_not_flagged(actions_cli: Cli) -
     assert events(out, "turn")[0]["guard"]["claims"][0]["kind"] == "save_note"  # declined: unbacked
 
 
+def test_a_claim_told_unbacked_is_said_backed_once_a_later_approve_runs_its_action(
+    actions_cli: Cli, tmp_path: Path
+) -> None:
+    reply = SAVE + " I've saved that note for you."
+    script = write_script(tmp_path, "note it\n/approve\n")
+    code, out, _ = run(actions_cli, ScriptedLoader(reply), "run", "--json", "--approve", "ask", str(script))
+    guard = [e for e in events(out, "notice") if e["kind"] == "guard"]
+    assert code == 0 and [g["severity"] for g in guard] == ["warning", "information"]
+    assert guard[1]["text"] == 'save_note has now run, so this claim is backed: "I\'ve saved that note for you."'
+
+
 def test_redact_mode_removes_the_claim(actions_cli: Cli, tmp_path: Path) -> None:
     actions_cli.config = fake_config(tmp_path, actions='enabled = true\nclaims = "redact"')
     _, out, _ = run(actions_cli, ScriptedLoader("Sure thing. " + CLAIM), "ask", "--json", "book it")
