@@ -56,7 +56,7 @@ from chat.events import (
 from chat.generation import generate
 from chat.sampling import Sampling
 from chat.sanitize import mark
-from chat.session import REDACTED_CLAIM, Session
+from chat.session import Session
 from chat.transcript import Transcript, TranscriptError
 from moderation.claims import Claim, ClaimWatch, find_imitations
 from moderation.verdict import SEVERITY
@@ -461,10 +461,10 @@ class Pipeline:
     def _without_claims(self, text: str, claims: list[Claim]) -> str:
         """`text` with `claims` replaced, under claims = "redact", once every request is answered
         (a claim that an action then backed stays)."""
-        session = self.session
-        if session.config.actions.claims == "redact" and not session.pending:
+        redaction = self.session.claim_redaction
+        if redaction and not self.session.pending:
             for claim in claims:
-                text = text.replace(claim.sentence, mark(REDACTED_CLAIM))
+                text = text.replace(claim.sentence, redaction)
         return text
 
     def _check_claims(self) -> None:

@@ -96,11 +96,16 @@ class Session:
         if self.config.actions.claim_check == "learned":
             self.claim_check, self.claim_check_missing = claims_head.load_check()
 
+    @property
+    def claim_redaction(self) -> str:
+        """What replaces an unbacked claim in a reply: with `claims = "redact"` a mark, else nothing
+        is replaced ("")."""
+        return mark(REDACTED_CLAIM) if self.config.actions.claims == "redact" else ""
+
     def claim_watch(self, user: str) -> ClaimWatch:
         """The claims of a reply to the message `user` as it is shown, sentence by sentence; with
         `claims = "redact"`, it lets through only sentences known to hold no claim."""
-        redaction = mark(REDACTED_CLAIM) if self.config.actions.claims == "redact" else ""
-        return ClaimWatch(self.registry.backers, self.claim_check, user, redaction, self.registry.prose)
+        return ClaimWatch(self.registry.backers, self.claim_check, user, self.claim_redaction, self.registry.prose)
 
     def unbacked_claims(self, reply: str, user: str, executed: set[str] | frozenset[str] = frozenset()) -> list[Claim]:
         """The claims in `reply` to the message `user` (its action requests aside) that no action
