@@ -190,8 +190,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "models":
         if args.json:
             for row in list_models(config):
-                print(json_line({"name": row.name, "source": row.source, "path": str(row.path) if row.path else None,
-                                 "n_ctx": row.n_ctx, "default": row.is_default, "served": row.served}))  # fmt: skip
+                print(json_line(row.to_json()))
         else:
             print(format_models(config))
         return 0

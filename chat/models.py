@@ -79,6 +79,12 @@ class ModelRow:
     is_default: bool
     served: bool = False  # by a server (url): nothing of it is on this machine
 
+    def to_json(self) -> dict[str, object]:
+        """A line of `parley models --json`."""
+        return {"name": self.name, "source": self.source, "path": str(self.path) if self.path else None,
+                "size_bytes": self.path.stat().st_size if self.path else None, "n_ctx": self.n_ctx,
+                "default": self.is_default, "served": self.served}  # fmt: skip
+
     @property
     def size_text(self) -> str:
         if self.path is None:

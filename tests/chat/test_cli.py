@@ -48,7 +48,7 @@ def test_json_events_carry_usage_context_timing(run: Cli) -> None:
     code, out, _ = run("models", "--json")
     models = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and sum(m["default"] for m in models) == 1
-    assert all({"name", "source", "path", "n_ctx", "served"} <= set(m) for m in models)
+    assert all({"name", "source", "path", "size_bytes", "n_ctx", "served"} <= set(m) for m in models)
     assert user == {"type": "user", "time": user["time"], "content": "hi"}
     assert turn["type"] == "turn" and turn["reply"] == "You said: hi"
     assert turn["finish_reason"] == "stop"
