@@ -7,8 +7,9 @@ mentions flagged at most 10% of the time). The contextual backend runs as shippe
 moderator with its default thresholds, which were chosen on its own training data: HateCheck
 tunes nothing of it. A reply is flagged when the moderator's decision is not `allow` (a
 warning counts); a second report counts only the categories of abuse (a profanity warning alone
-not counted). Profanity is flagged on purpose, so `profanity_nh` is reported apart and not
-counted as a failure.
+not counted), a third only what Parley blocks (identity attacks, threats, self-harm; insults and
+other abuse are redacted, profanity warned). Profanity is flagged on purpose, so `profanity_nh`
+is reported apart and not counted as a failure.
 
     python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv] [--no-contextual]
 """
@@ -131,6 +132,10 @@ def main() -> None:
         abuse = {r["case_id"]: any(c != "profanity" for c in v.flagged) for r, v in zip(rows, verdicts, strict=True)}
         report("Parley contextual, flagged by a category of abuse (profanity warnings alone not counted)",
                test, abuse, by_id)  # fmt: skip
+        # And what Parley blocks (its policy for identity attacks, threats and self-harm), as
+        # against what it redacts (insults, toxicity, sexual harassment) or warns about (profanity).
+        blocked = {r["case_id"]: v.decision == "block" for r, v in zip(rows, verdicts, strict=True)}
+        report("Parley contextual, blocked (identity attacks, threats, self-harm)", test, blocked, by_id)
 
 
 if __name__ == "__main__":
