@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+import platformdirs
+
 from actions.registry import Registry
 from chat import __version__, export
 from chat.commands import format_entries
-from chat.config import Config, find_config, load_config
+from chat.config import APP_NAME, Config, find_config, load_config
 from chat.errors import ParleyError, Terminated, UsageError, did_you_mean
 from chat.events import ErrorRaised
+from chat.files import crash_report, fault_line
 from chat.history import HistoryError, Recorder, default_path, dumps_entry, open_history
 from chat.models import format_models, list_models, load_engine
 from chat.moderation_model import ModerationModel
@@ -166,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # stdout cannot be written, e.g. a full disk
         print(f"parley: error: cannot write the output: {err.strerror}", file=sys.stderr)
         return 1
+    except Exception as err:  # noqa: BLE001 - a fault of Parley's own: one line, the traceback in a file
+        report = crash_report(err, Path(platformdirs.user_data_dir(APP_NAME)))
+        print(f"parley: {clean(fault_line(err, report))}", file=sys.stderr)
+        return 1
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -290,7 +297,11 @@ def _tui(config: Config, args: argparse.Namespace, params: Sampling) -> int:
         app.run()
     except KeyboardInterrupt:  # a SIGINT from outside (the terminal's Ctrl+C is a key in the TUI)
         return 130
-    if app.return_code and app.transcript.failed:
+    if app.fault is not None:
+        error, report = app.fault
+        saved = f"the conversation is saved in {app.autosave_path}"
+        print(f"parley: {clean(fault_line(error, report))}; {saved}", file=sys.stderr)
+    elif app.return_code and app.transcript.failed:
         where = clean(str(app.transcript.path))
         print(f"parley: the transcript {where} stopped being written (see the notice)", file=sys.stderr)
     elif app.return_code:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import traceback
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
 from chat.errors import UsageError
@@ -31,6 +33,27 @@ def write_atomic(path: Path, text: str) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def crash_report(error: BaseException, folder: Path) -> Path | None:
+    """Write the traceback of a fault of Parley's own (not the user's input, not the model's) to
+    `folder`, readable by the user alone, for a bug report; its path, or None when it cannot be
+    written. The screen gets one line instead of the traceback."""
+    path = folder / f"crash-{datetime.now().strftime('%Y%m%d-%H%M%S')}.txt"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+            f.write("".join(traceback.format_exception(error)))
+    except OSError:
+        return None
+    return path
+
+
+def fault_line(error: BaseException, report: Path | None) -> str:
+    """What the user is told of a fault of Parley's own, in one line."""
+    where = f"the details are in {report}" if report else "the details could not be written"
+    return f"internal error ({type(error).__name__}: {error}); this is a bug in Parley: {where}"
 
 
 SCRIPT_LIMIT = 16 * 1024 * 1024  # bytes: far beyond any script, short of a device that never ends

@@ -44,6 +44,7 @@ from chat.events import (
     TurnDone,
     UserSent,
 )
+from chat.files import crash_report
 from chat.history import History, HistoryError, Recorder, open_history
 from chat.pipeline import ApprovalPolicy, Pipeline, Question
 from chat.session import EngineLoader, Session
@@ -118,6 +119,7 @@ class ParleyApp(App[None]):
         self.idle = threading.Event()  # set when no worker touches the engine
         self.idle.set()
         self.last_speed = ""
+        self.fault: tuple[Exception, Path | None] | None = None  # a fault of Parley's own, and its report
         self.data_dir = data_dir or Path(platformdirs.user_data_dir(APP_NAME))
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.autosave_path = self.data_dir / "conversations" / f"autosave-{stamp}.json"
@@ -435,6 +437,10 @@ class ParleyApp(App[None]):
             refused = not commands.is_command(line) and len(self.pipeline.session.conversation.turns) == turns
             if refused:  # never became a turn (too long, flagged): give the text back to edit
                 self._on_ui(self._give_back, line)
+        except Exception as err:  # noqa: BLE001 - a fault of Parley's own: save the conversation, end cleanly
+            self.fault = (err, crash_report(err, self.data_dir))
+            self._autosave()  # the turn in flight too, as far as it came
+            go_on = False
         finally:
             self.inputs_run += 1
             settle_memory(full=self.inputs_run % FULL_COLLECTION_EVERY == 0)
@@ -566,7 +572,8 @@ class ParleyApp(App[None]):
     async def action_quit(self) -> None:
         self.closing.set()
         self.cancel.set()
-        self.exit(return_code=1 if self.transcript.failed else 0)  # a transcript that failed is a failure
+        failed = self.transcript.failed or self.fault is not None  # a transcript that failed is a failure
+        self.exit(return_code=1 if failed else 0)
 
     async def on_unmount(self) -> None:
         # A worker may still be inside llama.cpp: stop it and wait before freeing the model. Wait

@@ -207,6 +207,19 @@ def test_an_error_before_the_session_is_an_error_event_in_json(run: Cli) -> None
     assert err == f"parley: error: {event['error']}\n"
 
 
+def test_a_fault_of_parleys_own_is_one_line_and_a_report(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr("chat.pipeline.Pipeline._finish", broken)
+    code, out, err = run("ask", "hi")
+    assert code == 1 and out == "You said: hi"  # what was shown stays shown
+    (line,) = err.splitlines()
+    assert line.startswith("parley: internal error (IndexError: list index out of range); this is a bug in Parley")
+    report = Path(line.rsplit("the details are in ", 1)[1])
+    assert "Traceback" in report.read_text() and "broken" in report.read_text()
+
+
 def test_global_options_before_the_subcommand_work(run: Cli) -> None:
     code, out, _ = run("--json", "--seed", "3", "ask", "hi")  # the fixture puts --config first too
     assert code == 0 and events(out, "turn")[0]["params"]["seed"] == 3

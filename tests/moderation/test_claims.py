@@ -4,12 +4,15 @@ verbs where they claim nothing, what an action backs, and claims found as text s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actions.config import ActionsConfig, CommandActionConfig
 from actions.registry import Registry
-from moderation.claims import ClaimWatch, find_claims, lemma, verb_form
+from moderation.claims import UNCHECKED, ClaimWatch, find_claims, lemma, sentence_claim, verb_form
 from moderation.lexicon import LEXICON_FILE
 
 REGISTRY = Registry.from_config(ActionsConfig())
@@ -164,3 +167,43 @@ def test_code_and_the_users_own_words_are_not_claims() -> None:
     assert [c.sentence for c in find_claims(echo, said=said)] == ["I have refunded you."]
     watch = ClaimWatch(said=said)
     assert [c.sentence for c in watch.release(echo + " ")[1]] == ["I have refunded you."]
+
+
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
+
+# Words the grammar looks at (subjects, auxiliaries, "make sure to", "get ... sorted", labels,
+# participles), so that random runs of them reach its corners.
+_GRAMMAR_WORDS = [
+    "I", "I'll", "I've", "I'm", "we", "We've", "let", "me", "us", "make", "sure", "to", "get", "have", "has",
+    "been", "and", "the", "your", "order", "booked", "sent", "cancelled", "will", "be", "is", "now", "done",
+    "refund", "processed", "sorted", ":", "-", "—", ",", ".", "✓", "by", "with", "in", "1920", "not", "just",
+    "Sure", "Email", "Table", "sending", "Will", "Refund:", "⟦removed:", "toxicity⟧", '"', "it", "you",
+]  # fmt: skip
+
+
+def test_no_prefix_of_a_corpus_sentence_trips_the_grammar() -> None:
+    """A reply cut at max_tokens ends anywhere: "I'll make sure to" once raised an IndexError
+    that ended the TUI and lost the turn. Every word prefix of every written sentence is checked."""
+    texts = [json.loads(line)["text"] for name in ("claims_written.jsonl", "claims_elliptical.jsonl")
+             for line in (DATA / name).read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    for text in texts:
+        words = text.split()
+        for n in range(1, len(words) + 1):
+            claim = sentence_claim(" ".join(words[:n]))
+            assert claim is None or not claim.reason.startswith(UNCHECKED), " ".join(words[:n])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_GRAMMAR_WORDS), max_size=12))
+def test_any_run_of_words_is_checked_without_a_fault(words: list[str]) -> None:
+    claim = sentence_claim(" ".join(words))
+    assert claim is None or not claim.reason.startswith(UNCHECKED)
+
+
+def test_a_fault_in_the_grammar_flags_the_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(sentence: str) -> list[str]:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr("moderation.claims._claim_verbs", broken)
+    claim = sentence_claim("I'll make sure to")
+    assert claim is not None and claim.kind == "world" and claim.reason == f"{UNCHECKED} (IndexError)"

@@ -910,3 +910,27 @@ async def test_the_status_bar_stays_one_line_leaving_out_the_least_important_par
         await pilot.pause()
         status = status_text(app)
         assert "temp" in status and "guard: 0 actions" in status and "mod: OFF" in status and len(status) <= 160
+
+
+async def test_a_fault_of_parleys_own_saves_the_conversation_and_ends_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the pipeline (once: the claim grammar on a reply cut at "I'll make sure to") ended
+    the TUI with Textual's traceback and lost the turn in flight."""
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "first")
+
+        def broken(*args: object) -> None:
+            raise IndexError("list index out of range")
+
+        monkeypatch.setattr("chat.pipeline.Pipeline._finish", broken)
+        await submit(pilot, "second")
+        await wait_until(pilot, lambda: app.fault is not None)
+    assert app.return_code == 1 and app.fault is not None
+    error, report = app.fault
+    assert isinstance(error, IndexError) and report is not None and report.parent == tmp_path / "data"
+    assert "Traceback" in report.read_text() and report.stat().st_mode & 0o777 == 0o600
+    saved = json.loads(app.autosave_path.read_text())
+    assert [t["user"] for t in saved["conversation"]["turns"]] == ["first", "second"]  # the turn in flight too
