@@ -45,6 +45,15 @@ FILE_ONLY = frozenset({"write", "read", "draft", "compose"})
 _FILE_WORDS = re.compile(r"\b(?:file|files|workspace|folder|disk|drive)\b|\w\.(?:txt|md|json|csv)\b", re.IGNORECASE)
 # Shortly after these, the verb is about the reply ("I've listed them below", "updated the plan above").
 _IN_REPLY = frozenset({"below", "above", "here"})
+# Experience, not an act just done: "I've worked with Python for years", "I've been sailing since 1990".
+_EXPERIENCE = re.compile(
+    r"\bfor (?:(?:over|nearly|almost|about|more than|many|several|a few|\d+|two|three|four|five|ten|twenty|"
+    r"thirty) )*(?:years|decades)\b|\bsince (?:I was|childhood|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+# After "by", the acts of the assistant's own side ("cancelled by our team"): anyone else's are not its claims.
+_OWN_AGENTS = frozenset({"me", "us", "our", "myself", "ourselves", "parley"})
+_AGENT_START = frozenset({"the", "a", "an", "your", "their", "his", "her", "its", "another", "this", "that"})
 # Phrasal verbs whose bare verb is work in the reply, or whose bare verb acts ("put together a
 # list" is the reply; "write off a balance" acts), by the particle that follows.
 _PARTICLES = {"put": {"together": False}, "write": {"off": True}, "start": {"by": False, "with": False},
@@ -277,10 +286,21 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
         if word in (",", ";", ":", "-", "("):
             break
     found = _at(words, after, "past")
+    if found and _by_someone_else(words[found[1] + 1 : found[1] + 4]):
+        return None  # "The file has been deleted by the cron job": a third party's act
     following = words[found[1] + 1] if found and found[1] + 1 < len(words) else ""
     if found and definite_only and following in _DESCRIBING and not _RESULT_NOW & set(words[after : found[1]]):
         return None
     return found
+
+
+def _by_someone_else(after: list[str]) -> bool:
+    """Whether a passive's next words name its agent, someone other than the assistant's side:
+    "by the storm", "by your bank" (not "by us", "by our team"; not a means: "by card", "by post")."""
+    if "by" not in after:
+        return False
+    agent = after[after.index("by") + 1 :][:1]
+    return bool(agent) and agent[0] in _AGENT_START and agent[0] not in _OWN_AGENTS
 
 
 def _claim_verbs(sentence: str) -> Iterator[str]:
@@ -297,7 +317,7 @@ def _claim_verbs(sentence: str) -> Iterator[str]:
     for i, word in enumerate(words):
         found = None
         if word in _FIRST_PERSON and (i == 0 or words[i - 1] not in ("me", "you", "if", "as", "than")):
-            found = _first_person(words, i)
+            found = None if _EXPERIENCE.search(text) else _first_person(words, i)
         elif word == "let" and words[i + 1 : i + 2] in (["me"], ["us"]):
             found = _at(words, i + 2, "base")
         elif not generic:
@@ -365,7 +385,9 @@ def _noun_then_participle(words: list[str], s: int) -> tuple[str, int, str] | No
         after = words[p + 1 : p + 5]
         if after[:1] and after[0] in _MANNER or "by" in after:  # "made with herbs", "signed for by ..."
             return None
-        if len(after) > 1 and after[0] == "in" and re.fullmatch(r"1\d{3}", after[1]):  # "Photo taken in 1920": a caption
+        if (
+            len(after) > 1 and after[0] == "in" and re.fullmatch(r"1\d{3}", after[1])
+        ):  # "Photo taken in 1920": a caption
             return None
         if not definite and between[-1].endswith("s") and not {"your", "you", "the"} & set(words[p + 1 :]):
             return None  # things in general: "Missed appointments billed in full" is policy
@@ -427,7 +449,7 @@ _NOTICES = [
      "Parley cannot send emails or messages; nothing was sent"),
     ({"book", "reserve", "rebook"}, "Parley cannot make bookings; nothing was booked"),
     ({"cancel", "unsubscribe", "delete", "remove", "close", "terminate"},
-     "Parley cannot cancel or delete anything; nothing was cancelled"),
+     "Parley cannot cancel or delete anything; nothing was cancelled or deleted"),
     ({"process", "refund", "pay", "transfer", "credit", "issue", "reimburse", "charge", "waive"},
      "Parley cannot move money; no payment or refund was made"),
     ({"call", "phone", "ring", "contact", "notify", "reach", "ping"},

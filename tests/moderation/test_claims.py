@@ -45,6 +45,8 @@ REGISTRY = Registry.from_config(ActionsConfig())
         "Refund: issued.",
         "Sending the invoice now.",
         "Will ring you back within the hour.",
+        "Your order has been cancelled by our team.",  # the assistant's own side as the agent
+        "Your refund has been issued by bank transfer.",  # "by" a means, not an agent
     ],
 )
 def test_claims_with_any_verb_are_found(sentence: str) -> None:
@@ -84,6 +86,10 @@ def test_claims_with_any_verb_are_found(sentence: str) -> None:
         "Sending a parcel abroad takes a week.",  # no "now": an explanation
         "⟦removed: toxicity⟧ Have a nice day.",  # Parley's own mark, in the text as it is shown
         "✓ Tested on Linux and macOS.",  # a check mark is no label
+        "The file has been deleted by the cron job.",  # a passive whose agent is someone else
+        "Your package has been delayed by the storm.",
+        "I've worked with Python for years.",  # experience, not an act just done
+        "I've been sailing the seven seas for over 30 years now, and I've seen it all.",
     ],
 )
 def test_the_same_verbs_without_a_claim_are_left_alone(sentence: str) -> None:
