@@ -51,9 +51,15 @@ _EXPERIENCE = re.compile(
     r"thirty) )*(?:years|decades)\b|\bsince (?:I was|childhood|(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
-# After "by", the acts of the assistant's own side ("cancelled by our team"): anyone else's are not its claims.
-_OWN_AGENTS = frozenset({"me", "us", "our", "myself", "ourselves", "parley"})
-_AGENT_START = frozenset({"the", "a", "an", "your", "their", "his", "her", "its", "another", "this", "that"})
+# After a passive's "by", someone else's act ("deleted by the cron job") is not the assistant's claim;
+# its own side's ("by our team") is, and so is a means ("by card") or a time ("by the end of the day").
+_AGENT_START = frozenset({"the", "a", "an", "your", "their", "his", "her"})
+_BY_OBJECT = frozenset({"replace", "follow", "accompany", "supersede", "cover", "offset"})
+_TIMES = frozenset({
+    "end", "time", "weekend", "morning", "afternoon", "evening", "night", "deadline", "close", "start",
+    "beginning", "next", "following", "latest", "same", "due", "day", "week", "month", "year", "hour", "minute",
+    "date", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+})  # fmt: skip
 # Phrasal verbs whose bare verb is work in the reply, or whose bare verb acts ("put together a
 # list" is the reply; "write off a balance" acts), by the particle that follows.
 _PARTICLES = {"put": {"together": False}, "write": {"off": True}, "start": {"by": False, "with": False},
@@ -286,7 +292,7 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
         if word in (",", ";", ":", "-", "("):
             break
     found = _at(words, after, "past")
-    if found and _by_someone_else(words[found[1] + 1 : found[1] + 4]):
+    if found and _by_someone_else(found[0], words[found[1] + 1 : found[1] + 4]):
         return None  # "The file has been deleted by the cron job": a third party's act
     following = words[found[1] + 1] if found and found[1] + 1 < len(words) else ""
     if found and definite_only and following in _DESCRIBING and not _RESULT_NOW & set(words[after : found[1]]):
@@ -294,13 +300,14 @@ def _passive(words: list[str], i: int) -> tuple[str, int, str] | None:
     return found
 
 
-def _by_someone_else(after: list[str]) -> bool:
-    """Whether a passive's next words name its agent, someone other than the assistant's side:
-    "by the storm", "by your bank" (not "by us", "by our team"; not a means: "by card", "by post")."""
-    if "by" not in after:
+def _by_someone_else(verb: str, after: list[str]) -> bool:
+    """Whether a passive's participle `verb` is followed by its agent, someone other than the
+    assistant's side: "deleted by the cron job", "blocked by your bank" (not "by our team"; not a
+    means, "by card"; not a time, "by the end of the week"; not what takes a thing's place,
+    "replaced by a new one")."""
+    if after[:1] != ["by"] or len(after) < 3 or lemma(verb) in _BY_OBJECT:
         return False
-    agent = after[after.index("by") + 1 :][:1]
-    return bool(agent) and agent[0] in _AGENT_START and agent[0] not in _OWN_AGENTS
+    return after[1] in _AGENT_START and after[2] not in _TIMES
 
 
 def _claim_verbs(sentence: str) -> Iterator[str]:

@@ -47,6 +47,8 @@ REGISTRY = Registry.from_config(ActionsConfig())
         "Will ring you back within the hour.",
         "Your order has been cancelled by our team.",  # the assistant's own side as the agent
         "Your refund has been issued by bank transfer.",  # "by" a means, not an agent
+        "Your refund will be processed by the end of the week.",  # "by" a time
+        "Your card has been replaced by a new one.",  # "by" what takes its place
     ],
 )
 def test_claims_with_any_verb_are_found(sentence: str) -> None:
