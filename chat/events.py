@@ -319,6 +319,12 @@ def backed_claim_notice(sentence: str, action: str) -> Notice:
                   "information")  # fmt: skip
 
 
+def withdrawn_claim_notice(sentence: str) -> Notice:
+    """A sentence cut short was told as an unbacked claim; finished by /continue, it is none."""
+    shown = quoted(sentence).strip(QUOTE_MARKS)
+    return Notice("guard", f'the reply went on and this is no unbacked claim after all: "{shown}"', "information")
+
+
 def imitation_notice(passage: str) -> Notice:
     return Notice("guard", f"the reply imitates a notice of Parley's (\"{passage}\"): Parley's own are marked ⟦ ⟧")
 

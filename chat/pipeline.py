@@ -52,6 +52,7 @@ from chat.events import (
     moderation_notices,
     unreadable_request_notice,
     waiting_notice,
+    withdrawn_claim_notice,
 )
 from chat.generation import generate
 from chat.sampling import Sampling
@@ -374,10 +375,13 @@ class Pipeline:
         held = self._claims.rest()  # claims = "redact": from a claim an action could back on
         if held:
             self.emit(TextShown(self._without_claims(held, reply.guard.claims)))
+        told_before = self._told  # this turn's claims told before /continue went on with it
         for claim in reply.guard.claims:
-            if claim.sentence not in self._claims.told:  # not told while it streamed
+            if claim.sentence not in self._claims.told | told_before:  # not told while it streamed, nor before
                 self.emit(claim_notice(claim))
         self._told = {claim.sentence for claim in reply.guard.claims}
+        for sentence in sorted(told_before - self._told):  # a sentence cut short, finished: no claim after all
+            self.emit(withdrawn_claim_notice(sentence))
         for problem in problems:
             self.emit(unreadable_request_notice(problem))
         for passage in reply.guard.imitations:

@@ -202,6 +202,26 @@ def test_a_claim_told_unbacked_is_said_backed_once_a_later_approve_runs_its_acti
     assert guard[1]["text"] == 'save_note has now run, so this claim is backed: "I\'ve saved that note for you."'
 
 
+def test_continue_withdraws_a_notice_on_a_sentence_cut_short_and_tells_no_claim_twice(
+    actions_cli: Cli, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, "tell me\n/continue\n")
+    cut = "Rivers matter. The Amazon has been ravaged by deforestation, which has led to the loss of many species."
+    loader = ScriptedLoader(cut, " to the loss of countless species.")
+    _, out, _ = run(actions_cli, loader, "run", "--json", "--set", "max_tokens=20", str(script))
+    guard = [e["text"] for e in events(out, "notice") if e["kind"] == "guard"]
+    assert guard == [
+        'No action was taken: nothing Parley ran backs this claim. ("The Amazon has been ravaged by deforestation, which")',
+        'the reply went on and this is no unbacked claim after all: "The Amazon has been ravaged by deforestation, which"',
+    ]
+    assert events(out, "turn")[-1]["guard"]["claims"] == []
+    loader = ScriptedLoader(CLAIM + " Then a few more words that go on and on and on and on.", " and end here.")
+    _, out, _ = run(actions_cli, loader, "run", "--json", "--set", "max_tokens=20", str(script))
+    guard = [e["text"] for e in events(out, "notice") if e["kind"] == "guard"]
+    assert len(guard) == 1 and "nothing was booked" in guard[0]  # told once, not again after /continue
+    assert len(events(out, "turn")[-1]["guard"]["claims"]) == 1
+
+
 def test_redact_mode_removes_the_claim(actions_cli: Cli, tmp_path: Path) -> None:
     actions_cli.config = fake_config(tmp_path, actions='enabled = true\nclaims = "redact"')
     _, out, _ = run(actions_cli, ScriptedLoader("Sure thing. " + CLAIM), "ask", "--json", "book it")
