@@ -210,9 +210,10 @@ def test_continue_withdraws_a_notice_on_a_sentence_cut_short_and_tells_no_claim_
     loader = ScriptedLoader(cut, " to the loss of countless species.")
     _, out, _ = run(actions_cli, loader, "run", "--json", "--set", "max_tokens=20", str(script))
     guard = [e["text"] for e in events(out, "notice") if e["kind"] == "guard"]
+    fragment = "The Amazon has been ravaged by deforestation, which"
     assert guard == [
-        'No action was taken: nothing Parley ran backs this claim. ("The Amazon has been ravaged by deforestation, which")',
-        'the reply went on and this is no unbacked claim after all: "The Amazon has been ravaged by deforestation, which"',
+        f'No action was taken: nothing Parley ran backs this claim. ("{fragment}")',
+        f'the reply went on and this is no unbacked claim after all: "{fragment}"',
     ]
     assert events(out, "turn")[-1]["guard"]["claims"] == []
     loader = ScriptedLoader(CLAIM + " Then a few more words that go on and on and on and on.", " and end here.")
