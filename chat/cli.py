@@ -297,19 +297,18 @@ def _tui(config: Config, args: argparse.Namespace, params: Sampling) -> int:
         app.run()
     except KeyboardInterrupt:  # a SIGINT from outside (the terminal's Ctrl+C is a key in the TUI)
         return 130
-    if app.fault is not None:
-        error, report = app.fault
+    if app.autosave_path.exists():
         saved = f"the conversation is saved in {app.autosave_path}"
-        print(f"parley: {clean(fault_line(error, report))}; {saved}", file=sys.stderr)
-    elif app.return_code and app.transcript.failed:
+    else:
+        saved = (
+            "no turn had finished, so none was lost" if app.history_wanted else "the history is off: nothing was kept"
+        )
+    if app.fault is not None:
+        print(f"parley: {clean(fault_line(*app.fault))}; {saved}", file=sys.stderr)
+    elif app.return_code and app.transcript is not None and app.transcript.failed:
         where = clean(str(app.transcript.path))
         print(f"parley: the transcript {where} stopped being written (see the notice)", file=sys.stderr)
     elif app.return_code:
-        saved = (
-            f"the conversation is saved in {app.autosave_path}"
-            if app.autosave_path.exists()
-            else "no turn had finished, so none was lost"
-        )
         print(f"parley: the chat ended with an error; {saved}", file=sys.stderr)
     return app.return_code or 0
 

@@ -123,9 +123,13 @@ class ParleyApp(App[None]):
         self.data_dir = data_dir or Path(platformdirs.user_data_dir(APP_NAME))
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.autosave_path = self.data_dir / "conversations" / f"autosave-{stamp}.json"
-        self.transcript = Transcript(transcript_path or self.data_dir / "transcripts" / f"{stamp}.jsonl")
-        self.settings_file = settings_file or settings.settings_path()
         self.history_wanted = history and config.history  # opened with the first model, into the session
+        # With the history off nothing of the conversation is kept: no transcript unless asked
+        # for with --transcript, no autosave.
+        default_transcript = self.data_dir / "transcripts" / f"{stamp}.jsonl" if self.history_wanted else None
+        where = transcript_path or default_transcript
+        self.transcript = Transcript(where) if where else None
+        self.settings_file = settings_file or settings.settings_path()
         self.inputs_file = self.data_dir / "inputs.jsonl"  # what was typed, for Up after a restart
         self.inputs_run = 0  # inputs run (messages and commands): see settle_memory
         self._switch_interval = sys.getswitchinterval()
@@ -526,9 +530,15 @@ class ParleyApp(App[None]):
         rate = f"{reply.tokens_per_s:.0f} tok/s, " if reply.tokens_per_s else ""
         self.last_speed = f"{rate}TTFT {reply.ttft_s:.2f}s" if reply.ttft_s is not None else rate
 
+    @property
+    def transcript_failed(self) -> bool:
+        return self.transcript is not None and self.transcript.failed
+
     def _autosave(self) -> None:
         session = self.session
         assert session is not None
+        if not self.history_wanted:  # kept nowhere, as asked
+            return
         try:
             conv_file.save(self.autosave_path, session.conversation, session.model_name, session.params)
         except (OSError, ValueError) as err:
@@ -572,7 +582,7 @@ class ParleyApp(App[None]):
     async def action_quit(self) -> None:
         self.closing.set()
         self.cancel.set()
-        failed = self.transcript.failed or self.fault is not None  # a transcript that failed is a failure
+        failed = self.transcript_failed or self.fault is not None  # a transcript that failed is a failure
         self.exit(return_code=1 if failed else 0)
 
     async def on_unmount(self) -> None:
@@ -583,5 +593,6 @@ class ParleyApp(App[None]):
         await asyncio.to_thread(self.idle.wait, 60)
         if self.session is not None:
             self.session.close()
-        self.transcript.close()
+        if self.transcript is not None:
+            self.transcript.close()
         sys.setswitchinterval(self._switch_interval)

@@ -934,3 +934,15 @@ async def test_a_fault_of_parleys_own_saves_the_conversation_and_ends_in_one_lin
     assert "Traceback" in report.read_text() and report.stat().st_mode & 0o777 == 0o600
     saved = json.loads(app.autosave_path.read_text())
     assert [t["user"] for t in saved["conversation"]["turns"]] == ["first", "second"]  # the turn in flight too
+
+
+async def test_with_the_history_off_the_tui_keeps_nothing_of_the_conversation(tmp_path: Path) -> None:
+    """--no-history once still wrote a transcript and an autosave of every conversation."""
+    app = ParleyApp(fake_config(tmp_path), ScriptedLoader(), data_dir=tmp_path / "data",
+                    settings_file=tmp_path / "tui.json", history=False)  # fmt: skip
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "a secret")
+        assert [m.text for m in replies(app)] == ["You said: a secret"]
+    kept = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert kept == [] and not app.return_code
