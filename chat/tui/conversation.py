@@ -40,8 +40,10 @@ PARLEY_MARK = re.compile(f"{MARK_OPEN}[^{MARK_CLOSE}\n]*{MARK_CLOSE}")
 
 def literal_markdown() -> MarkdownIt:
     """Markdown for model text: HTML is shown as text, not hidden, and character references
-    (`&#x202e;`) as written, not decoded into characters the sanitiser took out."""
-    return MarkdownIt("gfm-like", {"html": False}).disable("entity")
+    (`&#x202e;`) as written, not decoded into characters the sanitiser took out. A link shows its
+    address after its text; a bare address (or one in <...>) is text already, so it is not made a
+    link, which would show it twice ("http://x (http://x)")."""
+    return MarkdownIt("gfm-like", {"html": False}).disable(["entity", "linkify", "autolink"])
 
 
 class LeftHeading(Heading):

@@ -946,3 +946,22 @@ async def test_with_the_history_off_the_tui_keeps_nothing_of_the_conversation(tm
         assert [m.text for m in replies(app)] == ["You said: a secret"]
     kept = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
     assert kept == [] and not app.return_code
+
+
+@pytest.mark.parametrize(
+    ("reply", "shown"),
+    [
+        ("Visit https://x.example now.", "Visit https://x.example now."),  # was "... (https://x.example) ..."
+        ("<https://x.example>", "<https://x.example>"),
+        ("See [the docs](https://x.example).", "See the docs (https://x.example)."),  # the real target, visible
+    ],
+)
+def test_an_address_in_a_reply_is_shown_once(reply: str, shown: str) -> None:
+    from rich.console import Console
+
+    from chat.tui.conversation import LiteralMarkdown
+
+    console = Console(width=80, color_system=None)
+    with console.capture() as captured:
+        console.print(LiteralMarkdown(reply))
+    assert captured.get().strip() == shown
