@@ -20,6 +20,7 @@ from pathlib import Path
 
 import platformdirs
 from textual import events, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -85,6 +86,9 @@ class ParleyApp(App[None]):
     TITLE = "Parley"
     BINDINGS = [
         Binding("escape", "stop", "Stop reply"),
+        # Ctrl+C stops a reply too, as in llama-cli and ollama; else it does what it did (copy
+        # in the input, Textual's hint on how to quit).
+        Binding("ctrl+c", "stop_or_pass", show=False, priority=True),
         Binding("f1", "keys", "Keys"),
         Binding("f2", "history", "History"),
         Binding("ctrl+n", "new_chat", "New chat", show=False),
@@ -575,6 +579,11 @@ class ParleyApp(App[None]):
     def action_stop(self) -> None:
         if self.generating:
             self.cancel.set()
+
+    def action_stop_or_pass(self) -> None:
+        if not self.generating:
+            raise SkipAction
+        self.cancel.set()
 
     def action_keys(self) -> None:
         self.push_screen(keys_screen())

@@ -28,7 +28,7 @@ KEYS = [
     ("Up / Down (empty input)", "recall earlier inputs"),
     ("Tab", "complete the suggested slash command"),
     ("PageUp / PageDown", "scroll the conversation (earlier turns appear at its top)"),
-    ("Escape", "stop the reply being generated"),
+    ("Escape or Ctrl+C", "stop the reply being generated"),
     ("Ctrl+P", "command palette (every slash command, themes)"),
     ("F2", "past conversations: search, open, delete, new chat"),
     ("Ctrl+N", "a new chat (the one before stays in the history)"),

@@ -75,7 +75,8 @@ async def test_a_message_streams_into_the_conversation(tmp_path: Path, monkeypat
         assert after != before and "tok/s" in after and "TTFT" in after
 
 
-async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["escape", "ctrl+c"])
+async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_path: Path, key: str) -> None:
     loader = ScriptedLoader()
     app = make_app(tmp_path, fake_config(tmp_path), loader)
     async with app.run_test() as pilot:
@@ -85,11 +86,14 @@ async def test_escape_stops_a_blocked_stream_and_keeps_the_partial_reply(tmp_pat
         engine.block = threading.Event()  # the stream waits until cancelled
         await submit(pilot, "go")
         await wait_until(pilot, lambda: app.generating)
-        await pilot.press("escape")
+        await pilot.press(key)
         await wait_until(pilot, lambda: not app.generating)
         assert app.session is not None
         assert app.session.conversation.turns[-1].reply.finish_reason == "cancelled"  # type: ignore[union-attr]
         assert any("stopped" in n for n in notices(app))
+        await pilot.press(key)  # with no reply running it does what it did before: nothing is stopped
+        await pilot.pause()
+        assert app.is_running and not app.return_code
 
 
 async def test_input_sent_during_generation_is_refused_and_kept(tmp_path: Path) -> None:
