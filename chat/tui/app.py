@@ -203,8 +203,9 @@ class ParleyApp(App[None]):
     def refresh_status(self, state: str = "") -> None:
         bar = self.query_one(StatusBar)
         session = self.session
-        if session is None:
-            bar.show(self.model_arg or self.config.default, 0, 1, "", state=state)
+        if session is None:  # loading: the window models.toml asks for, its use not known yet
+            name, model = self.config.model(self.model_arg)
+            bar.show(name, None, model.n_ctx, "", state=state)
             return
         try:
             used: int | None = session.context_used()  # the status bar refreshes often: not the per-turn report

@@ -291,6 +291,7 @@ async def test_input_typed_while_loading_is_kept(tmp_path: Path) -> None:
     async with app.run_test() as pilot:
         await pilot.pause()
         assert "loading model" in status_text(app)
+        assert "?/2048" in status_text(app)  # the window asked for, its use not known yet (it said "0/1")
         await submit(pilot, "early bird")
         assert app.query_one(PromptInput).text == "early bird"
         gate.set()
