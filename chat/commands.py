@@ -194,9 +194,15 @@ def _prompts(session: Session, arg: str) -> Outcome:
 @command("model", "/model NAME", "switch to another model from models.toml")
 def _model(session: Session, arg: str) -> Outcome:
     session.switch_model(_need(arg, "/model NAME"))
+    return Outcome(model_switched(session))
+
+
+def model_switched(session: Session) -> str:
+    """What is said once another model is loaded: its sampling is its own (models.toml's), not the
+    settings made for the last one."""
     info = session.engine.info
-    said = f"model: {session.model_name} (n_ctx {info.n_ctx}); sampling: {session.params.summary()}"
-    return Outcome("\n".join([said, *info.notes]))
+    said = f"model: {session.model_name} (n_ctx {info.n_ctx}); sampling, its own: {session.params.summary()}"
+    return "\n".join([said, *info.notes])
 
 
 @command("models", "/models", "list the models in models.toml")

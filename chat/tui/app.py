@@ -260,9 +260,7 @@ class ParleyApp(App[None]):
                     self._on_ui(self.chat.say, session.moderator.note, "warning")
             else:
                 self.pipeline.session.switch_model(name or "")
-                self._on_ui(self.chat.say, f"model: {self.pipeline.session.model_name}")
-                for note in self.pipeline.session.engine.info.notes:
-                    self._on_ui(self.chat.say, note)
+                self._on_ui(self.chat.say, commands.model_switched(self.pipeline.session))
             self.pipeline.session.warm_up()
         except Exception as err:  # a load failure is a notice; the old model (if any) stays
             self._on_ui(self._load_failed, str(err))

@@ -152,8 +152,11 @@ def test_undo_retry_clear(session: Session, pipeline: Pipeline, engine: Scripted
 def test_model_switch_and_failure_keeps_the_old_model(
     session: Session, loader: ScriptedLoader, pipeline: Pipeline
 ) -> None:
-    execute(session, "/model other")
+    session.params = session.params.with_value("temperature", "1.5")
+    said = execute(session, "/model other").text
     assert session.model_name == "other" and session.engine.info.n_ctx == 4096
+    assert said.startswith("model: other (n_ctx 4096); sampling, its own: ")  # the 1.5 set before is gone: said
+    assert session.params == session.model_config.sampling
     loader.fail_on.add("fake")
     with pytest.raises(ModelLoadError, match="corrupt file"):  # a failure (exit 1), not a usage error
         execute(session, "/model fake")
