@@ -51,9 +51,19 @@ class Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         super()._print_message(clean(message), file)
 
+    json_errors = False  # --json was on the command line: an error is also an event on stdout
+
     def error(self, message: str) -> NoReturn:
-        hint = "settings are --set NAME=VALUE; " if "unrecognized arguments: --" in message else ""
-        self.exit(2, f"{self.prog}: error: {message} ({hint}see {self.prog} --help)\n")
+        if "unrecognized arguments: --set" in message:
+            hint = "--set is for chat, ask and run; "
+        elif "unrecognized arguments: --" in message:
+            hint = "settings are --set NAME=VALUE; "
+        else:
+            hint = ""
+        line = f"{message} ({hint}see {self.prog} --help)"
+        if Parser.json_errors:
+            print(json_line(ErrorRaised(clean(line)).to_json()), flush=True)
+        self.exit(2, f"{self.prog}: error: {line}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +158,7 @@ def subcommand_first(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(subcommand_first(argv))
     try:
         return dispatch(args)
@@ -340,7 +351,11 @@ def _history(args: argparse.Namespace) -> int:
                 print("no conversations match" if args.action == "search" else "no conversations yet", file=sys.stderr)
             return 0
         if len(args.target) != 1 or not args.target[0].isdigit():
-            raise UsageError(f"parley history {args.action} takes one conversation id (see parley history list)")
+            got = f"got {' '.join(args.target)!r}" if args.target else "got none"
+            to_file = "; it writes to stdout: parley history export ID > FILE" if args.action == "export" else ""
+            raise UsageError(
+                f"parley history {args.action} takes one conversation id ({got}; see parley history list){to_file}"
+            )
         conversation_id = int(args.target[0])
         if args.action == "delete":
             history.delete(conversation_id)

@@ -74,7 +74,7 @@ def is_command(line: str) -> bool:
 def execute(session: Session, line: str) -> Outcome:
     name, _, arg = line.strip().removeprefix("/").partition(" ")
     if name not in COMMANDS:
-        raise CommandError(f"unknown command '/{name}'{_hint(name)}; /help lists commands")
+        raise CommandError(f"unknown command '/{name}'{_hint(name)} (/help lists commands)")
     try:
         return COMMANDS[name].run(session, arg.strip())
     except (CommandError, ModelLoadError):  # a model that cannot load (a server down) is a failure, exit 1

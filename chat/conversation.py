@@ -233,8 +233,10 @@ def load(path: Path) -> SavedConversation:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParleyError(f"no such file: {clean(str(path))}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ParleyError(f"cannot read conversation {clean(str(path))}: {clean(str(err))}") from None
+    except OSError as err:
+        raise ParleyError(f"cannot read conversation {clean(str(path))}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ParleyError(f"{clean(str(path))} is not a Parley conversation file (not JSON text)") from None
     except (ValueError, RecursionError):  # a number of thousands of digits, nesting too deep
         raise ParleyError(f"cannot read conversation {clean(str(path))}: not a file Parley wrote") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:

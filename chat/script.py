@@ -61,7 +61,11 @@ def read_script(path: Path) -> list[Step]:
         text = as_text(read_capped(path), f"script {path}")
     except FileNotFoundError:
         raise UsageError(f"script not found: {path}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read script {path}: it is not UTF-8 text (a binary file?)") from None
+    except OSError as err:
+        raise UsageError(f"cannot read script {path}: {err.strerror or err}") from None
+    except ValueError as err:
         raise UsageError(f"cannot read script {path}: {err}") from None
     is_jsonl = path.suffix == ".jsonl" or text.lstrip().startswith("{")
     return parse_jsonl(text, str(path)) if is_jsonl else parse_text(text)

@@ -285,6 +285,7 @@ class ParleyApp(App[None]):
         return session.history.history if session is not None and session.history is not None else None
 
     def _load_failed(self, message: str) -> None:
+        message = message.rstrip(".")
         if self.session is not None:
             message += f"; still using {self.session.model_name}"
         else:

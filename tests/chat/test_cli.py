@@ -279,3 +279,10 @@ def test_edit_alone_in_line_mode_opens_the_message_in_the_editor(
     monkeypatch.delenv("VISUAL", raising=False)
     typed.append("/edit 1")
     assert list(read_interactive(session)) == []
+
+
+def test_a_bad_command_line_with_json_is_an_error_event_too(tmp_path: Path) -> None:
+    result = parley("ask", "--json", "--approve", "maybe", "hi", home=tmp_path)
+    (event,) = events(result.stdout)
+    assert result.returncode == 2 and event["type"] == "error" and "invalid choice: 'maybe'" in event["error"]
+    assert result.stderr.decode() == f"parley ask: error: {event['error']}\n"

@@ -105,7 +105,7 @@ def test_a_torn_transcript_line_is_never_glued_to_the_next_event(tmp_path: Path)
             + "}",
             "invalid conversation file",
         ),
-        ("\x00\x01binary", "cannot read conversation"),
+        ("\x00\x01binary", "is not a Parley conversation file (not JSON text)"),
     ],
 )
 def test_loading_a_hostile_conversation_file_is_one_line(tmp_path: Path, content: str, message: str) -> None:
