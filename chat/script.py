@@ -68,7 +68,10 @@ def read_script(path: Path) -> list[Step]:
     except ValueError as err:
         raise UsageError(f"cannot read script {path}: {err}") from None
     is_jsonl = path.suffix == ".jsonl" or text.lstrip().startswith("{")
-    return parse_jsonl(text, str(path)) if is_jsonl else parse_text(text)
+    steps = parse_jsonl(text, str(path)) if is_jsonl else parse_text(text)
+    if not steps:  # an empty file, most likely the wrong one: nothing to run is not a success
+        raise UsageError(f"script {path} holds no message or command")
+    return steps
 
 
 def parse_text(text: str) -> list[Step]:

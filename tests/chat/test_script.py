@@ -54,3 +54,11 @@ def test_a_script_that_never_ends_is_refused_not_read_forever() -> None:
         read_script(Path("/dev/zero"))
     with pytest.raises(ConfigError, match="cannot read script /dev/zero: larger than 16 MB"):
         scripted_engine.read_script(Path("/dev/zero"))  # a model's scripted replies
+
+
+@pytest.mark.parametrize("content", ["", "\n\n   \n", "\n"])
+def test_a_script_with_nothing_to_run_is_a_usage_error(tmp_path: Path, content: str) -> None:
+    script = tmp_path / "empty.txt"
+    script.write_text(content)
+    with pytest.raises(UsageError, match="holds no message or command"):
+        read_script(script)
