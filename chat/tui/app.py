@@ -507,7 +507,9 @@ class ParleyApp(App[None]):
                 chat.set_class(not self.session.show_reasoning, "-hide-reasoning")
             if event.ok and name in REBUILDS:
                 assert self.session is not None
-                await chat.show(self.session.conversation)
+                trimmed = name in ("undo", "retry") and await chat.trim_to(self.session.conversation)
+                if not trimmed:
+                    await chat.show(self.session.conversation)
                 chat.show_versions(self.session.conversation)
                 turn = event.command.split()[1:2] if name == "branch" else []  # /branch N ..., typed or a key's
                 if turn and turn[0].isdigit():

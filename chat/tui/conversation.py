@@ -426,6 +426,21 @@ class ConversationView(VerticalScroll):
         await self.mount_all(self._views(self.hidden, len(self.turns)))
         self.earlier.show_count(self.hidden)
 
+    async def trim_to(self, conversation: Conversation) -> bool:
+        """After /undo or /retry, when `conversation` is the one on screen but for its last turns:
+        only their views go, so what commands said stays where it was. False (nothing done) when
+        it is not."""
+        kept = len(conversation.turns)
+        if kept > len(self.turns) or any(a is not b for a, b in zip(conversation.turns, self.turns, strict=False)):
+            return False
+        self.reply = None
+        gone = [c for c in self.children if isinstance(c, MessageView) and c.turn is not None and c.turn > kept]
+        await self.remove_children(gone)
+        self.turns = self.turns[:kept]
+        self.hidden = min(self.hidden, kept)
+        self.earlier.show_count(self.hidden)
+        return True
+
     async def show_earlier(self) -> None:
         """Mount the SHOWN_TURNS turns before those on screen, above them."""
         if not self.hidden:

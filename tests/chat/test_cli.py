@@ -283,6 +283,6 @@ def test_edit_alone_in_line_mode_opens_the_message_in_the_editor(
 
 def test_a_bad_command_line_with_json_is_an_error_event_too(tmp_path: Path) -> None:
     result = parley("ask", "--json", "--approve", "maybe", "hi", home=tmp_path)
-    (event,) = events(result.stdout)
+    (event,) = events(result.stdout.decode())
     assert result.returncode == 2 and event["type"] == "error" and "invalid choice: 'maybe'" in event["error"]
     assert result.stderr.decode() == f"parley ask: error: {event['error']}\n"

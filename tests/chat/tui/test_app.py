@@ -970,3 +970,17 @@ def test_an_address_in_a_reply_is_shown_once(reply: str, shown: str) -> None:
     with console.capture() as captured:
         console.print(LiteralMarkdown(reply))
     assert captured.get().strip() == shown
+
+
+async def test_retry_and_undo_leave_what_commands_said_on_screen(tmp_path: Path) -> None:
+    """A new user saw /retry wipe every command's output from the conversation view."""
+    app = make_app(tmp_path, fake_config(tmp_path), ScriptedLoader("first", "second", "third"))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "hello")
+        await send(pilot, "/temp 0.5")
+        await send(pilot, "/retry")
+        assert [m.text for m in replies(app)] == ["second"]
+        assert any("temperature = 0.5" in n for n in notices(app)) and any("retrying" in n for n in notices(app))
+        await send(pilot, "/undo")
+        assert replies(app) == [] and any("temperature = 0.5" in n for n in notices(app))
