@@ -15,7 +15,11 @@ from chat.tui.widgets import PromptInput
 
 
 def make_app(
-    tmp_path: Path, config: Config, loader: ScriptedLoader | None = None, transcript: Path | None = None
+    tmp_path: Path,
+    config: Config,
+    loader: ScriptedLoader | None = None,
+    transcript: Path | None = None,
+    history: bool = True,
 ) -> ParleyApp:
     return ParleyApp(
         config,
@@ -23,6 +27,7 @@ def make_app(
         transcript_path=transcript,
         data_dir=tmp_path / "data",
         settings_file=tmp_path / "tui.json",
+        history=history,
     )
 
 

@@ -331,15 +331,6 @@ async def test_history_recall_with_up_and_down(tmp_path: Path) -> None:
         assert app.query_one(PromptInput).inputs == ["kept", "line one\nline two"]
 
 
-async def test_with_the_history_off_no_input_is_kept(tmp_path: Path) -> None:
-    app = ParleyApp(fake_config(tmp_path), ScriptedLoader(), data_dir=tmp_path / "data",
-                    settings_file=tmp_path / "tui.json", history=False)  # fmt: skip
-    async with app.run_test() as pilot:
-        await ready(pilot)
-        await submit(pilot, "/temp 0.2")
-    assert not (tmp_path / "data" / "inputs.jsonl").exists()
-
-
 async def test_newline_keys_and_tab_completion(tmp_path: Path) -> None:
     app = make_app(tmp_path, fake_config(tmp_path))
     async with app.run_test() as pilot:
@@ -942,11 +933,12 @@ async def test_a_fault_of_parleys_own_saves_the_conversation_and_ends_in_one_lin
 
 
 async def test_with_the_history_off_the_tui_keeps_nothing_of_the_conversation(tmp_path: Path) -> None:
-    """--no-history once still wrote a transcript and an autosave of every conversation."""
-    app = ParleyApp(fake_config(tmp_path), ScriptedLoader(), data_dir=tmp_path / "data",
-                    settings_file=tmp_path / "tui.json", history=False)  # fmt: skip
+    """--no-history once still wrote a transcript and an autosave of every conversation (what
+    was typed, for Up in the next run, was already left out)."""
+    app = make_app(tmp_path, fake_config(tmp_path), history=False)
     async with app.run_test() as pilot:
         await ready(pilot)
+        await send(pilot, "/temp 0.2")
         await send(pilot, "a secret")
         assert [m.text for m in replies(app)] == ["You said: a secret"]
     kept = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
