@@ -131,6 +131,7 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
         Binding("delete", "delete", "Delete"),
         Binding("ctrl+r", "rename", "Rename"),
         Binding("ctrl+n", "new", "New chat"),
+        Binding("down", "to_list", show=False),  # from the search box (the list moves with it itself)
     ]
 
     def __init__(self, history: History, search: str = "") -> None:
@@ -168,6 +169,11 @@ class HistoryScreen(ModalScreen[tuple[str, int] | None]):
             listing.add_option(Option(label, id=str(entry.id)))
         if not entries:
             listing.add_option(Option(Text("no conversation matches" if words.strip() else "none yet"), disabled=True))
+        else:  # a row is always chosen: Delete and Ctrl+R act on it, the arrows move from it
+            listing.highlighted = 0
+
+    def action_to_list(self) -> None:
+        self.query_one(OptionList).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.refill()

@@ -538,9 +538,11 @@ async def test_past_conversations_are_listed_searched_opened_and_deleted(tmp_pat
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         listing = app.screen.query_one(OptionList)
-        await pilot.press("tab")
-        while listing.highlighted != 1:  # the second one: "Rivers"
-            await pilot.press("down")
+        assert listing.highlighted == 0  # a row is chosen from the start (Delete did nothing before one was)
+        await pilot.press("down")  # from the search box into the list
+        assert listing.has_focus and listing.highlighted == 0
+        await pilot.press("down")  # the second one: "Rivers"
+        assert listing.highlighted == 1
         await pilot.press("delete")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause(ConfirmScreen.GRACE_S)
