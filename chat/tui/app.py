@@ -116,6 +116,8 @@ class ParleyApp(App[None]):
         self.setup = setup
         self.pipeline: Pipeline | None = None  # once the first model is loaded
         self.generating = False  # a turn or command runs in the worker
+        self.streaming = False  # ...and a reply of it is being shown
+        self.queued: str | None = None  # typed while a command ran, before any reply: sent next
         self.switched_by_key = False  # the version switch running came from < or > on a message
         self.loading = False  # a model is being loaded; nothing may use the engine meanwhile
         self.cancel = threading.Event()
@@ -299,13 +301,18 @@ class ParleyApp(App[None]):
         text = message.text.strip()
         if not text or (self.session is None and not self.loading and await self._without_model(text)):
             return
-        if not self.may_send():
+        # Typed while a command runs (no reply streaming yet): it goes next, as typed ahead.
+        queue = self.generating and not self.streaming and self.queued is None and not self.loading
+        if not queue and not self.may_send():
             return
         prompt = self.query_one(PromptInput)
         if prompt.remember(text) and self.history_wanted:  # with the chat history off, nothing is kept
             settings.add_input(self.inputs_file, text)
         prompt.clear()
-        await self.enter(text)
+        if queue:
+            self.queued = text
+        else:
+            await self.enter(text)
 
     def may_send(self) -> bool:
         """Whether input can run now; if not, say why (the input keeps its text)."""
@@ -461,10 +468,13 @@ class ParleyApp(App[None]):
             prompt.load_text(text)
 
     async def _input_done(self, go_on: bool) -> None:
-        self.generating = False
+        self.generating = self.streaming = False
         self.refresh_status()
+        queued, self.queued = self.queued, None
         if not go_on:
             await self.action_quit()
+        elif queued is not None:
+            await self.enter(queued)
 
     def _on_ui(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback` on the UI thread and wait for it (from a worker); nothing once closing."""
@@ -491,6 +501,7 @@ class ParleyApp(App[None]):
         chat = self.chat
         if isinstance(event, UserSent):
             assert self.session is not None
+            self.streaming = True
             await chat.start_turn(event.content, len(self.session.conversation.turns))
         elif isinstance(event, Notice):
             chat.add_notice(event)

@@ -978,3 +978,25 @@ async def test_retry_and_undo_leave_what_commands_said_on_screen(tmp_path: Path)
         assert any("temperature = 0.5" in n for n in notices(app)) and any("retrying" in n for n in notices(app))
         await send(pilot, "/undo")
         assert replies(app) == [] and any("temperature = 0.5" in n for n in notices(app))
+
+
+async def test_a_message_typed_while_a_command_runs_is_sent_next(tmp_path: Path) -> None:
+    """A new user typed "/top_k 41", Enter, a message, Enter: the message stayed unsent."""
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        assert app.pipeline is not None
+        gate = threading.Event()
+        command = app.pipeline.command
+
+        def slow_command(line: str, cancel: threading.Event | None = None) -> bool:
+            gate.wait(10)
+            return command(line, cancel)
+
+        app.pipeline.command = slow_command  # type: ignore[method-assign]
+        await submit(pilot, "/temp 0.5")
+        await submit(pilot, "hello")  # the command still runs
+        assert app.query_one(PromptInput).text == "" and app.queued == "hello"
+        gate.set()
+        await wait_until(pilot, lambda: [m.text for m in replies(app)] == ["You said: hello"] and not app.generating)
+        assert app.session is not None and app.session.params.temperature == 0.5
