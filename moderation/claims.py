@@ -392,10 +392,8 @@ def _noun_then_participle(words: list[str], s: int) -> tuple[str, int, str] | No
         after = words[p + 1 : p + 5]
         if after[:1] and after[0] in _MANNER or "by" in after:  # "made with herbs", "signed for by ..."
             return None
-        if (
-            len(after) > 1 and after[0] == "in" and re.fullmatch(r"1\d{3}", after[1])
-        ):  # "Photo taken in 1920": a caption
-            return None
+        if len(after) > 1 and after[0] == "in" and re.fullmatch(r"1\d{3}", after[1]):
+            return None  # "Photo taken in 1920": a caption
         if not definite and between[-1].endswith("s") and not {"your", "you", "the"} & set(words[p + 1 :]):
             return None  # things in general: "Missed appointments billed in full" is policy
         infinitive = len(after) > 1 and after[0] == "to" and (f := verb_form(after[1])) is not None and "base" in f[1]
