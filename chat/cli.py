@@ -51,7 +51,7 @@ class Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         super()._print_message(clean(message), file)
 
-    json_errors = False  # --json was on the command line: an error is also an event on stdout
+    json_errors = False  # the command prints events (--json on chat, ask or run): an error is one too
 
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments: --set" in message:
@@ -61,9 +61,18 @@ class Parser(argparse.ArgumentParser):
         else:
             hint = ""
         line = f"{message} ({hint}see {self.prog} --help)"
-        if Parser.json_errors:
-            print(json_line(ErrorRaised(clean(line)).to_json()), flush=True)
+        _error_event(line)
         self.exit(2, f"{self.prog}: error: {line}\n")
+
+
+EVENT_COMMANDS = ("chat", "ask", "run")  # their --json output is the pipeline's events
+
+
+def _error_event(text: str) -> None:
+    """With events on stdout, an error before they begin is one too: a program reading them
+    learns why none came (errors later on are events already)."""
+    if Parser.json_errors:
+        print(json_line(ErrorRaised(clean(text)).to_json()), flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,15 +167,14 @@ def subcommand_first(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    Parser.json_errors = "--json" in argv
-    args = build_parser().parse_args(subcommand_first(argv))
+    ordered = subcommand_first(argv)
+    Parser.json_errors = "--json" in ordered and ordered[0] in EVENT_COMMANDS
+    args = build_parser().parse_args(ordered)
     try:
         return dispatch(args)
     except ParleyError as err:
         print(f"parley: error: {clean(str(err))}", file=sys.stderr)
-        if getattr(args, "json", False) and args.cmd in ("chat", "ask", "run"):
-            # A program reading the events learns why none came (errors later on are events already).
-            print(json_line(ErrorRaised(clean(str(err))).to_json()), flush=True)
+        _error_event(str(err))
         return err.exit_code
     except Terminated:
         print("parley: terminated", file=sys.stderr)
@@ -316,7 +324,8 @@ def _tui(config: Config, args: argparse.Namespace, params: Sampling) -> int:
         )
     if app.fault is not None:
         print(f"parley: {clean(fault_line(*app.fault))}; {saved}", file=sys.stderr)
-    elif app.return_code and app.transcript is not None and app.transcript.failed:
+    elif app.return_code and app.transcript_failed:
+        assert app.transcript is not None  # one that failed exists
         where = clean(str(app.transcript.path))
         print(f"parley: the transcript {where} stopped being written (see the notice)", file=sys.stderr)
     elif app.return_code:

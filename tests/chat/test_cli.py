@@ -286,3 +286,5 @@ def test_a_bad_command_line_with_json_is_an_error_event_too(tmp_path: Path) -> N
     (event,) = events(result.stdout.decode())
     assert result.returncode == 2 and event["type"] == "error" and "invalid choice: 'maybe'" in event["error"]
     assert result.stderr.decode() == f"parley ask: error: {event['error']}\n"
+    listing = parley("models", "--json", "--bogus", home=tmp_path)  # its lines are models, not events
+    assert listing.returncode == 2 and listing.stdout == b""
