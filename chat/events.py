@@ -310,19 +310,23 @@ QUOTE_MARKS = '"“”'  # a sentence quoted in full in a notice loses its own, 
 
 
 def claim_notice(claim: Claim) -> Notice:
-    return Notice("guard", f'{claim.reason} ("{quoted(claim.sentence).strip(QUOTE_MARKS)}")')
+    return Notice("guard", f'{claim.reason} ("{_sentence(claim.sentence)}")')
 
 
 def backed_claim_notice(sentence: str, action: str) -> Notice:
     """A claim told as unbacked, which an action approved later then backed."""
-    return Notice("guard", f'{action} has now run, so this claim is backed: "{quoted(sentence).strip(QUOTE_MARKS)}"',
-                  "information")  # fmt: skip
+    return Notice("guard", f'{action} has now run, so this claim is backed: "{_sentence(sentence)}"', "information")
 
 
 def withdrawn_claim_notice(sentence: str) -> Notice:
     """A sentence cut short was told as an unbacked claim; finished by /continue, it is none."""
-    shown = quoted(sentence).strip(QUOTE_MARKS)
-    return Notice("guard", f'the reply went on and this is no unbacked claim after all: "{shown}"', "information")
+    return Notice("guard", f'the reply went on and this is no unbacked claim after all: "{_sentence(sentence)}"',
+                  "information")  # fmt: skip
+
+
+def _sentence(sentence: str) -> str:
+    """A claim's sentence as a notice quotes it: shortened, and without its own quote marks."""
+    return quoted(sentence).strip(QUOTE_MARKS)
 
 
 def imitation_notice(passage: str) -> Notice:

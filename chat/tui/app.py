@@ -596,7 +596,7 @@ class ParleyApp(App[None]):
     def action_stop_or_pass(self) -> None:
         if not self.generating:
             raise SkipAction
-        self.cancel.set()
+        self.action_stop()
 
     def action_keys(self) -> None:
         self.push_screen(keys_screen())
