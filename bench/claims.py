@@ -74,10 +74,13 @@ def rows(corpus: str, split: str) -> list[dict[str, Any]]:
     return [r for r in found if (split == "all" or r["split"] == split) and not r.get("in_brief")]
 
 
+def claimed(r: dict[str, Any], confirm: Confirm | None) -> bool:
+    """Whether the detector finds a claim in corpus row `r`, with the actions it records as run."""
+    return bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", "")))
+
+
 def predict(sample: list[dict[str, Any]], confirm: Confirm | None = None) -> list[bool]:
-    return [
-        bool(find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", ""))) for r in sample
-    ]
+    return [claimed(r, confirm) for r in sample]
 
 
 def after_moderation(sample: list[dict[str, Any]], confirm: Confirm, moderator: Moderator) -> float:
@@ -87,7 +90,7 @@ def after_moderation(sample: list[dict[str, Any]], confirm: Confirm, moderator: 
     for r in sample:
         moderator.check(r["text"])
         start = time.perf_counter()
-        find_claims(r["text"], set(r["executed"]), REGISTRY.backers, confirm, r.get("said", ""))
+        claimed(r, confirm)
         spent += time.perf_counter() - start
     return spent / len(sample)
 
