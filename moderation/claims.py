@@ -321,10 +321,11 @@ def _claim_verbs(sentence: str) -> Iterator[str]:
         yield "ship"  # promised, done, or on its way
     words = _tokens(text)
     generic = _GENERIC.search(text) is not None
+    experience = _EXPERIENCE.search(text) is not None
     for i, word in enumerate(words):
         found = None
         if word in _FIRST_PERSON and (i == 0 or words[i - 1] not in ("me", "you", "if", "as", "than")):
-            found = None if _EXPERIENCE.search(text) else _first_person(words, i)
+            found = None if experience else _first_person(words, i)
         elif word == "let" and words[i + 1 : i + 2] in (["me"], ["us"]):
             found = _at(words, i + 2, "base")
         elif not generic:
