@@ -304,11 +304,11 @@ class ParleyApp(App[None]):
         # Typed while a command runs (no reply streaming yet): it goes next, as typed ahead.
         queue = self.generating and not self.streaming and self.queued is None and not self.loading
         if not queue and not self.may_send():
+            self._give_back(message.text)  # the input emptied itself on Enter
             return
         prompt = self.query_one(PromptInput)
         if prompt.remember(text) and self.history_wanted:  # with the chat history off, nothing is kept
             settings.add_input(self.inputs_file, text)
-        prompt.clear()
         if queue:
             self.queued = text
         else:
@@ -463,9 +463,10 @@ class ParleyApp(App[None]):
             self._on_ui(self._input_done, go_on)
 
     def _give_back(self, text: str) -> None:
+        """Put text that was not sent back in the input, before anything typed since."""
         prompt = self.query_one(PromptInput)
-        if not prompt.text:
-            prompt.load_text(text)
+        prompt.load_text(f"{text}\n{prompt.text}" if prompt.text else text)
+        prompt.move_cursor(prompt.document.end)
 
     async def _input_done(self, go_on: bool) -> None:
         self.generating = self.streaming = False

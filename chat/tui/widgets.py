@@ -29,10 +29,12 @@ def slash_matches(value: str) -> list[str]:
 
 
 class PromptInput(TextArea):
-    """Multi-line input. Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down in an
-    empty input recall earlier inputs; Tab accepts the slash-command suggestion, and again goes on
-    to the next command that begins the same way; PageUp and
-    PageDown scroll the conversation (the input is a few lines: paging it would do nothing)."""
+    """Multi-line input. Enter sends, and empties it at once (keys typed before the app reads the
+    message start the next one; the app gives back what it cannot take); Shift+Enter or Ctrl+J
+    inserts a newline; Up/Down in an empty input recall earlier inputs; Tab accepts the
+    slash-command suggestion, and again goes on to the next command that begins the same way;
+    PageUp and PageDown scroll the conversation (the input is a few lines: paging it would do
+    nothing)."""
 
     BINDINGS = [
         Binding("pageup", "app.page_conversation(-1)", "Scroll up", show=False),
@@ -58,7 +60,10 @@ class PromptInput(TextArea):
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             self._stop(event)
-            self.post_message(self.Submitted(self.text))
+            text = self.text
+            if text.strip():  # emptied now: keys typed before the app reads the message go to a new one
+                self.clear()
+            self.post_message(self.Submitted(text))
             return
         if event.key in ("shift+enter", "ctrl+j"):
             self._stop(event)

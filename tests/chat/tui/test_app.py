@@ -1000,3 +1000,20 @@ async def test_a_message_typed_while_a_command_runs_is_sent_next(tmp_path: Path)
         gate.set()
         await wait_until(pilot, lambda: [m.text for m in replies(app)] == ["You said: hello"] and not app.generating)
         assert app.session is not None and app.session.params.temperature == 0.5
+
+
+async def test_keys_typed_right_after_enter_go_to_the_next_message(tmp_path: Path) -> None:
+    """Typed fast, "/temp 0.2", Enter, "hello" ran "/temp 0.2hello": the input was emptied only
+    when the app read the message, after the next keys had landed in it."""
+    from textual import events
+
+    app = make_app(tmp_path, fake_config(tmp_path))
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        prompt = app.query_one(PromptInput)
+        prompt.load_text("/temp 0.2")
+        await prompt._on_key(events.Key("enter", None))  # the message is posted, not read yet
+        prompt.insert("hello")  # typed before the app reads it
+        await wait_until(pilot, lambda: app.session is not None and app.session.params.temperature == 0.2)
+        await wait_until(pilot, lambda: not app.generating)
+        assert prompt.text == "hello"
