@@ -1,5 +1,6 @@
 """Undo common obfuscations before classifying: Unicode tricks, confusables, leetspeak, letters
-spaced out or joined, separators inside words, and one-letter typos of known words.
+spaced out or joined, separators inside words, abusive shorthand ("kys"), and one-letter typos of
+known words.
 
 `Normalizer(vocabulary, weight)(text)` returns the text as a classifier would most likely have
 seen it written plainly. It never replaces a word the vocabulary already knows. `word_normalizer()`
@@ -27,6 +28,11 @@ _SEPARATORS = re.compile(r"(?<=[a-z])[.\-_*]+(?=[a-z])")
 _SPACED = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")  # "h a t e"
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 WORDS_FILE = Path(__file__).resolve().parent / "words.json"  # written by moderation.training.words
+
+# Chat shorthand that spells abuse out, written out so the encoder reads what it means: "kys" was
+# let through. Only shorthand with no everyday meaning ("kms" is also kilometres).
+SHORTHAND = {"kys": "kill yourself", "stfu": "shut the fuck up", "gtfo": "get the fuck out", "foad": "fuck off and die"}
+_SHORTHAND = re.compile(r"\b(?:" + "|".join(SHORTHAND) + r")\b")
 
 
 def unicode_fold(text: str) -> str:
@@ -78,6 +84,7 @@ class Normalizer:
         text = _WORD.sub(lambda m: _deleet(m.group()), text)
         text = _SEPARATORS.sub("", text)
         text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+        text = _SHORTHAND.sub(lambda m: SHORTHAND[m.group()], text)
         return re.sub(r"[a-z]{3,}", lambda m: self._repair(m.group()), text)
 
     def _repair(self, word: str) -> str:

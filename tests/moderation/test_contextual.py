@@ -65,3 +65,8 @@ def test_an_obfuscated_threat_scores_like_the_plain_one(moderator: Moderator) ->
     plain = moderator.check("I will hurt you and your family.")
     hidden = moderator.check("I w1ll h u r t you and your f@mily.")
     assert "threat" in plain.flagged and "threat" in hidden.flagged
+
+
+def test_abusive_shorthand_is_read_as_what_it_stands_for(moderator: Moderator) -> None:
+    assert "self_harm" in moderator.check("Honestly, just kys.").flagged
+    assert moderator.check("The trail is 12 kms long.").decision == "allow"  # not shorthand for anything

@@ -66,6 +66,9 @@ def test_offline_backend_on_real_sentences(offline: OfflineBackend) -> None:
         ("you are an ｉｄｉｏｔ", "you are an idiot"),  # full-width
         ("f.u.c.k off", "fuck off"),
         ("you are a stu\u200bpid man", "you are a stupid man"),  # zero-width space
+        ("just kys", "just kill yourself"),
+        ("k y s", "kill yourself"),
+        ("STFU already", "shut the fuck up already"),
     ],
 )
 def test_normaliser_undoes_obfuscations(offline: OfflineBackend, obfuscated: str, plain: str) -> None:
