@@ -12,6 +12,7 @@ other abuse are redacted, profanity warned). Profanity is flagged on purpose, so
 is reported apart and not counted as a failure.
 
     python bench/hatecheck.py [--data ../shared/data/hatecheck/test_suite_cases.csv] [--no-contextual]
+                              [--half tuning]  # the tuning half instead, to decide a change on
 """
 
 from __future__ import annotations
@@ -69,19 +70,22 @@ def tuned_threshold(tune: list[dict[str, str]], scores: dict[str, float]) -> flo
     return best[1]
 
 
-def report(name: str, test: list[dict[str, str]], flagged: dict[str, bool], by_id: dict[str, dict[str, str]]) -> None:
-    m = metrics(test, flagged)
+def report(name: str, cases: list[dict[str, str]], flagged: dict[str, bool], by_id: dict[str, dict[str, str]]) -> None:
+    m = metrics(cases, flagged)
+    half = "tuning" if all(is_tuning(r) for r in cases) else "test"
     print(f"## {name}")
-    print(f"test half: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  FPR {m['fpr']:.3f}")
+    print(
+        f"{half} half: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  FPR {m['fpr']:.3f}"
+    )
     print(f"{'functionality':<22} {'n':>4} {'flagged':>8}")
-    for functionality in sorted({r["functionality"] for r in test}):
-        n = sum(1 for r in test if r["functionality"] == functionality)
-        print(f"{functionality:<22} {n:>4} {flag_rate(test, flagged, functionality):>8.1%}")
-    print("obfuscated hate vs the same sentences written plainly (ref_case_id), test half:")
+    for functionality in sorted({r["functionality"] for r in cases}):
+        n = sum(1 for r in cases if r["functionality"] == functionality)
+        print(f"{functionality:<22} {n:>4} {flag_rate(cases, flagged, functionality):>8.1%}")
+    print(f"obfuscated hate vs the same sentences written plainly (ref_case_id), {half} half:")
     for functionality in SPELLING:
-        cases = [r for r in test if r["functionality"] == functionality and r["ref_case_id"] in by_id]
-        spelled = sum(flagged[r["case_id"]] for r in cases) / len(cases)
-        plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in cases) / len(cases)
+        spelt = [r for r in cases if r["functionality"] == functionality and r["ref_case_id"] in by_id]
+        spelled = sum(flagged[r["case_id"]] for r in spelt) / len(spelt)
+        plain = sum(flagged[by_id[r["ref_case_id"]]["case_id"]] for r in spelt) / len(spelt)
         gap = 100 * (plain - spelled)
         print(f"  {functionality:<20} {spelled:>6.1%} vs plain {plain:>6.1%} (gap {gap:+.1f} points)")
     print()
@@ -91,11 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--no-contextual", action="store_true", help="only the word models")
+    parser.add_argument("--half", choices=["test", "tuning"], default="test", help="the half reported")
     args = parser.parse_args()
     rows = load(args.data)
     by_id = {r["case_id"]: r for r in rows}
     tune = [r for r in rows if is_tuning(r)]
     test = [r for r in rows if not is_tuning(r)]
+    shown = test if args.half == "test" else tune
     texts = [r["test_case"].strip() for r in rows]
     print(f"HateCheck: {len(rows)} cases, {len(tune)} tuning / {len(test)} test (split by templ_id)\n")
 
@@ -114,7 +120,7 @@ def main() -> None:
         scores = {r["case_id"]: v for r, v in zip(rows, values, strict=True)}
         threshold = tuned_threshold(tune, scores)
         flagged = {k: v >= threshold for k, v in scores.items()}
-        report(f"{name}: threshold {threshold:.2f} (tuned), {seconds / len(rows) * 1e3:.3f} ms per item", test,
+        report(f"{name}: threshold {threshold:.2f} (tuned), {seconds / len(rows) * 1e3:.3f} ms per item", shown,
                flagged, by_id)  # fmt: skip
 
     if not args.no_contextual:
@@ -125,17 +131,17 @@ def main() -> None:
         seconds = time.perf_counter() - start
         flagged = {r["case_id"]: v.decision != "allow" for r, v in zip(rows, verdicts, strict=True)}
         report(f"Parley contextual, as shipped (default thresholds), {seconds / len(rows) * 1e3:.1f} ms per item",
-               test, flagged, by_id)  # fmt: skip
+               shown, flagged, by_id)  # fmt: skip
         # The same verdicts, counting only what a category of abuse flagged: a profanity warning
         # alone (the text shown, with a note) is Parley's policy for any swear word, the reason
         # profanity_nh is reported apart; here it is set apart in the other functionalities too.
         abuse = {r["case_id"]: any(c != "profanity" for c in v.flagged) for r, v in zip(rows, verdicts, strict=True)}
         report("Parley contextual, flagged by a category of abuse (profanity warnings alone not counted)",
-               test, abuse, by_id)  # fmt: skip
+               shown, abuse, by_id)  # fmt: skip
         # And what Parley blocks (its policy for identity attacks, threats and self-harm), as
         # against what it redacts (insults, toxicity, sexual harassment) or warns about (profanity).
         blocked = {r["case_id"]: v.decision == "block" for r, v in zip(rows, verdicts, strict=True)}
-        report("Parley contextual, blocked (identity attacks, threats, self-harm)", test, blocked, by_id)
+        report("Parley contextual, blocked (identity attacks, threats, self-harm)", shown, blocked, by_id)
 
 
 if __name__ == "__main__":
