@@ -226,6 +226,7 @@ class Pipeline:
         session.conversation.turns.append(turn)
         session.pending = []
         session.attachments = []  # sent
+        self._tell_dropped(dropped)
         self.emit(UserSent(text))
         self._claims = session.claim_watch(text)
         self._told = set()
@@ -299,6 +300,7 @@ class Pipeline:
         messages, prompt_tokens, dropped = context.fit_continuation(
             session.engine, session.conversation, params.max_tokens, session.config.overflow
         )
+        self._tell_dropped(dropped)
         self.emit(ReplyContinued(len(session.conversation.turns)))
         self._claims = session.claim_watch(session.conversation.turns[-1].user)
         more, failure = generate(
@@ -358,12 +360,17 @@ class Pipeline:
         if self.ask is None or not self.ask(question):
             raise ParleyError(f"message not sent: moderation flagged it ({verdict.label or verdict.error})")
 
+    def _tell_dropped(self, dropped: list[int]) -> None:
+        """Which turns left the context to make room, told before the reply they made room for."""
+        for notice in dropped_notices(dropped):
+            self.emit(notice)
+
     def _finish(self, turn: Turn, dropped: list[int], forced: bool) -> None:
         """What follows the reply: notices, its action requests and their answers, the guard."""
         reply = turn.reply
         assert reply is not None
         self._show("", last=True)  # the last sentence, if unfinished, checked for claims as the others
-        for notice in [*moderation_notices(reply.moderation), *finish_notices(reply), *dropped_notices(dropped)]:
+        for notice in [*moderation_notices(reply.moderation), *finish_notices(reply)]:
             self.emit(notice)
         requests, problems = self._requests(reply, forced)
         reply.guard = GuardRecord(problems=problems, imitations=find_imitations(reply.content))

@@ -8,7 +8,7 @@ import pytest
 
 from chat.context import report
 from chat.errors import ContextOverflowError
-from chat.events import TurnDone
+from chat.events import Notice, TurnDone
 from chat.pipeline import Pipeline
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
@@ -97,6 +97,17 @@ def test_message_that_cannot_fit_alone(tmp_path: Path) -> None:
     small.session.params = small.session.params.model_copy(update={"max_tokens": 590})
     with pytest.raises(ContextOverflowError, match="max_tokens 590 leaves no room"):  # a short message: not its fault
         small.send("hi")
+
+
+def test_the_turns_dropped_are_told_before_the_reply_they_made_room_for(tmp_path: Path) -> None:
+    small = Small(tmp_path)
+    done = small.send(f"q0 {WORDS}", WORDS)
+    while not done.dropped:
+        start = len(small.events)
+        done = small.send(f"q {WORDS}", WORDS)
+    kinds = [type(e).__name__ for e in small.events[start:]]
+    told = next(i for i, e in enumerate(small.events[start:]) if isinstance(e, Notice) and e.kind == "context")
+    assert "moved out of context" in small.events[start + told].text and kinds[told + 1] == "UserSent"
 
 
 def test_dropped_turns_stay_in_the_conversation(tmp_path: Path) -> None:
