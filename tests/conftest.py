@@ -164,3 +164,17 @@ def active(attributes: str) -> bool:
         return True
     urls = [html.unescape(u) for u in re.findall(r'(?:href|src)="([^"]*)"', attributes)]
     return any(re.match(r"\s*(?:javascript|vbscript|data|file):", u, re.IGNORECASE) for u in urls)
+
+
+def record_embeddings(llama: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The texts llama.cpp is asked to embed from now on, batch by batch (what the encoder
+    remembers never reaches it)."""
+    computed: list[list[str]] = []
+    real = llama.embed
+
+    def recording(texts: list[str], **options: bool) -> object:
+        computed.append(list(texts))
+        return real(texts, **options)
+
+    monkeypatch.setattr(llama, "embed", recording)
+    return computed

@@ -19,7 +19,7 @@ from chat.tui.screens import ConfirmScreen
 from moderation.claims import Claim, Confirm
 from moderation.claims_head import load_check
 from tests.chat.tui.helpers import answer_dialog, make_app, ready, submit, wait_until
-from tests.conftest import Cli, fake_config
+from tests.conftest import Cli, fake_config, record_embeddings
 from tests.conftest import json_events as events
 
 SAVE = 'I can do that. <action>{"name": "save_note", "arguments": {"text": "buy milk"}}</action>'
@@ -76,15 +76,7 @@ def test_the_claim_check_reads_the_embeddings_the_moderation_made(
     from moderation.filter import Moderator
 
     Moderator(ModerationConfig(backend="contextual")).check(CLAIM)
-    model = encoder.shared()._model
-    computed: list[list[str]] = []
-    real = model.embed
-
-    def recording(texts: list[str], **options: bool) -> object:
-        computed.append(list(texts))
-        return real(texts, **options)
-
-    monkeypatch.setattr(model, "embed", recording)
+    computed = record_embeddings(encoder.shared()._model, monkeypatch)
     assert [claim.verb for claim in find_claims(CLAIM, confirm=learned)] == ["booked"]
     assert computed == []
 

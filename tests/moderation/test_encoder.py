@@ -15,6 +15,7 @@ from moderation.config import ModerationConfig
 from moderation.encoder import Encoder
 from moderation.filter import Moderator
 from moderation.prepare import PrepareError, merged_weights, prepare
+from tests.conftest import record_embeddings
 
 SENTENCES = [
     "Kill the process with kill -9 and restart the server.",
@@ -71,14 +72,7 @@ def test_the_encoder_matches_the_reference_implementation(model: Encoder) -> Non
 
 def test_a_sentence_embedded_again_is_remembered_not_computed(model: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     first = model.embed(["The claim check reads this sentence after the moderation did."])
-    computed: list[list[str]] = []
-    real = model._model.embed
-
-    def recording(texts: list[str], **options: bool) -> object:
-        computed.append(list(texts))
-        return real(texts, **options)
-
-    monkeypatch.setattr(model._model, "embed", recording)
+    computed = record_embeddings(model._model, monkeypatch)
     again = model.embed(
         ["  The claim check reads this sentence after the moderation did.\n", "A new one.", "A new one."]
     )
