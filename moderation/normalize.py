@@ -1,6 +1,6 @@
 """Undo common obfuscations before classifying: Unicode tricks, confusables, leetspeak, letters
-spaced out or joined, separators inside words, abusive shorthand ("kys"), and one-letter typos of
-known words.
+spaced out or run together, separators inside words, letters starred out ("k*ll") or held
+("killllll"), abusive shorthand ("kys"), and one-letter typos of known words.
 
 `Normalizer(vocabulary, weight)(text)` returns the text as a classifier would most likely have
 seen it written plainly. It never replaces a word the vocabulary already knows. `word_normalizer()`
@@ -9,6 +9,7 @@ repairs against the shipped word table (`words.json`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -25,6 +26,13 @@ LEET = str.maketrans(
 
 _WORD = re.compile(r"[^\W_][\w@$!+*.\-]*[^\W_]|[^\W_]", re.UNICODE)
 _SEPARATORS = re.compile(r"(?<=[a-z])[.\-_*]+(?=[a-z])")
+# "k*ll": * is the mark that censors letters (_ joins words in code: "c_nt" is a count)
+_MASKED = re.compile(r"(?<![a-z*])[a-z]+(?:\*+[a-z]+)+(?![a-z*])")
+_HELD = re.compile(r"[a-z]*([a-z])\1{2,}[a-z]*")  # "killllll": no English word has a letter three times running
+_RUN = re.compile(r"([a-z])\1{2,}")
+# Two-letter words that may stand between others run together ("youareanidiot"); longer ones must
+# be in the vocabulary, and one of them four letters or more ("tit us" is no reading of "titus").
+_SHORT_WORDS = frozenset("i a an am as at be by do go he if in is it me my no of on or so to up us we".split())
 _SPACED = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")  # "h a t e"
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 WORDS_FILE = Path(__file__).resolve().parent / "words.json"  # written by moderation.training.words
@@ -78,12 +86,17 @@ class Normalizer:
     def __init__(self, vocabulary: Iterable[str], weight: Callable[[str], float] | None = None) -> None:
         self.vocabulary = {w for w in vocabulary if w.isalpha()}
         self.weight = weight or (lambda _: 0.0)
+        self._by_length: dict[int, list[str]] = {}
+        for w in self.vocabulary:
+            self._by_length.setdefault(len(w), []).append(w)
 
     def __call__(self, text: str) -> str:
         text = unicode_fold(text)
         text = _WORD.sub(lambda m: _deleet(m.group()), text)
+        text = _MASKED.sub(lambda m: self._unmask(m.group()), text)
         text = _SEPARATORS.sub("", text)
         text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+        text = _HELD.sub(lambda m: self._unhold(m.group()), text)
         text = _SHORTHAND.sub(lambda m: SHORTHAND[m.group()], text)
         return re.sub(r"[a-z]{3,}", lambda m: self._repair(m.group()), text)
 
@@ -99,15 +112,46 @@ class Normalizer:
         return max(candidates, key=lambda w: (self.weight(w), w)) if candidates else word
 
     def _split(self, word: str) -> str | None:
-        """'ihate' -> 'i hate': two known words run together."""
-        best = None
-        for i in range(1, len(word)):
-            left, right = word[:i], word[i:]
-            if (left in self.vocabulary or left in ("i", "a")) and right in self.vocabulary and len(right) >= 3:
-                score = max(self.weight(left), self.weight(right))
-                if best is None or score > best[0]:
-                    best = (score, f"{left} {right}")
-        return best[1] if best else None
+        """'ihate' -> 'i hate', 'youareanidiot' -> 'you are an idiot': known words run together,
+        in as few words as can be (of those, the one with the weightiest word)."""
+        if len(word) > 40:
+            return None
+        best: list[tuple[int, float, list[str]] | None] = [None] * (len(word) + 1)
+        best[0] = (0, 0.0, [])
+        for end in range(1, len(word) + 1):
+            for start in range(max(0, end - 20), end):
+                piece, before = word[start:end], best[start]
+                if before is None or not (piece in _SHORT_WORDS or (len(piece) >= 3 and piece in self.vocabulary)):
+                    continue
+                found = (before[0] + 1, max(before[1], self.weight(piece)), [*before[2], piece])
+                now = best[end]
+                if now is None or (found[0], -found[1]) < (now[0], -now[1]):
+                    best[end] = found
+        whole = best[-1]
+        if whole is None or whole[0] < 2 or max(map(len, whole[2])) < 4:
+            return None
+        return " ".join(whole[2])
+
+    def _unhold(self, word: str) -> str:
+        """'killllll' -> 'kill', 'youuuu' -> 'you': each run of a letter read as two of it or one,
+        the first reading that is a word; else two of each."""
+        pieces = _RUN.split(word)  # text, letter, text, letter, ... text
+        letters, rests = pieces[1::2], pieces[2::2]
+        for lengths in itertools.product((2, 1), repeat=len(letters)) if len(letters) <= 4 else ():
+            reading = pieces[0] + "".join(c * n + rest for c, n, rest in zip(letters, lengths, rests, strict=True))
+            if reading in self.vocabulary or english(reading):
+                return reading
+        return _RUN.sub(r"\1\1", word)
+
+    def _unmask(self, word: str) -> str:
+        """'k*ll' -> 'kill': each * a letter left out; the word the vocabulary holds of that
+        shape, the weightiest. Where none fits ("f*u*c*k" has marks between letters, not for
+        them), or the marks would be half the word ("a*b*c"), they are dropped as separators."""
+        if len(word) < 4 or 2 * word.count("*") > len(word):
+            return word
+        shape = re.compile(word.replace("*", "."))
+        fits = [w for w in self._by_length.get(len(word), ()) if shape.fullmatch(w)]
+        return max(fits, key=lambda w: (self.weight(w), w)) if fits else word
 
 
 def word_normalizer() -> Normalizer:

@@ -66,6 +66,12 @@ def test_offline_backend_on_real_sentences(offline: OfflineBackend) -> None:
         ("you are an ｉｄｉｏｔ", "you are an idiot"),  # full-width
         ("f.u.c.k off", "fuck off"),
         ("you are a stu\u200bpid man", "you are a stupid man"),  # zero-width space
+        ("I will killllll youuuu", "i will kill you"),  # letters held
+        ("you stuuuupid biiiitch", "you stupid bitch"),
+        ("I will k*ll you", "i will kill you"),  # letters starred out
+        ("go k**l yourself", "go kill yourself"),
+        ("Iwillkillyou", "i will kill you"),  # words run together
+        ("youareanidiot", "you are an idiot"),
         ("just kys", "just kill yourself"),
         ("k y s", "kill yourself"),
         ("STFU already", "shut the fuck up already"),
@@ -76,7 +82,8 @@ def test_normaliser_undoes_obfuscations(offline: OfflineBackend, obfuscated: str
 
 
 def test_normaliser_leaves_plain_text_alone(offline: OfflineBackend) -> None:
-    for text in ["Have a nice day!", "I live with two women.", "Call 555-1234 at 10:30.", "The year 2024 was fine."]:
+    for text in ["Have a nice day!", "I live with two women.", "Call 555-1234 at 10:30.", "The year 2024 was fine.",
+                 "A **bold** claim.", "Deploy it on Kubernetes."]:  # fmt: skip
         assert offline.normalize(text) == unicode_fold(text)
 
 
