@@ -11,9 +11,15 @@ from collections.abc import Callable
 
 from moderation.backends import Backend, OfflineBackend
 from moderation.config import DEFAULT_THRESHOLDS, ModerationConfig
-from moderation.sentences import split_sentences
+from moderation.sentences import clauses, split_sentences
 from moderation.verdict import SEVERITY, Category, Verdict
 from moderation.visible import visible_text
+
+# A clause of a long sentence (read too, so that abuse cannot hide in a long polite sentence)
+# counts only where it scores this high: read without the rest of its sentence, ordinary clauses
+# score higher than they should ("If you touch that live wire it will kill you, so ..."). Chosen
+# on the dev halves: with no floor, or 0.9, more of the model's everyday replies were withheld.
+CLAUSE_FLOOR = 0.95
 
 
 def make_backend(config: ModerationConfig) -> Backend:
@@ -76,8 +82,8 @@ class Moderator:
                     )
 
     def check(self, text: str) -> Verdict:
-        """Score `text` as written and as it renders (per sentence, keeping each category's
-        maximum) and decide."""
+        """Score `text` as written and as it renders (per sentence, and a long sentence per clause
+        too, keeping each category's maximum) and decide."""
         if not self.enabled:
             return Verdict(decision="allow", scores={}, flagged=(), backend="off", latency_s=0.0)
         self.load()
@@ -89,6 +95,8 @@ class Moderator:
             seen = visible_text(text)
             views = [text] if seen == text else [text, seen]
             sentences = [s for view in views for s in split_sentences(view) if s.strip()] or [text]
+            whole = len(sentences)  # those after are clauses
+            sentences += [clause for s in sentences for clause in clauses(s)]
             future = self._pool.submit(self._backend.score, sentences)
             per_sentence = future.result(timeout=self.config.timeout_s)
         except concurrent.futures.TimeoutError:
@@ -97,8 +105,10 @@ class Moderator:
         except Exception as err:
             return self.failed(str(err) or type(err).__name__, start)
         scores: dict[Category, float] = {}
-        for sentence_scores in per_sentence:
+        for i, sentence_scores in enumerate(per_sentence):
             for category, value in sentence_scores.items():
+                if i >= whole and value < CLAUSE_FLOOR:
+                    continue
                 scores[category] = max(value, scores.get(category, 0.0))
         return self.decide(scores, self.backend_name, start)
 

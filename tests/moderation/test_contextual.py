@@ -70,3 +70,17 @@ def test_an_obfuscated_threat_scores_like_the_plain_one(moderator: Moderator) ->
 def test_abusive_shorthand_is_read_as_what_it_stands_for(moderator: Moderator) -> None:
     assert "self_harm" in moderator.check("Honestly, just kys.").flagged
     assert moderator.check("The trail is 12 kms long.").decision == "allow"  # not shorthand for anything
+
+
+def test_abuse_in_one_clause_of_a_long_polite_sentence_is_flagged(moderator: Moderator) -> None:
+    # read whole, the harmless clauses dilute the abusive one below every threshold
+    buried = (
+        "The weather tomorrow will be mild and sunny across most of the region with light winds "
+        "from the west, and I will find you and kill you."
+    )
+    assert "threat" in moderator.check(buried).flagged
+    warning = (
+        "If you touch that live wire it will kill you, so always switch off the breaker first "
+        "and test the circuit with a meter before you start."
+    )
+    assert moderator.check(warning).decision == "allow"

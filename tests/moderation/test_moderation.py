@@ -16,7 +16,7 @@ from moderation.backends import OfflineBackend
 from moderation.config import ModerationConfig
 from moderation.filter import Moderator
 from moderation.normalize import WORDS_FILE, unicode_fold
-from moderation.sentences import split_sentences
+from moderation.sentences import clauses, split_sentences
 from moderation.stream import OVERLAP, StreamFilter
 from moderation.training import words
 
@@ -111,6 +111,34 @@ def test_the_shipped_word_table_is_the_installed_word_model_s() -> None:
 def test_obfuscated_abuse_scores_like_the_plain_form(offline: OfflineBackend) -> None:
     plain, spaced, leet = (s["toxicity"] for s in offline.score(["you idiot", "you i d i o t", "you 1d10t"]))
     assert spaced == pytest.approx(plain) and leet == pytest.approx(plain)
+
+
+LONG = "First we set up the project, then we add the tests; after that, BAD person, we ship it to the users today."
+
+
+def test_a_long_sentence_is_also_read_clause_by_clause() -> None:
+    assert clauses(LONG) == [
+        "First we set up the project,", "then we add the tests;", "after that, BAD person,",  # "after that," is short
+        "we ship it to the users today.",
+    ]  # fmt: skip
+    assert clauses("A short one, with a comma.") == []
+    assert clauses(" ".join(["word"] * 20)) == []  # nothing to split at
+    assert moderator(WordBackend()).check(LONG).flagged == ("insult",)  # the whole has it too
+
+
+def test_a_clause_counts_only_where_it_scores_over_the_floor() -> None:
+    class ClauseBackend(WordBackend):
+        """Scores the clauses of LONG (shorter than it) `value`, LONG itself 0."""
+
+        def __init__(self, value: float) -> None:
+            super().__init__()
+            self.value = value
+
+        def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+            return [{"insult": self.value if len(t) < len(LONG) else 0.0} for t in texts]
+
+    assert moderator(ClauseBackend(0.9), thresholds={"insult": 0.5}).check(LONG).decision == "allow"
+    assert moderator(ClauseBackend(0.97), thresholds={"insult": 0.5}).check(LONG).flagged == ("insult",)
 
 
 def test_thresholds_actions_and_worst_action_wins() -> None:
