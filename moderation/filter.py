@@ -18,8 +18,9 @@ from moderation.visible import visible_text
 # A clause of a long sentence (read too, so that abuse cannot hide in a long polite sentence)
 # counts only where it scores this high: read without the rest of its sentence, ordinary clauses
 # score higher than they should ("If you touch that live wire it will kill you, so ..."). Chosen
-# on the dev halves: with no floor, or 0.9, more of the model's everyday replies were withheld.
-CLAUSE_FLOOR = 0.95
+# on the dev halves: at 0.95 or lower, ordinary sentences and the model's everyday replies were
+# removed that are not when read whole; at 0.97 none, and abuse hidden in a clause still is.
+CLAUSE_FLOOR = 0.97
 
 
 def make_backend(config: ModerationConfig) -> Backend:
