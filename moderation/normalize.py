@@ -121,7 +121,7 @@ class Normalizer:
         for end in range(1, len(word) + 1):
             for start in range(max(0, end - 20), end):
                 piece, before = word[start:end], best[start]
-                if before is None or not (piece in _SHORT_WORDS or (len(piece) >= 3 and piece in self.vocabulary)):
+                if before is None or not (piece in _SHORT_WORDS or (len(piece) >= 3 and self._known(piece))):
                     continue
                 found = (before[0] + 1, max(before[1], self.weight(piece)), [*before[2], piece])
                 now = best[end]
@@ -132,6 +132,9 @@ class Normalizer:
             return None
         return " ".join(whole[2])
 
+    def _known(self, word: str) -> bool:
+        return word in self.vocabulary or english(word)  # "stupidest" is a word the vocabulary lacks
+
     def _unhold(self, word: str) -> str:
         """'killllll' -> 'kill', 'youuuu' -> 'you': each run of a letter read as two of it or one,
         the first reading that is a word; else two of each."""
@@ -139,7 +142,7 @@ class Normalizer:
         letters, rests = pieces[1::2], pieces[2::2]
         for lengths in itertools.product((2, 1), repeat=len(letters)) if len(letters) <= 4 else ():
             reading = pieces[0] + "".join(c * n + rest for c, n, rest in zip(letters, lengths, rests, strict=True))
-            if reading in self.vocabulary or english(reading):
+            if self._known(reading):
                 return reading
         return _RUN.sub(r"\1\1", word)
 
