@@ -8,7 +8,7 @@ import pytest
 
 from chat.context import report
 from chat.errors import ContextOverflowError
-from chat.events import Notice, TurnDone
+from chat.events import Notice, TurnDone, UserSent
 from chat.pipeline import Pipeline
 from chat.scripted_engine import ScriptedEngine, ScriptedLoader
 from chat.session import Session
@@ -105,9 +105,11 @@ def test_the_turns_dropped_are_told_before_the_reply_they_made_room_for(tmp_path
     while not done.dropped:
         start = len(small.events)
         done = small.send(f"q {WORDS}", WORDS)
-    kinds = [type(e).__name__ for e in small.events[start:]]
-    told = next(i for i, e in enumerate(small.events[start:]) if isinstance(e, Notice) and e.kind == "context")
-    assert "moved out of context" in small.events[start + told].text and kinds[told + 1] == "UserSent"
+    turn = small.events[start:]
+    told = next(i for i, e in enumerate(turn) if isinstance(e, Notice) and e.kind == "context")
+    notice = turn[told]
+    assert isinstance(notice, Notice) and "moved out of context" in notice.text
+    assert isinstance(turn[told + 1], UserSent)  # then the message, then its reply
 
 
 def test_dropped_turns_stay_in_the_conversation(tmp_path: Path) -> None:
