@@ -102,7 +102,7 @@ def profanity_rows() -> Iterator[tuple[bool, str]]:
             yield offensive == "1", " ".join(text.split())
 
 
-def words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z']+", text.lower()))
 
 
@@ -112,7 +112,7 @@ def evaluation_sentences() -> list[frozenset[str]]:
     if HATECHECK.exists():
         with HATECHECK.open(encoding="utf-8") as f:
             texts += [row["test_case"] for row in csv.DictReader(f)]
-    return [words(t) for t in texts]
+    return [word_set(t) for t in texts]
 
 
 def near_copies(texts: Sequence[str], evaluation: Sequence[frozenset[str]]) -> set[str]:
@@ -125,7 +125,7 @@ def near_copies(texts: Sequence[str], evaluation: Sequence[frozenset[str]]) -> s
     common = {w for w, found in index.items() if len(found) > len(evaluation) // 20}
     copies = set()
     for text in texts:
-        mine = words(text)
+        mine = word_set(text)
         for i in {i for w in mine - common for i in index.get(w, ())}:
             if len(mine & evaluation[i]) >= NEAR * len(mine | evaluation[i]):
                 copies.add(text)
@@ -310,6 +310,13 @@ def fine_tune_all(
     return weights, bias, model, agreement
 
 
+def labelled(examples: list[Example], category: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which of `examples` can teach or test `category` (an offensive comment's category is
+    unknown: it counts for toxicity only), and the truth for those."""
+    use = np.array([category == "toxicity" or e.category_known for e in examples])
+    return use, np.array([category in e.labels for e in examples])[use]
+
+
 def refit_heads(train: list[Example], model: Encoder) -> tuple[np.ndarray, np.ndarray]:
     """One logistic regression per category over the encoder's embeddings as they are (the
     adapter kept): weights and biases like the fine-tuned heads', rare categories weighted up."""
@@ -318,8 +325,7 @@ def refit_heads(train: list[Example], model: Encoder) -> tuple[np.ndarray, np.nd
     embedded = embed_all(model, [e.text for e in train])
     weights, bias = [], []
     for category in CATEGORIES:
-        use = np.array([category == "toxicity" or e.category_known for e in train])
-        truth = np.array([category in e.labels for e in train])[use]
+        use, truth = labelled(train, category)
         weight = min((len(truth) - truth.sum()) / truth.sum(), 10.0)
         fitted = LogisticRegression(C=HEAD_C, max_iter=5000, class_weight={True: weight, False: 1.0})
         fitted.fit(embedded[use], truth)
@@ -357,8 +363,7 @@ def main() -> None:
     heads = {}
     print(f"{'head':<18} {'positives':>9} {'ROC AUC':>8} {'threshold':>9} {'F1':>6}  (held out)")
     for k, category in enumerate(CATEGORIES):
-        use = np.array([category == "toxicity" or e.category_known for e in held])
-        truth = np.array([category in e.labels for e in held])[use]
+        use, truth = labelled(held, category)
         auc = roc_auc(scores[use, k], truth)
         threshold, f1 = threshold_for(scores[use, k], truth, ordinary[use])
         if threshold < LOWEST_THRESHOLD.get(category, 0.0):
