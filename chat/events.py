@@ -299,11 +299,9 @@ def reply_notices(reply: Reply) -> list[Notice]:
     ]  # fmt: skip
 
 
-def dropped_notices(dropped: list[int]) -> list[Notice]:
+def dropped_notice(dropped: list[int]) -> Notice:
     numbers = ", ".join(map(str, dropped))
-    return (
-        [Notice("context", f"context full: turn(s) {numbers} moved out of context", "information")] if dropped else []
-    )
+    return Notice("context", f"context full: turn(s) {numbers} moved out of context", "information")
 
 
 QUOTE_MARKS = '"“”'  # a sentence quoted in full in a notice loses its own, which would double up

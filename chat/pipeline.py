@@ -46,7 +46,7 @@ from chat.events import (
     action_notice,
     backed_claim_notice,
     claim_notice,
-    dropped_notices,
+    dropped_notice,
     finish_notices,
     imitation_notice,
     moderation_notices,
@@ -362,8 +362,8 @@ class Pipeline:
 
     def _tell_dropped(self, dropped: list[int]) -> None:
         """Which turns left the context to make room, told before the reply they made room for."""
-        for notice in dropped_notices(dropped):
-            self.emit(notice)
+        if dropped:
+            self.emit(dropped_notice(dropped))
 
     def _finish(self, turn: Turn, dropped: list[int], forced: bool) -> None:
         """What follows the reply: notices, its action requests and their answers, the guard."""
