@@ -28,8 +28,7 @@ _WORD = re.compile(r"[^\W_][\w@$!+*.\-]*[^\W_]|[^\W_]", re.UNICODE)
 _SEPARATORS = re.compile(r"(?<=[a-z])[.\-_*]+(?=[a-z])")
 # "k*ll": * is the mark that censors letters (_ joins words in code: "c_nt" is a count)
 _MASKED = re.compile(r"(?<![a-z*])[a-z]+(?:\*+[a-z]+)+(?![a-z*])")
-_HELD = re.compile(r"[a-z]*([a-z])\1{2,}[a-z]*")  # "killllll": no English word has a letter three times running
-_RUN = re.compile(r"([a-z])\1{2,}")
+_RUN = re.compile(r"([a-z])\1{2,}")  # "killllll": no English word has a letter three times running
 # Two-letter words that may stand between others run together ("youareanidiot"); longer ones must
 # be in the vocabulary, and one of them four letters or more ("tit us" is no reading of "titus").
 _SHORT_WORDS = frozenset("i a an am as at be by do go he if in is it me my no of on or so to up us we".split())
@@ -89,6 +88,7 @@ class Normalizer:
         self._by_length: dict[int, list[str]] = {}
         for w in self.vocabulary:
             self._by_length.setdefault(len(w), []).append(w)
+        self._longest = max(self._by_length, default=0)
 
     def __call__(self, text: str) -> str:
         text = unicode_fold(text)
@@ -96,7 +96,8 @@ class Normalizer:
         text = _MASKED.sub(lambda m: self._unmask(m.group()), text)
         text = _SEPARATORS.sub("", text)
         text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
-        text = _HELD.sub(lambda m: self._unhold(m.group()), text)
+        # word by word: one pattern for "a word with a run in it" backtracks quadratically
+        text = re.sub(r"[a-z]+", lambda m: self._unhold(m.group()) if _RUN.search(m.group()) else m.group(), text)
         text = _SHORTHAND.sub(lambda m: SHORTHAND[m.group()], text)
         return re.sub(r"[a-z]{3,}", lambda m: self._repair(m.group()), text)
 
@@ -108,6 +109,8 @@ class Normalizer:
         split = self._split(word)
         if split:
             return split
+        if len(word) > self._longest + 1:  # one edit reaches no word of the vocabulary; and the
+            return word  # edits of a 60,000-letter "word" would take minutes and gigabytes
         candidates = [w for w in _edits(word) if w in self.vocabulary and len(w) >= 4]
         return max(candidates, key=lambda w: (self.weight(w), w)) if candidates else word
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation import profanity
+from moderation import normalize, profanity
 from moderation.backends import OfflineBackend
 from moderation.config import ModerationConfig
 from moderation.filter import Moderator
@@ -100,6 +100,17 @@ def test_names_are_not_repaired_into_swear_words_by_taking_a_letter_out(offline:
         assert "tits" not in offline.normalize(text)
         assert profanity.score(text, offline.normalize(text)) == 0.0
     assert offline.normalize("fuuck that") == "fuck that"  # a doubled letter is still taken out
+
+
+def test_a_word_longer_than_any_it_knows_is_not_edited(
+    offline: OfflineBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no edit of it is a word it knows; listing them for a 60,000-letter "word" took gigabytes
+    def edits(word: str) -> set[str]:
+        raise AssertionError(f"edits of a {len(word)}-letter word")
+
+    monkeypatch.setattr(normalize, "_edits", edits)
+    assert offline.normalize("ab*" * 30_000) == "ab" * 30_000 + "*"  # separators between letters go
 
 
 def test_the_shipped_word_table_is_the_installed_word_model_s() -> None:
