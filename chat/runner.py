@@ -14,7 +14,7 @@ import sys
 import termios
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import TextIO
 
 from rich.console import Console
@@ -45,6 +45,28 @@ from chat.session import Session
 from chat.transcript import Transcript
 
 STYLES: dict[Severity, str] = {"information": "dim", "warning": "yellow", "error": "bold red"}
+
+
+@contextmanager
+def typed_keys_echoed(echoed: bool) -> Iterator[None]:
+    """While it lasts, the terminal echoes the keys typed at it, or not. In a line chat, keys
+    typed while a reply streams are not echoed into it (Escape showed as ^[ in the middle of the
+    reply); a line typed ahead still reaches the next prompt, shown there by readline. Nothing
+    happens when stdin is not a terminal."""
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (termios.error, OSError, ValueError, AttributeError):  # not a terminal, or no stdin
+        yield
+        return
+    changed = list(saved)
+    changed[3] = saved[3] | termios.ECHO if echoed else saved[3] & ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, changed)
+    try:
+        yield
+    finally:
+        with suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 class Runner:
@@ -110,7 +132,8 @@ class Runner:
         """Run one step; False when the user asked to quit."""
         self.interrupted = False
         cancel = threading.Event()
-        with self._interrupt_stops(cancel):
+        quiet = typed_keys_echoed(False) if self.interactive else nullcontext()
+        with self._interrupt_stops(cancel), quiet:
             go_on = True
             if step.kind == "user":
                 self.pipeline.send(step.text, cancel)
@@ -151,7 +174,8 @@ class Runner:
                 termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            return input().strip().lower() in ("y", "yes")
+            with typed_keys_echoed(True):
+                return input().strip().lower() in ("y", "yes")
         except (KeyboardInterrupt, EOFError):
             print(file=self.console.file)
             return False

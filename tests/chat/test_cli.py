@@ -236,6 +236,47 @@ def test_an_interactive_line_chat_exits_with_its_last_steps_code(session: Sessio
     assert piped.run([Step("command", "/nope", 1), Step("user", "hi", 2)], keep_going=True) == 2  # the first error
 
 
+def test_keys_typed_while_a_line_chat_reply_streams_are_not_echoed_into_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+    import os
+    import pty
+    import termios
+
+    from chat.pipeline import Question
+
+    def echoing() -> bool:
+        return bool(termios.tcgetattr(sys.stdin.fileno())[3] & termios.ECHO)
+
+    main, secondary = pty.openpty()
+    try:
+        monkeypatch.setattr(sys, "stdin", os.fdopen(secondary, "r", closefd=False))
+        runner = Runner(session, out=io.StringIO(), err=io.StringIO(), interactive=True)
+        seen: list[bool] = []
+        send = runner.pipeline.send
+
+        def watched_send(text: str, cancel: object) -> None:
+            seen.append(echoing())
+            send(text, cancel)  # type: ignore[arg-type]
+
+        def watched_input(*_: object) -> str:
+            seen.append(echoing())
+            return "y"
+
+        monkeypatch.setattr(runner.pipeline, "send", watched_send)
+        monkeypatch.setattr(builtins, "input", watched_input)
+        runner.run([Step("user", "hi", 1)])
+        assert runner.ask(Question("Run it?", "a command", "Run"))  # an answer is echoed as typed
+        assert seen == [False, True] and echoing()  # and after the reply, the prompt echoes again
+        headless = Runner(session, out=io.StringIO(), err=io.StringIO())
+        headless.run([Step("user", "hi", 1)])
+        assert seen[-1] is True  # `parley ask` leaves the terminal as it is
+    finally:
+        os.close(main)
+        os.close(secondary)
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
