@@ -6,7 +6,9 @@ tuning (bench/data/ordinary.md, bench/data/abusive.md):
   it flags at all (a warning included);
 - abusive assistant sentences (insults, threats, self-harm encouragement, identity attacks, sexual
   harassment, with and without profanity): how many are flagged (target: at least 90%), and how
-  many in their own category.
+  many in their own category;
+- a later corpus of sentences said to the user, advice and abuse alike (bench/data/second_person.md):
+  how many ordinary ones are removed and abusive ones caught (redacted or blocked).
 
     python bench/moderation_corpora.py [--backend auto|offline|contextual|detoxify] [--split test|dev]
 
@@ -80,6 +82,19 @@ def main() -> None:
         for r, v, c in zip(abusive, verdicts, caught, strict=True):
             if not c or r["category"] not in v.flagged:
                 print(f"  {'MISSED' if not c else 'WRONG':<6} [{r['category']}] {v.scores_text():<30} {r['text']}")
+
+    spoken = rows("second_person.jsonl", args.split)
+    verdicts = [moderator.check(r["text"]) for r in spoken]
+    wrong = [(r, v) for r, v in zip(spoken, verdicts, strict=True)
+             if (v.decision in ("redact", "block")) != (r["label"] == "abusive")]  # fmt: skip
+    ok = sum(r["label"] == "ok" for r in spoken)
+    removed = sum(r["label"] == "ok" for r, _ in wrong)
+    missed = sum(r["label"] == "abusive" for r, _ in wrong)
+    print(f"\nsaid to the user (a later corpus): {ok} ordinary sentences, redacted or blocked {removed / ok:.1%}; "
+          f"{len(spoken) - ok} abusive, caught {1 - missed / (len(spoken) - ok):.1%}")  # fmt: skip
+    if args.errors:
+        for r, v in wrong:
+            print(f"  {'REMOVED' if r['label'] == 'ok' else 'MISSED':<7} {v.scores_text():<30} {r['text']}")
 
 
 if __name__ == "__main__":
