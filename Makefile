@@ -52,7 +52,7 @@ bench: setup
 	$(BIN)/python bench/server.py
 
 # Refit the contextual moderation's heads (committed) on the committed encoder adapter: about 5
-# minutes on 2 cores. Without --keep-adapter the adapter is fine-tuned too (about 20 minutes); the
+# minutes on 2 cores. Without --keep-adapter the adapter is fine-tuned too (about 30 minutes); the
 # claim check reads the same encoder, so then `make claims-head` and check bench/claims.py.
 heads: setup
 	$(BIN)/python -m moderation.training.train --keep-adapter
