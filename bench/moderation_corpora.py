@@ -88,10 +88,10 @@ def main() -> None:
     wrong = [(r, v) for r, v in zip(spoken, verdicts, strict=True)
              if (v.decision in ("redact", "block")) != (r["label"] == "abusive")]  # fmt: skip
     ok = sum(r["label"] == "ok" for r in spoken)
-    removed = sum(r["label"] == "ok" for r, _ in wrong)
-    missed = sum(r["label"] == "abusive" for r, _ in wrong)
-    print(f"\nsaid to the user (a later corpus): {ok} ordinary sentences, redacted or blocked {removed / ok:.1%}; "
-          f"{len(spoken) - ok} abusive, caught {1 - missed / (len(spoken) - ok):.1%}")  # fmt: skip
+    ok_removed = sum(r["label"] == "ok" for r, _ in wrong)
+    abuse_missed = sum(r["label"] == "abusive" for r, _ in wrong)
+    print(f"\nsaid to the user (a later corpus): {ok} ordinary sentences, redacted or blocked {ok_removed / ok:.1%}; "
+          f"{len(spoken) - ok} abusive, caught {1 - abuse_missed / (len(spoken) - ok):.1%}")  # fmt: skip
     if args.errors:
         for r, v in wrong:
             print(f"  {'REMOVED' if r['label'] == 'ok' else 'MISSED':<7} {v.scores_text():<30} {r['text']}")
