@@ -51,6 +51,7 @@ from transformers import AutoTokenizer, BertModel
 from moderation import encoder, prepare
 from moderation.contextual import HEADS_FILE
 from moderation.encoder import Encoder
+from moderation.training import claims
 
 HERE = Path(__file__).resolve().parent
 # What measures the moderation: a training sentence that nearly repeats one of these is left out
@@ -231,9 +232,7 @@ class Kept:
 
     @classmethod
     def from_committed(cls) -> Kept:
-        from moderation.training.claims import training_rows
-
-        texts = training_rows()[0]
+        texts = claims.training_rows()[0]
         return cls(texts, embed_all(Encoder(prepare.prepare(), threads=2), texts))
 
     def drift(self, model: Tuned, step: int) -> torch.Tensor:
