@@ -252,26 +252,30 @@ def test_keys_typed_while_a_line_chat_reply_streams_are_not_echoed_into_it(
     main, secondary = pty.openpty()
     try:
         monkeypatch.setattr(sys, "stdin", os.fdopen(secondary, "r", closefd=False))
-        runner = Runner(session, out=io.StringIO(), err=io.StringIO(), interactive=True)
         seen: list[bool] = []
-        send = runner.pipeline.send
 
-        def watched_send(text: str, cancel: object) -> None:
-            seen.append(echoing())
-            send(text, cancel)  # type: ignore[arg-type]
+        def watched(runner: Runner) -> Runner:
+            """`runner`, noting whether the terminal echoes while its pipeline sends a message."""
+            send = runner.pipeline.send
+
+            def watched_send(text: str, cancel: object) -> None:
+                seen.append(echoing())
+                send(text, cancel)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(runner.pipeline, "send", watched_send)
+            return runner
 
         def watched_input(*_: object) -> str:
             seen.append(echoing())
             return "y"
 
-        monkeypatch.setattr(runner.pipeline, "send", watched_send)
         monkeypatch.setattr(builtins, "input", watched_input)
+        runner = watched(Runner(session, out=io.StringIO(), err=io.StringIO(), interactive=True))
         runner.run([Step("user", "hi", 1)])
         assert runner.ask(Question("Run it?", "a command", "Run"))  # an answer is echoed as typed
         assert seen == [False, True] and echoing()  # and after the reply, the prompt echoes again
-        headless = Runner(session, out=io.StringIO(), err=io.StringIO())
-        headless.run([Step("user", "hi", 1)])
-        assert seen[-1] is True  # `parley ask` leaves the terminal as it is
+        watched(Runner(session, out=io.StringIO(), err=io.StringIO())).run([Step("user", "hi", 1)])
+        assert seen == [False, True, True]  # `parley ask` leaves the terminal as it is while it streams
     finally:
         os.close(main)
         os.close(secondary)
