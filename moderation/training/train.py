@@ -23,7 +23,7 @@ A fixed 20% of the examples, chosen by the hash of their text, is held out from 
 head's threshold is chosen there, with the encoder as llama.cpp runs it (the best F1 that flags
 at most 1% of the ordinary sentences), and its ROC AUC reported. The evaluation corpora in
 bench/data/ and HateCheck are never trained on: they are read to leave out written sentences that
-nearly repeat one of them. Takes about 15 minutes on two cores.
+nearly repeat one of them. Takes about 30 minutes on two cores (`--keep-adapter`: about 5).
 """
 
 from __future__ import annotations
